@@ -1,0 +1,537 @@
+/* nbdkit-blk: nbdkit-latency-filter.so, per-operation latency
+ * histograms and percentiles, for the client and for every layer a
+ * plugin brackets through the hook (see docs/hook.md).
+ *
+ * Thread model: parallel (the filter adds no restriction).  Shared
+ * state and what guards it:
+ * - configuration globals: written in .config/.config_complete only,
+ *   read-only afterwards;
+ * - the statistics (struct layer_stats): lock-free atomic counters,
+ *   see stats.h;
+ * - the layer table: layers[] entries are published with a release
+ *   store of nlayers under layers_lock; the request path only reads
+ *   (acquire), layers_lock serialises creation of a new layer;
+ * - the report writer thread: writer_lock + writer_cond guard
+ *   writer_stop.  Reports are written by the writer thread or, at
+ *   .cleanup, after it was joined: never two at once.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nbdkit-filter.h>
+
+#include "blk-hook.h"
+#include "cleanup.h"
+#include "duration.h"
+#include "histogram.h"
+#include "report.h"
+#include "stats.h"
+
+#define MAX_LAYERS 8            /* "client" plus up to 7 plugin layers */
+
+/* Configuration (read-only after .config_complete). */
+static uint64_t *bounds_all;            /* latency-boundaries= */
+static uint64_t *bounds_op[LAT_OPS];    /* latency-boundaries-OP= */
+static unsigned nbounds_all;
+static unsigned nbounds_op[LAT_OPS];
+static char *report_file;               /* latency-file= (NULL: stderr) */
+static enum report_format format = FORMAT_TEXT; /* latency-format= */
+static uint64_t interval_ns;            /* latency-interval= (0: at exit) */
+
+/* Statistics: layers[0] is the client layer. */
+static struct layer_stats *layers[MAX_LAYERS];
+static unsigned nlayers;                /* release/acquire, see above */
+static pthread_mutex_t layers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct layer_stats client;
+static uint64_t start_ns;
+static int hook_handle = -1;
+static int layers_full_warned;
+
+/* The periodic writer. */
+static pthread_t writer;
+static int writer_running;
+static int writer_stop;
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t writer_cond = PTHREAD_COND_INITIALIZER;
+
+static inline uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* ---- configuration ---- */
+
+static int
+parse_bounds (const char *key, const char *value,
+              uint64_t **bounds, unsigned *n)
+{
+  char why[512];
+
+  free (*bounds);
+  *bounds = NULL;
+  if (boundaries_parse (value, bounds, n, why, sizeof why) == -1) {
+    nbdkit_error ("%s: %s (expected e.g. %s=1ms,2ms,4ms; a bare number "
+                  "is nanoseconds)", key, why, key);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                const char *key, const char *value)
+{
+  char why[256];
+  int i;
+
+  if (strcmp (key, "latency-boundaries") == 0)
+    return parse_bounds (key, value, &bounds_all, &nbounds_all);
+  if (strncmp (key, "latency-boundaries-", 19) == 0) {
+    for (i = 0; i < LAT_OPS; i++)
+      if (strcmp (key + 19, lat_op_names[i]) == 0)
+        return parse_bounds (key, value, &bounds_op[i], &nbounds_op[i]);
+    nbdkit_error ("%s: unknown operation '%s' (use read, write, zero, "
+                  "trim, flush, extents or cache)", key, key + 19);
+    return -1;
+  }
+  if (strcmp (key, "latency-file") == 0) {
+    free (report_file);
+    report_file = nbdkit_absolute_path (value);
+    return report_file == NULL ? -1 : 0;
+  }
+  if (strcmp (key, "latency-format") == 0) {
+    if (strcmp (value, "text") == 0)
+      format = FORMAT_TEXT;
+    else if (strcmp (value, "json") == 0)
+      format = FORMAT_JSON;
+    else if (strcmp (value, "prometheus") == 0)
+      format = FORMAT_PROMETHEUS;
+    else {
+      nbdkit_error ("latency-format: unknown format '%s' (use text, json "
+                    "or prometheus)", value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "latency-interval") == 0) {
+    if (blk_parse_duration (value, UINT64_C (1000000000), &interval_ns,
+                            why, sizeof why) == -1) {
+      nbdkit_error ("latency-interval: %s", why);
+      return -1;
+    }
+    if (interval_ns < 1000000) {
+      nbdkit_error ("latency-interval: '%s' is too short (at least 1ms)",
+                    value);
+      return -1;
+    }
+    return 0;
+  }
+  return next (nxdata, key, value);
+}
+
+static int
+latency_config_complete (nbdkit_next_config_complete *next,
+                         nbdkit_backend *nxdata)
+{
+  int i;
+
+  if (bounds_all == NULL) {
+    bounds_all = boundaries_default (&nbounds_all);
+    if (bounds_all == NULL) {
+      nbdkit_error ("latency: out of memory");
+      return -1;
+    }
+  }
+  for (i = 0; i < LAT_OPS; i++) {
+    if (bounds_op[i] == NULL) {
+      /* Borrowed from bounds_all; only the per-op lists are freed. */
+      nbounds_op[i] = nbounds_all;
+    }
+  }
+  if (interval_ns && report_file == NULL) {
+    nbdkit_error ("latency-interval needs latency-file=PATH to write to");
+    return -1;
+  }
+  return next (nxdata);
+}
+
+#define latency_config_help \
+  "latency-file=PATH            Write the report here (default: stderr at exit).\n" \
+  "latency-format=text|json|prometheus\n" \
+  "                             Report format (default text).\n" \
+  "latency-interval=DURATION    Also rewrite latency-file this often.\n" \
+  "latency-boundaries=LIST      Histogram boundaries, e.g. 1ms,2ms,4ms.\n" \
+  "latency-boundaries-OP=LIST   Per operation (read, write, zero, trim,\n" \
+  "                             flush, extents, cache)."
+
+static uint64_t *const *
+op_bounds (void)
+{
+  static uint64_t *b[LAT_OPS];
+  int i;
+
+  for (i = 0; i < LAT_OPS; i++)
+    b[i] = bounds_op[i] ? bounds_op[i] : bounds_all;
+  return b;
+}
+
+/* ---- the plugin layers, fed by the hook ---- */
+
+static struct layer_stats *
+find_layer (const char *name)
+{
+  unsigned i, n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE);
+  struct layer_stats *l;
+
+  /* Plugins pass static strings: pointer equality is the usual hit. */
+  for (i = 1; i < n; i++)
+    if (layers[i]->name == name)
+      return layers[i];
+  for (i = 1; i < n; i++)
+    if (strcmp (layers[i]->name, name) == 0)
+      return layers[i];
+
+  LOCK_GUARD (&layers_lock);
+  n = nlayers;
+  for (i = 1; i < n; i++)
+    if (strcmp (layers[i]->name, name) == 0)
+      return layers[i];
+  if (n == MAX_LAYERS) {
+    if (!layers_full_warned)
+      nbdkit_debug ("latency: more than %d layers, ignoring '%s'",
+                    MAX_LAYERS - 1, name);
+    layers_full_warned = 1;
+    return NULL;
+  }
+  l = malloc (sizeof *l);
+  if (l == NULL)
+    return NULL;
+  if (layer_init (l, name, op_bounds (), nbounds_op) == -1) {
+    free (l);
+    return NULL;
+  }
+  layers[n] = l;
+  __atomic_store_n (&nlayers, n + 1, __ATOMIC_RELEASE);
+  return l;
+}
+
+/* blk_hook_op and lat_op list the operations in the same order. */
+static int
+latency_io_begin (void *opaque, struct blk_hook_io *io)
+{
+  struct layer_stats *l = find_layer (io->layer ? io->layer : "backend");
+
+  io->priv[hook_handle] = l;
+  if (l && (unsigned) io->op < LAT_OPS)
+    op_start (&l->ops[io->op]);
+  return 0;
+}
+
+static void
+latency_io_end (void *opaque, struct blk_hook_io *io)
+{
+  struct layer_stats *l = io->priv[hook_handle];
+
+  if (l && (unsigned) io->op < LAT_OPS) {
+    struct op_stats *s = &l->ops[io->op];
+    op_record (s, io->end_ns - io->start_ns,
+               io->op == BLK_IO_FLUSH ? 0 : io->length, io->result != 0);
+    op_end (s);
+  }
+}
+
+/* ---- reports ---- */
+
+static int
+write_report_to (FILE *fp)
+{
+  struct layer_snapshot snaps[MAX_LAYERS];
+  struct report r;
+  unsigned i, n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE);
+  int ret = 0;
+
+  for (i = 0; i < n; i++) {
+    if (layer_snapshot (layers[i], &snaps[i]) == -1) {
+      while (i-- > 0)
+        layer_snapshot_free (&snaps[i]);
+      errno = ENOMEM;
+      return -1;
+    }
+  }
+  r.elapsed_ns = now_ns () - start_ns;
+  r.layers = snaps;
+  r.nlayers = n;
+  if (report_write (fp, format, &r) == -1)
+    ret = -1;
+  for (i = 0; i < n; i++)
+    layer_snapshot_free (&snaps[i]);
+  return ret;
+}
+
+/* Replace report_file atomically: a reader (jq, node_exporter) sees
+ * the old or the new report, never half of one.
+ */
+static void
+write_report_file (void)
+{
+  size_t len = strlen (report_file) + 16;
+  CLEANUP_FREE char *tmp = malloc (len);
+  FILE *fp;
+  int fd;
+
+  if (tmp == NULL) {
+    nbdkit_error ("latency: out of memory");
+    return;
+  }
+  snprintf (tmp, len, "%s.XXXXXX", report_file);
+  fd = mkstemp (tmp);
+  if (fd == -1) {
+    nbdkit_error ("latency-file: cannot create a temporary file beside "
+                  "'%s': %m", report_file);
+    return;
+  }
+  fp = fdopen (fd, "w");
+  if (fp == NULL) {
+    nbdkit_error ("latency-file: %s: %m", tmp);
+    close (fd);
+    unlink (tmp);
+    return;
+  }
+  if (fchmod (fd, 0644) == -1 || write_report_to (fp) == -1 ||
+      fflush (fp) == EOF || fsync (fd) == -1) {
+    nbdkit_error ("latency-file: writing '%s': %m", tmp);
+    fclose (fp);
+    unlink (tmp);
+    return;
+  }
+  if (fclose (fp) == EOF) {
+    nbdkit_error ("latency-file: writing '%s': %m", tmp);
+    unlink (tmp);
+    return;
+  }
+  if (rename (tmp, report_file) == -1) {
+    nbdkit_error ("latency-file: cannot rename '%s' to '%s': %m",
+                  tmp, report_file);
+    unlink (tmp);
+  }
+}
+
+static void
+write_report (void)
+{
+  if (report_file)
+    write_report_file ();
+  else if (write_report_to (stderr) == -1)
+    nbdkit_error ("latency: writing the report to stderr: %m");
+}
+
+static void *
+writer_thread (void *arg)
+{
+  struct timespec deadline;
+
+  clock_gettime (CLOCK_MONOTONIC, &deadline);
+  for (;;) {
+    uint64_t t = (uint64_t) deadline.tv_nsec + interval_ns;
+    deadline.tv_sec += (time_t) (t / 1000000000u);
+    deadline.tv_nsec = (long) (t % 1000000000u);
+    {
+      LOCK_GUARD (&writer_lock);
+      while (!writer_stop &&
+             pthread_cond_timedwait (&writer_cond, &writer_lock,
+                                     &deadline) != ETIMEDOUT)
+        ;
+      if (writer_stop)
+        return NULL;
+    }
+    write_report ();
+  }
+}
+
+/* ---- lifecycle ---- */
+
+static int
+latency_get_ready (int thread_model)
+{
+  struct blk_hook_subscriber sub = {
+    .name = "latency",
+    .io_begin = latency_io_begin,
+    .io_end = latency_io_end,
+  };
+
+  if (layer_init (&client, "client", op_bounds (), nbounds_op) == -1) {
+    nbdkit_error ("latency: out of memory");
+    return -1;
+  }
+  layers[0] = &client;
+  __atomic_store_n (&nlayers, 1, __ATOMIC_RELEASE);
+  start_ns = now_ns ();
+
+  hook_handle = blk_hook_subscribe (&sub);
+  if (hook_handle == -1)
+    nbdkit_debug ("latency: hook table full, plugin layers not measured");
+  return 0;
+}
+
+static int
+latency_after_fork (nbdkit_backend *backend)
+{
+  pthread_condattr_t attr;
+  int err;
+
+  if (interval_ns == 0)
+    return 0;
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_destroy (&writer_cond);
+  pthread_cond_init (&writer_cond, &attr);
+  pthread_condattr_destroy (&attr);
+  err = pthread_create (&writer, NULL, writer_thread, NULL);
+  if (err) {
+    errno = err;
+    nbdkit_error ("latency: cannot start the report thread: %m");
+    return -1;
+  }
+  writer_running = 1;
+  return 0;
+}
+
+static void
+latency_cleanup (nbdkit_backend *backend)
+{
+  if (writer_running) {
+    {
+      LOCK_GUARD (&writer_lock);
+      writer_stop = 1;
+      pthread_cond_signal (&writer_cond);
+    }
+    pthread_join (writer, NULL);
+    writer_running = 0;
+  }
+  if (__atomic_load_n (&nlayers, __ATOMIC_ACQUIRE) > 0)
+    write_report ();
+}
+
+static void
+latency_unload (void)
+{
+  unsigned i;
+  int j;
+
+  if (hook_handle >= 0)
+    blk_hook_unsubscribe (hook_handle);
+  for (i = 1; i < nlayers; i++) {
+    layer_free (layers[i]);
+    free (layers[i]);
+  }
+  if (nlayers > 0)
+    layer_free (&client);
+  nlayers = 0;
+  for (j = 0; j < LAT_OPS; j++)
+    free (bounds_op[j]);
+  free (bounds_all);
+  free (report_file);
+}
+
+/* ---- the request path ---- */
+
+/* Time CALL as one request of BYTES on the client layer's OP. */
+#define MEASURE(op, bytes, call)                                \
+  do {                                                          \
+    struct op_stats *s_ = &client.ops[op];                      \
+    uint64_t t0_;                                               \
+    int r_;                                                     \
+    op_start (s_);                                              \
+    t0_ = now_ns ();                                            \
+    r_ = (call);                                                \
+    op_record (s_, now_ns () - t0_, (bytes), r_ == -1);         \
+    op_end (s_);                                                \
+    return r_;                                                  \
+  } while (0)
+
+static int
+latency_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  MEASURE (LAT_READ, count,
+           next->pread (next, buf, count, offset, flags, err));
+}
+
+static int
+latency_pwrite (nbdkit_next *next, void *handle, const void *buf,
+                uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  MEASURE (LAT_WRITE, count,
+           next->pwrite (next, buf, count, offset, flags, err));
+}
+
+static int
+latency_zero (nbdkit_next *next, void *handle, uint32_t count,
+              uint64_t offset, uint32_t flags, int *err)
+{
+  MEASURE (LAT_ZERO, count, next->zero (next, count, offset, flags, err));
+}
+
+static int
+latency_trim (nbdkit_next *next, void *handle, uint32_t count,
+              uint64_t offset, uint32_t flags, int *err)
+{
+  MEASURE (LAT_TRIM, count, next->trim (next, count, offset, flags, err));
+}
+
+static int
+latency_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+  MEASURE (LAT_FLUSH, 0, next->flush (next, flags, err));
+}
+
+static int
+latency_extents (nbdkit_next *next, void *handle, uint32_t count,
+                 uint64_t offset, uint32_t flags,
+                 struct nbdkit_extents *extents, int *err)
+{
+  MEASURE (LAT_EXTENTS, count,
+           next->extents (next, count, offset, flags, extents, err));
+}
+
+static int
+latency_cache (nbdkit_next *next, void *handle, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  MEASURE (LAT_CACHE, count, next->cache (next, count, offset, flags, err));
+}
+
+static struct nbdkit_filter filter = {
+  .name = "latency",
+  .longname = "nbdkit-blk latency filter",
+  .description = "per-operation latency histograms and percentiles",
+  .config = latency_config,
+  .config_complete = latency_config_complete,
+  .config_help = latency_config_help,
+  .get_ready = latency_get_ready,
+  .after_fork = latency_after_fork,
+  .cleanup = latency_cleanup,
+  .unload = latency_unload,
+  .pread = latency_pread,
+  .pwrite = latency_pwrite,
+  .zero = latency_zero,
+  .trim = latency_trim,
+  .flush = latency_flush,
+  .extents = latency_extents,
+  .cache = latency_cache,
+};
+
+NBDKIT_REGISTER_FILTER (filter)

@@ -1,0 +1,109 @@
+/* nbdkit-blk latency filter: per-operation statistics. */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+const char *const lat_op_names[LAT_OPS] = {
+  [LAT_READ] = "read", [LAT_WRITE] = "write", [LAT_ZERO] = "zero",
+  [LAT_TRIM] = "trim", [LAT_FLUSH] = "flush", [LAT_EXTENTS] = "extents",
+  [LAT_CACHE] = "cache",
+};
+
+int
+layer_init (struct layer_stats *layer, const char *name,
+            uint64_t *const bounds[LAT_OPS], const unsigned nbounds[LAT_OPS])
+{
+  int i;
+
+  memset (layer, 0, sizeof *layer);
+  layer->name = name;
+  for (i = 0; i < LAT_OPS; i++) {
+    struct op_stats *s = &layer->ops[i];
+    s->min_ns = UINT64_MAX;
+    s->bounds = bounds[i];
+    s->nbounds = nbounds[i];
+    s->bins = calloc (nbounds[i] + 1, sizeof *s->bins);
+    if (s->bins == NULL) {
+      layer_free (layer);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void
+layer_free (struct layer_stats *layer)
+{
+  int i;
+
+  for (i = 0; i < LAT_OPS; i++) {
+    free (layer->ops[i].bins);
+    layer->ops[i].bins = NULL;
+  }
+}
+
+static uint64_t
+load (const uint64_t *p)
+{
+  return __atomic_load_n (p, __ATOMIC_RELAXED);
+}
+
+int
+layer_snapshot (const struct layer_stats *layer, struct layer_snapshot *snap)
+{
+  int i;
+  unsigned j;
+
+  memset (snap, 0, sizeof *snap);
+  snap->name = layer->name;
+  for (i = 0; i < LAT_OPS; i++) {
+    const struct op_stats *s = &layer->ops[i];
+    struct op_snapshot *o = &snap->ops[i];
+    uint64_t *hdr = malloc (sizeof s->hdr);
+    uint64_t hdr_total = 0;
+
+    o->bins = calloc (s->nbounds + 1, sizeof *o->bins);
+    if (hdr == NULL || o->bins == NULL) {
+      free (hdr);
+      layer_snapshot_free (snap);
+      return -1;
+    }
+    o->count = load (&s->count);
+    o->bytes = load (&s->bytes);
+    o->failed = load (&s->failed);
+    o->total_ns = load (&s->total_ns);
+    o->min_ns = load (&s->min_ns);
+    o->max_ns = load (&s->max_ns);
+    o->inflight_max = load (&s->inflight_max);
+    o->bounds = s->bounds;
+    o->nbounds = s->nbounds;
+    for (j = 0; j <= s->nbounds; j++)
+      o->bins[j] = load (&s->bins[j]);
+    for (j = 0; j < HDR_BUCKETS; j++)
+      hdr_total += hdr[j] = load (&s->hdr[j]);
+    if (o->count == 0)
+      o->min_ns = 0;
+    else {
+      o->p50 = hdr_percentile (hdr, hdr_total, 50, o->min_ns, o->max_ns);
+      o->p90 = hdr_percentile (hdr, hdr_total, 90, o->min_ns, o->max_ns);
+      o->p99 = hdr_percentile (hdr, hdr_total, 99, o->min_ns, o->max_ns);
+      o->p999 = hdr_percentile (hdr, hdr_total, 99.9, o->min_ns, o->max_ns);
+    }
+    free (hdr);
+  }
+  return 0;
+}
+
+void
+layer_snapshot_free (struct layer_snapshot *snap)
+{
+  int i;
+
+  for (i = 0; i < LAT_OPS; i++) {
+    free (snap->ops[i].bins);
+    snap->ops[i].bins = NULL;
+  }
+}

@@ -1,0 +1,117 @@
+/* nbdkit-blk latency filter: per-operation statistics.
+ *
+ * Concurrency: every counter is updated with relaxed atomic operations
+ * from the request threads, without a lock.  A report reads them with
+ * relaxed loads into a snapshot; the snapshot of a busy server may mix
+ * requests that were counted in one field but not yet in the next,
+ * which a periodic report tolerates (the final report is taken after
+ * the last connection closed).
+ */
+#ifndef LATENCY_STATS_H
+#define LATENCY_STATS_H
+
+#include <stdint.h>
+
+#include "histogram.h"
+
+enum lat_op {
+  LAT_READ, LAT_WRITE, LAT_ZERO, LAT_TRIM, LAT_FLUSH, LAT_EXTENTS, LAT_CACHE,
+  LAT_OPS
+};
+
+extern const char *const lat_op_names[LAT_OPS];
+
+struct op_stats {
+  uint64_t count;
+  uint64_t bytes;
+  uint64_t failed;
+  uint64_t total_ns;
+  uint64_t min_ns;              /* UINT64_MAX until the first sample */
+  uint64_t max_ns;
+  uint64_t inflight;
+  uint64_t inflight_max;
+  const uint64_t *bounds;       /* shared, read-only after config */
+  unsigned nbounds;
+  uint64_t *bins;               /* nbounds + 1 */
+  uint64_t hdr[HDR_BUCKETS];
+};
+
+/* Statistics of one layer: "client" (what the filter sees) or a layer
+ * a plugin brackets through the hook ("backend", "librbd", ...).
+ */
+struct layer_stats {
+  const char *name;
+  struct op_stats ops[LAT_OPS];
+};
+
+/* BOUNDS[op]/NBOUNDS[op] are borrowed and must outlive LAYER. */
+extern int layer_init (struct layer_stats *layer, const char *name,
+                       uint64_t *const bounds[LAT_OPS],
+                       const unsigned nbounds[LAT_OPS]);
+extern void layer_free (struct layer_stats *layer);
+
+static inline void
+op_start (struct op_stats *s)
+{
+  uint64_t now = __atomic_add_fetch (&s->inflight, 1, __ATOMIC_RELAXED);
+  uint64_t max = __atomic_load_n (&s->inflight_max, __ATOMIC_RELAXED);
+
+  while (now > max &&
+         !__atomic_compare_exchange_n (&s->inflight_max, &max, now, 1,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+}
+
+/* Account one finished request of BYTES that took NS; FAILED != 0 if
+ * it returned an error.  Call op_start first when tracking in-flight.
+ */
+static inline void
+op_record (struct op_stats *s, uint64_t ns, uint64_t bytes, int failed)
+{
+  uint64_t cur;
+
+  __atomic_fetch_add (&s->count, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->bytes, bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->total_ns, ns, __ATOMIC_RELAXED);
+  if (failed)
+    __atomic_fetch_add (&s->failed, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->hdr[hdr_index (ns)], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->bins[bins_index (s->bounds, s->nbounds, ns)], 1,
+                      __ATOMIC_RELAXED);
+  cur = __atomic_load_n (&s->min_ns, __ATOMIC_RELAXED);
+  while (ns < cur &&
+         !__atomic_compare_exchange_n (&s->min_ns, &cur, ns, 1,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+  cur = __atomic_load_n (&s->max_ns, __ATOMIC_RELAXED);
+  while (ns > cur &&
+         !__atomic_compare_exchange_n (&s->max_ns, &cur, ns, 1,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+}
+
+static inline void
+op_end (struct op_stats *s)
+{
+  __atomic_fetch_sub (&s->inflight, 1, __ATOMIC_RELAXED);
+}
+
+/* A consistent-enough copy for reporting (see the note above). */
+struct op_snapshot {
+  uint64_t count, bytes, failed, total_ns, min_ns, max_ns, inflight_max;
+  uint64_t p50, p90, p99, p999;
+  const uint64_t *bounds;
+  unsigned nbounds;
+  uint64_t *bins;               /* nbounds + 1, owned */
+};
+
+struct layer_snapshot {
+  const char *name;
+  struct op_snapshot ops[LAT_OPS];
+};
+
+extern int layer_snapshot (const struct layer_stats *layer,
+                           struct layer_snapshot *snap);
+extern void layer_snapshot_free (struct layer_snapshot *snap);
+
+#endif /* LATENCY_STATS_H */
