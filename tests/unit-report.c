@@ -106,8 +106,8 @@ Test (report, prometheus_histogram)
                      "op=\"read\"} 10\n"));
   cr_assert (strstr (p, "nbdkit_latency_seconds_count{layer=\"client\","
                      "op=\"read\"} 1000\n"));
-  cr_assert (strstr (p, "nbdkit_latency_quantile_seconds{layer=\"client\","
-                     "op=\"read\",quantile=\"0.99\"} 0.014\n"));
+  cr_assert (strstr (p, "nbdkit_latency_percentile_seconds{layer=\"client\","
+                     "op=\"read\",percentile=\"99\"} 0.014\n"));
   cr_assert (strstr (p, "nbdkit_latency_failed_total{layer=\"client\","
                      "op=\"read\"} 2\n"));
   free (p);

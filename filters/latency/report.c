@@ -231,7 +231,7 @@ int
 report_prometheus (FILE *fp, const struct report *r)
 {
   static const struct { const char *name; double q; } quantiles[] = {
-    { "0.5", 50 }, { "0.9", 90 }, { "0.99", 99 }, { "0.999", 99.9 },
+    { "50", 50 }, { "90", 90 }, { "99", 99 }, { "99.9", 99.9 },
   };
   unsigned l, j;
   int i;
@@ -265,9 +265,9 @@ report_prometheus (FILE *fp, const struct report *r)
     }
   }
 
-  fputs ("# HELP nbdkit_latency_quantile_seconds Latency percentiles "
+  fputs ("# HELP nbdkit_latency_percentile_seconds Latency percentiles "
          "(within 1%) since start.\n"
-         "# TYPE nbdkit_latency_quantile_seconds gauge\n", fp);
+         "# TYPE nbdkit_latency_percentile_seconds gauge\n", fp);
   for (l = 0; l < r->nlayers; l++) {
     for (i = 0; i < LAT_OPS; i++) {
       const struct op_snapshot *o = &r->layers[l].ops[i];
@@ -276,9 +276,9 @@ report_prometheus (FILE *fp, const struct report *r)
       if (o->count == 0)
         continue;
       for (j = 0; j < 4; j++) {
-        fputs ("nbdkit_latency_quantile_seconds", fp);
+        fputs ("nbdkit_latency_percentile_seconds", fp);
         prom_labels (fp, r->layers[l].name, lat_op_names[i]);
-        fprintf (fp, ",quantile=\"%s\"} ", quantiles[j].name);
+        fprintf (fp, ",percentile=\"%s\"} ", quantiles[j].name);
         prom_seconds (fp, v[j]);
         fputc ('\n', fp);
       }

@@ -1,0 +1,1 @@
+# Tests of the blkreplay module (none yet).

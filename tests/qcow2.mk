@@ -1,0 +1,1 @@
+# Tests of the qcow2 module (none yet).

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make install puts the modules where nbdkit finds them by name, and the
+# installed filter finds the hook library through its RUNPATH.  Uses a
+# staged install (DESTDIR), so the test needs no root and leaves no trace.
+. "$abs_top_srcdir/tests/functions.sh"
+requires_cmd nbdsh
+dest="$tmpdir/root"
+make -C "$abs_top_builddir" install DESTDIR="$dest" >"$tmpdir/install.log" 2>&1 ||
+  { tail -20 "$tmpdir/install.log"; fail "make install"; }
+filterdir="$(pkg-config --variable=filterdir nbdkit)"
+so="$dest$filterdir/nbdkit-latency-filter.so"
+[ -e "$so" ] || fail "not installed: $so"
+readelf -d "$so" | grep -q 'RUNPATH.*nbdkit-blk' || fail "no RUNPATH to the hook library"
+# With the hook library from the staged root on the library path, the
+# installed filter loads into nbdkit.
+hookdir="$(dirname "$(find "$dest" -name 'libnbdkit-blk-hook.so.0' | head -1)")"
+[ -n "$hookdir" ] || fail "hook library not installed"
+LD_LIBRARY_PATH="$hookdir" start_nbdkit srv --filter="$so" memory 1M
+nbdsh -u "$(uri srv)" -c 'h.pread(512, 0)'
+stop_nbdkit srv
+grep -q '@client_read: count 1' "$(server_log srv)" || fail "installed filter did not report"
+for m in $(find "$dest" -name 'nbdkit-*.so'); do
+  case "$m" in
+    "$dest$filterdir"/*|"$dest$(pkg-config --variable=plugindir nbdkit)"/*) ;;
+    *) fail "module installed outside nbdkit's directories: $m" ;;
+  esac
+done

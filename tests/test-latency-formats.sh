@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Each report format parses with a real consumer: jq for JSON, promtool
+# (or the Python client's parser) for Prometheus, and the text format
+# has the bpftrace shape.
+. "$abs_top_srcdir/tests/functions.sh"
+requires_cmd nbdsh jq
+
+run () {
+  fmt="$1"; out="$tmpdir/lat.$fmt"
+  start_nbdkit "$fmt" --filter="$(filter latency)" --filter=delay memory 1M \
+    delay-read=1ms latency-file="$out" latency-format="$fmt"
+  nbdsh -u "$(uri "$fmt")" -c '
+for i in range(20):
+    h.pread(512, 0)
+h.pwrite(b"x" * 512, 0)
+h.flush()
+'
+  stop_nbdkit "$fmt"
+  [ -s "$out" ] || fail "$fmt: no report written"
+}
+
+run json
+jq -e '.ops.read.count == 20 and .ops.write.count == 1 and .ops.flush.count == 1' \
+  "$tmpdir/lat.json" >/dev/null || fail "json counts"
+jq -e '.ops | keys == ["cache","extents","flush","read","trim","write","zero"]' \
+  "$tmpdir/lat.json" >/dev/null || fail "json ops: $(jq -c '.ops|keys' "$tmpdir/lat.json")"
+
+run prometheus
+p="$tmpdir/lat.prometheus"
+if command -v promtool >/dev/null; then
+  promtool check metrics < "$p" || fail "promtool rejects the metrics"
+fi
+/usr/bin/python3 - "$p" <<'PY' || fail "prometheus parse"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+h = fams["nbdkit_latency_seconds"]
+assert h.type == "histogram", h.type
+s = {(x.name, x.labels.get("op"), x.labels.get("le")): x.value for x in h.samples
+     if x.labels.get("layer") == "client"}
+assert s[("nbdkit_latency_seconds_count", "read", None)] == 20, s
+assert s[("nbdkit_latency_seconds_bucket", "read", "+Inf")] == 20
+# cumulative buckets never decrease
+les = sorted((float(k[2]), v) for k, v in s.items()
+             if k[0] == "nbdkit_latency_seconds_bucket" and k[1] == "read")
+assert all(a[1] <= b[1] for a, b in zip(les, les[1:])), les
+assert s[("nbdkit_latency_seconds_sum", "read", None)] >= 0.020
+assert "nbdkit_latency_percentile_seconds" in fams
+PY
+
+run text
+t="$tmpdir/lat.text"
+grep -q '^@client_read: count 20,' "$t" || fail "text: no read header"
+grep -q '^@client_write: count 1,' "$t" || fail "text: no write header"
+grep -Eq '^\[1.049ms, 2.097ms\) +20 \|@{52}\|$' "$t" ||
+  { cat "$t"; fail "text: 1ms reads not in the [1.049ms, 2.097ms) row"; }
