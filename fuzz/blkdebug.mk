@@ -1,0 +1,1 @@
+# libFuzzer targets of the blkdebug module (none yet).

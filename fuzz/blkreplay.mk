@@ -1,0 +1,1 @@
+# libFuzzer targets of the blkreplay module (none yet).

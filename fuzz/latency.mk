@@ -1,0 +1,8 @@
+# The latency filter's boundary-list and duration parsers.
+noinst_PROGRAMS += fuzz-latency-boundaries
+fuzz_latency_boundaries_SOURCES = fuzz-latency-boundaries.c \
+	../filters/latency/histogram.c ../common/utils/duration.c
+fuzz_latency_boundaries_CPPFLAGS = -I$(top_srcdir)/common/utils -I$(top_srcdir)/filters/latency
+fuzz_latency_boundaries_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_latency_boundaries_LDFLAGS = $(FUZZ_CFLAGS)
+fuzz_latency_boundaries_LDADD = -lm

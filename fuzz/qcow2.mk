@@ -1,0 +1,1 @@
+# libFuzzer targets of the qcow2 module (none yet).
