@@ -1,0 +1,547 @@
+/* nbdkit-blk: the blkdebug rule engine.  Semantics and locking: see
+ * engine.h.
+ *
+ * Layout: every rule ever added stays in all[] (so the exit report can
+ * show how often a removed once-rule fired); live rules are also in
+ * per-event arrays ev[EV] in definition order, and armed inject rules
+ * in armed[] in definition order.  Everything is guarded by lock;
+ * nlive_ev[EV] and narmed mirror the counts for the lock-free fast
+ * path (relaxed: a rule added by the control socket while a request
+ * is in flight may or may not see that request, either is fine).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blk-hook.h"
+#include "cleanup.h"
+#include "engine.h"
+
+#define NEV BLK_EV__MAX
+
+struct suspended {
+  struct suspended *next;
+  char *tag;
+  bool resumed;
+};
+
+struct rule_array {
+  struct bd_rule **r;
+  size_t n, cap;
+};
+
+struct bd_engine {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int state;
+  unsigned next_id;
+  uint64_t seed;
+  struct rule_array all;
+  struct rule_array ev[NEV];
+  struct rule_array armed;
+  unsigned nlive_ev[NEV];       /* atomic mirror of ev[i].n */
+  unsigned narmed;              /* atomic mirror of armed.n */
+  struct suspended *susp;       /* oldest first */
+  bool shutdown;
+  int (*alive) (void);
+};
+
+static int
+array_push (struct rule_array *a, struct bd_rule *r)
+{
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 4;
+    struct bd_rule **n = realloc (a->r, cap * sizeof *n);
+    if (n == NULL)
+      return -1;
+    a->r = n;
+    a->cap = cap;
+  }
+  a->r[a->n++] = r;
+  return 0;
+}
+
+static void
+array_del (struct rule_array *a, struct bd_rule *r)
+{
+  size_t i;
+
+  for (i = 0; i < a->n; i++)
+    if (a->r[i] == r) {
+      memmove (&a->r[i], &a->r[i + 1], (a->n - i - 1) * sizeof a->r[0]);
+      a->n--;
+      return;
+    }
+}
+
+static uint64_t
+splitmix (uint64_t x)
+{
+  x += UINT64_C (0x9e3779b97f4a7c15);
+  x = (x ^ (x >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+  x = (x ^ (x >> 27)) * UINT64_C (0x94d049bb133111eb);
+  return x ^ (x >> 31);
+}
+
+static uint64_t
+next_rand (uint64_t *s)
+{
+  /* xorshift64*: small, and deterministic across platforms. */
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * UINT64_C (2685821657736338717);
+}
+
+struct bd_engine *
+bd_engine_new (uint64_t seed)
+{
+  struct bd_engine *e = calloc (1, sizeof *e);
+
+  if (e == NULL)
+    return NULL;
+  pthread_mutex_init (&e->lock, NULL);
+  pthread_cond_init (&e->cond, NULL);
+  e->state = 1;
+  e->next_id = 1;
+  e->seed = seed;
+  return e;
+}
+
+void
+bd_engine_free (struct bd_engine *e)
+{
+  size_t i;
+
+  if (e == NULL)
+    return;
+  for (i = 0; i < e->all.n; i++)
+    bd_rule_free (e->all.r[i]);
+  free (e->all.r);
+  for (i = 0; i < NEV; i++)
+    free (e->ev[i].r);
+  free (e->armed.r);
+  pthread_mutex_destroy (&e->lock);
+  pthread_cond_destroy (&e->cond);
+  free (e);
+}
+
+void
+bd_engine_set_alive_cb (struct bd_engine *e, int (*alive) (void))
+{
+  e->alive = alive;
+}
+
+static void
+publish_counts (struct bd_engine *e, int ev)
+{
+  if (ev >= 0)
+    __atomic_store_n (&e->nlive_ev[ev], (unsigned) e->ev[ev].n,
+                      __ATOMIC_RELAXED);
+  __atomic_store_n (&e->narmed, (unsigned) e->armed.n, __ATOMIC_RELAXED);
+}
+
+int
+bd_engine_add (struct bd_engine *e, struct bd_rule *r)
+{
+  LOCK_GUARD (&e->lock);
+
+  if (r->event < 0 || r->event >= NEV || array_push (&e->all, r) == -1) {
+    bd_rule_free (r);
+    return -1;
+  }
+  if (array_push (&e->ev[r->event], r) == -1) {
+    e->all.n--;
+    bd_rule_free (r);
+    return -1;
+  }
+  r->id = e->next_id++;
+  r->rng = splitmix (r->has_seed ? r->seed : e->seed ^ splitmix (r->id));
+  if (r->rng == 0)
+    r->rng = 1;
+  publish_counts (e, r->event);
+  return (int) r->id;
+}
+
+/* Take R out of the live tables (it stays in all[] for reports). */
+static void
+unlink_rule (struct bd_engine *e, struct bd_rule *r)
+{
+  if (r->removed)
+    return;
+  r->removed = true;
+  array_del (&e->ev[r->event], r);
+  array_del (&e->armed, r);
+  publish_counts (e, r->event);
+}
+
+int
+bd_engine_remove (struct bd_engine *e, unsigned id)
+{
+  size_t i;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    if (r->id == id && !r->removed && r->action != BD_SUSPEND) {
+      unlink_rule (e, r);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void
+bd_engine_clear (struct bd_engine *e)
+{
+  size_t i;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++)
+    if (e->all.r[i]->action != BD_SUSPEND)
+      unlink_rule (e, e->all.r[i]);
+  e->armed.n = 0;
+  publish_counts (e, -1);
+}
+
+int
+bd_engine_get_state (struct bd_engine *e)
+{
+  LOCK_GUARD (&e->lock);
+  return e->state;
+}
+
+void
+bd_engine_set_state (struct bd_engine *e, int state)
+{
+  LOCK_GUARD (&e->lock);
+  e->state = state;
+}
+
+/* Suspend the caller under TAG until resumed or shutdown.  Called with
+ * the lock held; returns with it held.
+ */
+static int
+suspend_locked (struct bd_engine *e, char *tag)
+{
+  struct suspended s = { .tag = tag }, **pp;
+  int ret = 0;
+
+  for (pp = &e->susp; *pp; pp = &(*pp)->next)
+    ;
+  *pp = &s;
+  pthread_cond_broadcast (&e->cond);     /* wake wait_break */
+  while (!s.resumed && !e->shutdown) {
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait (&e->cond, &e->lock, &ts);
+    if (!s.resumed && e->alive) {
+      int ok;
+      /* The callback may sleep or call into nbdkit: not under lock. */
+      pthread_mutex_unlock (&e->lock);
+      ok = e->alive ();
+      pthread_mutex_lock (&e->lock);
+      if (!ok && !s.resumed) {
+        ret = -1;
+        break;
+      }
+    }
+  }
+  if (!s.resumed)
+    ret = -1;
+  for (pp = &e->susp; *pp; pp = &(*pp)->next)
+    if (*pp == &s) {
+      *pp = s.next;
+      break;
+    }
+  free (tag);
+  return ret;
+}
+
+int
+bd_engine_event (struct bd_engine *e, int ev)
+{
+  struct rule_array *a;
+  size_t i, nbreak = 0;
+  bool armed = false, state_set = false;
+  int new_state, ret = 0;
+  char *tags[8];
+
+  if ((unsigned) ev >= NEV ||
+      __atomic_load_n (&e->nlive_ev[ev], __ATOMIC_RELAXED) == 0)
+    return 0;
+
+  LOCK_GUARD (&e->lock);
+  a = &e->ev[ev];
+  new_state = e->state;
+  for (i = 0; i < a->n; i++) {
+    struct bd_rule *r = a->r[i];
+
+    if (r->state && r->state != e->state)
+      continue;
+    switch (r->action) {
+    case BD_INJECT:
+      if (!armed) {
+        e->armed.n = 0;
+        armed = true;
+      }
+      /* armed[] never outgrows all[], which already holds R. */
+      if (array_push (&e->armed, r) == -1)
+        break;
+      break;
+    case BD_SET_STATE:
+      /* QEMU walks the rules newest first, each overwriting the new
+       * state: the first-defined matching rule wins.
+       */
+      if (!state_set) {
+        new_state = r->new_state;
+        state_set = true;
+      }
+      break;
+    case BD_SUSPEND:
+      if (nbreak < sizeof tags / sizeof tags[0] && !e->shutdown) {
+        tags[nbreak] = r->tag;
+        r->tag = NULL;
+        nbreak++;
+        r->fired++;
+        /* Breakpoints are one-shot. */
+        unlink_rule (e, r);
+        i--;
+      }
+      break;
+    }
+  }
+  e->state = new_state;
+  publish_counts (e, ev);
+
+  for (i = 0; i < nbreak; i++)
+    if (suspend_locked (e, tags[i]) == -1) {
+      ret = -1;
+      for (i++; i < nbreak; i++)
+        free (tags[i]);
+      break;
+    }
+  return ret;
+}
+
+int
+bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
+                 uint64_t length, struct bd_outcome *out)
+{
+  struct bd_rule *r = NULL;
+  size_t i;
+
+  if (__atomic_load_n (&e->narmed, __ATOMIC_RELAXED) == 0)
+    return 0;
+
+  LOCK_GUARD (&e->lock);
+  for (i = 0; i < e->armed.n; i++) {
+    struct bd_rule *c = e->armed.r[i];
+
+    if (!(c->iotype_mask & (1u << type)))
+      continue;
+    /* QEMU: the sector's first byte lies inside the request; a request
+     * of length 0 (flush) never matches a sector.
+     */
+    if (c->sector_offset >= 0 &&
+        !(length && (uint64_t) c->sector_offset >= offset &&
+          (uint64_t) c->sector_offset - offset < length))
+      continue;
+    if (c->length &&
+        !(length && offset < c->offset + c->length &&
+          c->offset < offset + length))
+      continue;
+    c->matches++;
+    if (c->matches <= c->after)
+      continue;
+    if (c->has_prob && (next_rand (&c->rng) >> 32) >= c->prob)
+      continue;
+    r = c;
+    break;
+  }
+  if (r == NULL)
+    return 0;
+  /* QEMU: errno=0 matches (and hides later rules) but does nothing. */
+  if (r->error == 0 && r->delay_ns == 0 && r->corrupt == 0)
+    return 0;
+
+  memset (out, 0, sizeof *out);
+  out->rule_id = r->id;
+  out->error = r->error;
+  out->delay_ns = r->delay_ns;
+  if (r->corrupt && type == BD_IO_READ) {
+    out->corrupt = r->corrupt;
+    out->corrupt_seed = next_rand (&r->rng);
+  }
+  if (r->has_torn && type == BD_IO_WRITE) {
+    out->torn = true;
+    out->torn_bytes = r->torn < length ? r->torn : length;
+    if (out->error == 0)
+      out->error = EIO;
+  }
+  r->fired++;
+  if (r->count && r->fired >= r->count)
+    unlink_rule (e, r);
+  return 1;
+}
+
+int
+bd_engine_break (struct bd_engine *e, int ev, const char *tag)
+{
+  struct bd_rule *r = bd_rule_new (BD_SUSPEND, "break");
+
+  if (r == NULL || (r->tag = strdup (tag)) == NULL) {
+    bd_rule_free (r);
+    return -1;
+  }
+  r->event = ev;
+  snprintf (r->origin, sizeof r->origin, "break %s", tag);
+  return bd_engine_add (e, r) < 0 ? -1 : 0;
+}
+
+int
+bd_engine_resume (struct bd_engine *e, const char *tag)
+{
+  struct suspended *s;
+  LOCK_GUARD (&e->lock);
+
+  for (s = e->susp; s; s = s->next)
+    if (!s->resumed && strcmp (s->tag, tag) == 0) {
+      s->resumed = true;
+      pthread_cond_broadcast (&e->cond);
+      return 0;
+    }
+  return -1;
+}
+
+int
+bd_engine_remove_break (struct bd_engine *e, const char *tag)
+{
+  struct suspended *s;
+  size_t i;
+  int ret = -1;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    if (r->action == BD_SUSPEND && !r->removed && r->tag &&
+        strcmp (r->tag, tag) == 0) {
+      unlink_rule (e, r);
+      ret = 0;
+    }
+  }
+  for (s = e->susp; s; s = s->next)
+    if (!s->resumed && strcmp (s->tag, tag) == 0) {
+      s->resumed = true;
+      ret = 0;
+    }
+  pthread_cond_broadcast (&e->cond);
+  return ret;
+}
+
+int
+bd_engine_wait_break (struct bd_engine *e, const char *tag,
+                      uint64_t timeout_ns)
+{
+  struct timespec dl;
+  LOCK_GUARD (&e->lock);
+
+  clock_gettime (CLOCK_REALTIME, &dl);
+  dl.tv_sec += (time_t) (timeout_ns / 1000000000u);
+  dl.tv_nsec += (long) (timeout_ns % 1000000000u);
+  if (dl.tv_nsec >= 1000000000) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000;
+  }
+  for (;;) {
+    struct suspended *s;
+    for (s = e->susp; s; s = s->next)
+      if (!s->resumed && strcmp (s->tag, tag) == 0)
+        return 0;
+    if (e->shutdown)
+      return -1;
+    if (timeout_ns == 0)
+      pthread_cond_wait (&e->cond, &e->lock);
+    else if (pthread_cond_timedwait (&e->cond, &e->lock, &dl) == ETIMEDOUT)
+      return -1;
+  }
+}
+
+unsigned
+bd_engine_suspended (struct bd_engine *e)
+{
+  struct suspended *s;
+  unsigned n = 0;
+  LOCK_GUARD (&e->lock);
+
+  for (s = e->susp; s; s = s->next)
+    n += !s->resumed;
+  return n;
+}
+
+void
+bd_engine_shutdown (struct bd_engine *e)
+{
+  LOCK_GUARD (&e->lock);
+  e->shutdown = true;
+  pthread_cond_broadcast (&e->cond);
+}
+
+char *
+bd_engine_list (struct bd_engine *e, bool all, unsigned *n)
+{
+  char *buf = NULL, line[512];
+  size_t len = 0, i;
+  FILE *fp = open_memstream (&buf, &len);
+  LOCK_GUARD (&e->lock);
+
+  if (fp == NULL)
+    return NULL;
+  *n = 0;
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    size_t j;
+    bool is_armed = false;
+
+    if (r->removed && !all)
+      continue;
+    for (j = 0; j < e->armed.n; j++)
+      is_armed |= e->armed.r[j] == r;
+    bd_rule_describe (r, line, sizeof line);
+    fprintf (fp, "%s%s%s\n", line, is_armed ? " armed" : "",
+             r->removed ? " removed" : "");
+    (*n)++;
+  }
+  if (fclose (fp) == EOF) {
+    free (buf);
+    return NULL;
+  }
+  return buf;
+}
+
+void
+bd_corrupt (void *buf, size_t len, uint32_t nbits, uint64_t seed)
+{
+  unsigned char *p = buf;
+  uint64_t s = splitmix (seed) | 1;
+  uint32_t i;
+
+  if (len == 0)
+    return;
+  for (i = 0; i < nbits; i++) {
+    uint64_t bit = next_rand (&s) % ((uint64_t) len * 8);
+    p[bit / 8] ^= (unsigned char) (1u << (bit % 8));
+  }
+}
