@@ -13,4 +13,12 @@ unit_blkdebug_control_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
 unit_blkdebug_control_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread
 
 SCRIPT_TESTS += \
-	test-blkdebug-qemu-diff.sh
+	test-blkdebug-params.sh \
+	test-blkdebug-inline.sh \
+	test-blkdebug-qemu-diff.sh \
+	test-blkdebug-control.sh \
+	test-blkdebug-breakpoint.sh \
+	test-blkdebug-hook.sh \
+	test-blkdebug-extras.sh \
+	test-blkdebug-report.sh \
+	test-blkdebug-blocksize.sh

@@ -481,12 +481,28 @@ blkdebug_zero (nbdkit_next *next, void *handle, uint32_t count,
     RAISE (BLK_EV_ZERO_AIO);
     RAISE (BLK_EV_PWRITEV_ZERO);
   }
-  /* QEMU's blkdebug refuses zeroing below its optimum size; the block
-   * layer (or the NBD client) then falls back to writing zeroes.
+  /* QEMU's blkdebug refuses zeroing below its optimum size with
+   * ENOTSUP and the block layer falls back to writing zeroes, which
+   * blkdebug then judges as a write.  nbdkit lets a filter return
+   * ENOTSUP only for fast zero requests, so the fallback is here.
    */
   if (opt_write_zero && count < opt_write_zero) {
-    *err = ENOTSUP;
-    r = -1;
+    if (flags & NBDKIT_FLAG_FAST_ZERO) {
+      *err = ENOTSUP;
+      r = -1;
+    }
+    else if (judge (BD_IO_WRITE, offset, count, &o, err) == -1)
+      r = -1;
+    else {
+      CLEANUP_FREE void *zeroes = calloc (1, count);
+      if (zeroes == NULL) {
+        *err = ENOMEM;
+        r = -1;
+      }
+      else
+        r = next->pwrite (next, zeroes, count, offset,
+                          flags & NBDKIT_FLAG_FUA, err);
+    }
   }
   else if (judge (BD_IO_WRITE_ZEROES, offset, count, &o, err) == -1)
     r = -1;
@@ -518,10 +534,13 @@ blkdebug_trim (nbdkit_next *next, void *handle, uint32_t count,
 
   if (!backend_layer)
     RAISE (BLK_EV_TRIM_AIO);
-  if (opt_discard && count < opt_discard) {
-    *err = ENOTSUP;
-    return -1;
-  }
+  /* QEMU's blkdebug answers ENOTSUP, which QEMU's block layer turns
+   * into success (discard is advisory).  nbdkit would send ENOTSUP to
+   * the client as EINVAL, so answer what the QEMU user sees: success,
+   * nothing discarded.
+   */
+  if (opt_discard && count < opt_discard)
+    goto out;
   if (judge (BD_IO_DISCARD, offset, count, &o, err) == -1)
     r = -1;
   while (r == 0 && count > 0) {
@@ -530,6 +549,7 @@ blkdebug_trim (nbdkit_next *next, void *handle, uint32_t count,
     count -= n;
     offset += n;
   }
+ out:
   if (!backend_layer)
     wrote ();
   return r;
