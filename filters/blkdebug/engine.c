@@ -2,12 +2,24 @@
  * engine.h.
  *
  * Layout: every rule ever added stays in all[] (so the exit report can
- * show how often a removed once-rule fired); live rules are also in
- * per-event arrays ev[EV] in definition order, and armed inject rules
- * in armed[] in definition order.  Everything is guarded by lock;
- * nlive_ev[EV] and narmed mirror the counts for the lock-free fast
- * path (relaxed: a rule added by the control socket while a request
- * is in flight may or may not see that request, either is fine).
+ * show how often a removed once-rule fired, and so a pointer read
+ * without the lock never dangles); live rules are also in per-event
+ * arrays ev[EV] in definition order.  All of that is guarded by lock.
+ *
+ * The armed set is an immutable array (struct armed_set) published
+ * through the atomic pointer armed: requests scan it without the lock
+ * for a rule whose (immutable) iotype and range match, and take the
+ * lock only when one does.  Sets are never freed while the engine
+ * lives (retired ones go to a garbage list): an event whose rules do
+ * not depend on the state (ev_simple) re-arms by storing a prepared
+ * set (ev_set), others use a per-(event, state) cache, so neither
+ * allocates per request.  Sets change, and garbage grows, only when
+ * rules are added or removed.
+ *
+ * Publishing is linearizable: a lock-free re-arm racing with a locked
+ * event is equivalent to one of the two orders.  A rule removed
+ * (once/count) while a stale set still lists it is skipped under the
+ * lock.
  */
 #include <config.h>
 
@@ -23,6 +35,7 @@
 #include "engine.h"
 
 #define NEV BLK_EV__MAX
+#define STATE_CACHE 16
 
 struct suspended {
   struct suspended *next;
@@ -35,6 +48,23 @@ struct rule_array {
   size_t n, cap;
 };
 
+struct armed_set {
+  struct armed_set *garbage;    /* retired sets, freed at the end */
+  /* A summary that rejects most requests in a few instructions: the
+   * iotypes of all rules, those of rules without a sector or range,
+   * and the byte interval [lo, hi) that covers every sector and range.
+   */
+  uint32_t iomask_any, iomask_unranged;
+  uint64_t lo, hi;
+  size_t n;                     /* 0: "do not replace" (cache only) */
+  struct bd_rule *r[];
+};
+
+struct state_cache {
+  int state;
+  struct armed_set *set;
+};
+
 struct bd_engine {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -43,9 +73,13 @@ struct bd_engine {
   uint64_t seed;
   struct rule_array all;
   struct rule_array ev[NEV];
-  struct rule_array armed;
   unsigned nlive_ev[NEV];       /* atomic mirror of ev[i].n */
-  unsigned narmed;              /* atomic mirror of armed.n */
+  bool ev_simple[NEV];          /* atomic: only state-0 inject rules */
+  struct armed_set *ev_set[NEV];        /* atomic: the set they arm */
+  struct state_cache cache[NEV][STATE_CACHE];
+  unsigned ncache[NEV];
+  struct armed_set *armed;      /* atomic: NULL when nothing is armed */
+  struct armed_set *garbage;
   struct suspended *susp;       /* oldest first */
   bool shutdown;
   int (*alive) (void);
@@ -100,6 +134,99 @@ next_rand (uint64_t *s)
   return x * UINT64_C (2685821657736338717);
 }
 
+/* A new set of N rules, already on the garbage list (it is freed with
+ * the engine, whoever still reads it).  NULL when out of memory.
+ */
+static struct armed_set *
+new_set_locked (struct bd_engine *e, size_t n)
+{
+  struct armed_set *s = malloc (sizeof *s + n * sizeof s->r[0]);
+
+  if (s == NULL)
+    return NULL;
+  s->n = 0;
+  s->garbage = e->garbage;
+  e->garbage = s;
+  return s;
+}
+
+static void
+summarize (struct armed_set *s)
+{
+  size_t i;
+
+  s->iomask_any = s->iomask_unranged = 0;
+  s->lo = UINT64_MAX;
+  s->hi = 0;
+  for (i = 0; i < s->n; i++) {
+    const struct bd_rule *r = s->r[i];
+    uint64_t lo, hi;
+
+    s->iomask_any |= r->iotype_mask;
+    if (r->sector_offset < 0 && r->length == 0) {
+      s->iomask_unranged |= r->iotype_mask;
+      continue;
+    }
+    /* Both restrictions: the request must meet both; either interval
+     * bounds it, the sector's is the smaller.
+     */
+    if (r->sector_offset >= 0) {
+      lo = (uint64_t) r->sector_offset;
+      hi = lo + 1;
+    }
+    else {
+      lo = r->offset;
+      hi = r->offset + r->length;
+    }
+    if (lo < s->lo)
+      s->lo = lo;
+    if (hi > s->hi)
+      s->hi = hi;
+  }
+}
+
+/* The inject rules of EV that match STATE, in definition order. */
+static struct armed_set *
+set_for_locked (struct bd_engine *e, int ev, int state)
+{
+  struct rule_array *a = &e->ev[ev];
+  struct armed_set *s = new_set_locked (e, a->n);
+  size_t i;
+
+  if (s == NULL)
+    return NULL;
+  for (i = 0; i < a->n; i++)
+    if (a->r[i]->action == BD_INJECT &&
+        (a->r[i]->state == 0 || a->r[i]->state == state))
+      s->r[s->n++] = a->r[i];
+  summarize (s);
+  return s;
+}
+
+/* Recompute the prepared sets after the rules changed. */
+static void
+rebuild_locked (struct bd_engine *e)
+{
+  int ev;
+  size_t i;
+
+  for (ev = 0; ev < NEV; ev++) {
+    struct rule_array *a = &e->ev[ev];
+    bool simple = a->n > 0;
+
+    for (i = 0; i < a->n; i++)
+      if (a->r[i]->action != BD_INJECT || a->r[i]->state != 0)
+        simple = false;
+    e->ncache[ev] = 0;
+    __atomic_store_n (&e->ev_set[ev],
+                      simple ? set_for_locked (e, ev, 0) : NULL,
+                      __ATOMIC_RELEASE);
+    __atomic_store_n (&e->ev_simple[ev],
+                      simple && e->ev_set[ev] != NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&e->nlive_ev[ev], (unsigned) a->n, __ATOMIC_RELEASE);
+  }
+}
+
 struct bd_engine *
 bd_engine_new (uint64_t seed)
 {
@@ -127,7 +254,11 @@ bd_engine_free (struct bd_engine *e)
   free (e->all.r);
   for (i = 0; i < NEV; i++)
     free (e->ev[i].r);
-  free (e->armed.r);
+  while (e->garbage) {
+    struct armed_set *s = e->garbage;
+    e->garbage = s->garbage;
+    free (s);
+  }
   pthread_mutex_destroy (&e->lock);
   pthread_cond_destroy (&e->cond);
   free (e);
@@ -137,15 +268,6 @@ void
 bd_engine_set_alive_cb (struct bd_engine *e, int (*alive) (void))
 {
   e->alive = alive;
-}
-
-static void
-publish_counts (struct bd_engine *e, int ev)
-{
-  if (ev >= 0)
-    __atomic_store_n (&e->nlive_ev[ev], (unsigned) e->ev[ev].n,
-                      __ATOMIC_RELAXED);
-  __atomic_store_n (&e->narmed, (unsigned) e->armed.n, __ATOMIC_RELAXED);
 }
 
 int
@@ -166,20 +288,44 @@ bd_engine_add (struct bd_engine *e, struct bd_rule *r)
   r->rng = splitmix (r->has_seed ? r->seed : e->seed ^ splitmix (r->id));
   if (r->rng == 0)
     r->rng = 1;
-  publish_counts (e, r->event);
+  rebuild_locked (e);
   return (int) r->id;
+}
+
+static bool
+is_armed_locked (struct bd_engine *e, struct bd_rule *r)
+{
+  struct armed_set *s = e->armed;
+  size_t i;
+
+  for (i = 0; s && i < s->n; i++)
+    if (s->r[i] == r)
+      return true;
+  return false;
 }
 
 /* Take R out of the live tables (it stays in all[] for reports). */
 static void
-unlink_rule (struct bd_engine *e, struct bd_rule *r)
+unlink_rule_locked (struct bd_engine *e, struct bd_rule *r, bool rebuild)
 {
   if (r->removed)
     return;
-  r->removed = true;
+  __atomic_store_n (&r->removed, true, __ATOMIC_RELAXED);
   array_del (&e->ev[r->event], r);
-  array_del (&e->armed, r);
-  publish_counts (e, r->event);
+  if (is_armed_locked (e, r)) {
+    struct armed_set *old = e->armed, *s = new_set_locked (e, old->n);
+    size_t i;
+    if (s) {
+      for (i = 0; i < old->n; i++)
+        if (old->r[i] != r)
+          s->r[s->n++] = old->r[i];
+      summarize (s);
+      __atomic_store_n (&e->armed, s->n ? s : NULL, __ATOMIC_RELEASE);
+    }
+    /* else: the stale set still lists R, which is skipped as removed */
+  }
+  if (rebuild)
+    rebuild_locked (e);
 }
 
 int
@@ -191,7 +337,7 @@ bd_engine_remove (struct bd_engine *e, unsigned id)
   for (i = 0; i < e->all.n; i++) {
     struct bd_rule *r = e->all.r[i];
     if (r->id == id && !r->removed && r->action != BD_SUSPEND) {
-      unlink_rule (e, r);
+      unlink_rule_locked (e, r, true);
       return 0;
     }
   }
@@ -206,9 +352,9 @@ bd_engine_clear (struct bd_engine *e)
 
   for (i = 0; i < e->all.n; i++)
     if (e->all.r[i]->action != BD_SUSPEND)
-      unlink_rule (e, e->all.r[i]);
-  e->armed.n = 0;
-  publish_counts (e, -1);
+      unlink_rule_locked (e, e->all.r[i], false);
+  __atomic_store_n (&e->armed, NULL, __ATOMIC_RELEASE);
+  rebuild_locked (e);
 }
 
 int
@@ -270,12 +416,33 @@ suspend_locked (struct bd_engine *e, char *tag)
   return ret;
 }
 
+/* The set EV arms in the current state (cached), or NULL. */
+static struct armed_set *
+cached_set_locked (struct bd_engine *e, int ev)
+{
+  struct state_cache *c = e->cache[ev];
+  struct armed_set *s;
+  unsigned i;
+
+  for (i = 0; i < e->ncache[ev]; i++)
+    if (c[i].state == e->state)
+      return c[i].set;
+  s = set_for_locked (e, ev, e->state);
+  if (s && e->ncache[ev] < STATE_CACHE) {
+    c[e->ncache[ev]].state = e->state;
+    c[e->ncache[ev]].set = s;
+    e->ncache[ev]++;
+  }
+  return s;
+}
+
 int
 bd_engine_event (struct bd_engine *e, int ev)
 {
   struct rule_array *a;
+  struct armed_set *s;
   size_t i, nbreak = 0;
-  bool armed = false, state_set = false;
+  bool state_set = false, rebuild = false;
   int new_state, ret = 0;
   char *tags[8];
 
@@ -283,8 +450,20 @@ bd_engine_event (struct bd_engine *e, int ev)
       __atomic_load_n (&e->nlive_ev[ev], __ATOMIC_RELAXED) == 0)
     return 0;
 
+  /* The common case: the event arms a fixed set of rules. */
+  if (__atomic_load_n (&e->ev_simple[ev], __ATOMIC_ACQUIRE)) {
+    s = __atomic_load_n (&e->ev_set[ev], __ATOMIC_ACQUIRE);
+    if (s && __atomic_load_n (&e->armed, __ATOMIC_RELAXED) != s)
+      __atomic_store_n (&e->armed, s, __ATOMIC_RELEASE);
+    return 0;
+  }
+
   LOCK_GUARD (&e->lock);
   a = &e->ev[ev];
+  /* Inject rules: judged against the state before the event. */
+  s = cached_set_locked (e, ev);
+  if (s && s->n > 0)
+    __atomic_store_n (&e->armed, s, __ATOMIC_RELEASE);
   new_state = e->state;
   for (i = 0; i < a->n; i++) {
     struct bd_rule *r = a->r[i];
@@ -293,13 +472,6 @@ bd_engine_event (struct bd_engine *e, int ev)
       continue;
     switch (r->action) {
     case BD_INJECT:
-      if (!armed) {
-        e->armed.n = 0;
-        armed = true;
-      }
-      /* armed[] never outgrows all[], which already holds R. */
-      if (array_push (&e->armed, r) == -1)
-        break;
       break;
     case BD_SET_STATE:
       /* QEMU walks the rules newest first, each overwriting the new
@@ -309,6 +481,7 @@ bd_engine_event (struct bd_engine *e, int ev)
         new_state = r->new_state;
         state_set = true;
       }
+      r->matches++;
       break;
     case BD_SUSPEND:
       if (nbreak < sizeof tags / sizeof tags[0] && !e->shutdown) {
@@ -317,14 +490,16 @@ bd_engine_event (struct bd_engine *e, int ev)
         nbreak++;
         r->fired++;
         /* Breakpoints are one-shot. */
-        unlink_rule (e, r);
+        unlink_rule_locked (e, r, false);
+        rebuild = true;
         i--;
       }
       break;
     }
   }
   e->state = new_state;
-  publish_counts (e, ev);
+  if (rebuild)
+    rebuild_locked (e);
 
   for (i = 0; i < nbreak; i++)
     if (suspend_locked (e, tags[i]) == -1) {
@@ -336,32 +511,54 @@ bd_engine_event (struct bd_engine *e, int ev)
   return ret;
 }
 
+/* Does the request match R's iotype and range (immutable fields)? */
+static inline bool
+may_match (const struct bd_rule *c, enum bd_iotype type, uint64_t offset,
+           uint64_t length)
+{
+  if (!(c->iotype_mask & (1u << type)))
+    return false;
+  /* QEMU: the sector's first byte lies inside the request; a request
+   * of length 0 (flush) never matches a sector.
+   */
+  if (c->sector_offset >= 0 &&
+      !(length && (uint64_t) c->sector_offset >= offset &&
+        (uint64_t) c->sector_offset - offset < length))
+    return false;
+  if (c->length &&
+      !(length && offset < c->offset + c->length &&
+        c->offset < offset + length))
+    return false;
+  return true;
+}
+
 int
 bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
                  uint64_t length, struct bd_outcome *out)
 {
+  struct armed_set *s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
   struct bd_rule *r = NULL;
   size_t i;
 
-  if (__atomic_load_n (&e->narmed, __ATOMIC_RELAXED) == 0)
+  /* Lock-free: most requests match no armed rule. */
+  if (s == NULL || !(s->iomask_any & (1u << type)))
+    return 0;
+  if (!(s->iomask_unranged & (1u << type)) &&
+      (length == 0 || offset >= s->hi ||
+       (offset < s->lo && s->lo - offset >= length)))
+    return 0;
+  for (i = 0; i < s->n; i++)
+    if (may_match (s->r[i], type, offset, length))
+      break;
+  if (i == s->n)
     return 0;
 
   LOCK_GUARD (&e->lock);
-  for (i = 0; i < e->armed.n; i++) {
-    struct bd_rule *c = e->armed.r[i];
+  s = e->armed;
+  for (i = 0; s && i < s->n; i++) {
+    struct bd_rule *c = s->r[i];
 
-    if (!(c->iotype_mask & (1u << type)))
-      continue;
-    /* QEMU: the sector's first byte lies inside the request; a request
-     * of length 0 (flush) never matches a sector.
-     */
-    if (c->sector_offset >= 0 &&
-        !(length && (uint64_t) c->sector_offset >= offset &&
-          (uint64_t) c->sector_offset - offset < length))
-      continue;
-    if (c->length &&
-        !(length && offset < c->offset + c->length &&
-          c->offset < offset + length))
+    if (c->removed || !may_match (c, type, offset, length))
       continue;
     c->matches++;
     if (c->matches <= c->after)
@@ -393,7 +590,7 @@ bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
   }
   r->fired++;
   if (r->count && r->fired >= r->count)
-    unlink_rule (e, r);
+    unlink_rule_locked (e, r, true);
   return 1;
 }
 
@@ -438,7 +635,7 @@ bd_engine_remove_break (struct bd_engine *e, const char *tag)
     struct bd_rule *r = e->all.r[i];
     if (r->action == BD_SUSPEND && !r->removed && r->tag &&
         strcmp (r->tag, tag) == 0) {
-      unlink_rule (e, r);
+      unlink_rule_locked (e, r, true);
       ret = 0;
     }
   }
@@ -512,13 +709,11 @@ bd_engine_list (struct bd_engine *e, bool all, unsigned *n)
   *n = 0;
   for (i = 0; i < e->all.n; i++) {
     struct bd_rule *r = e->all.r[i];
-    size_t j;
-    bool is_armed = false;
+    bool is_armed;
 
     if (r->removed && !all)
       continue;
-    for (j = 0; j < e->armed.n; j++)
-      is_armed |= e->armed.r[j] == r;
+    is_armed = !r->removed && is_armed_locked (e, r);
     bd_rule_describe (r, line, sizeof line);
     fprintf (fp, "%s%s%s\n", line, is_armed ? " armed" : "",
              r->removed ? " removed" : "");
