@@ -7,18 +7,32 @@
 # qemu-io prints nothing for "flush", failed or not, and its exit
 # status says whether any command failed; so the outcome of the k-th
 # flush is the exit status of the run that stops right after it.
-# Both sides use -t writeback: in writethrough mode QEMU adds its own
-# flushes after every write (see docs/blkdebug.md).
+# Most scenarios use -t writeback; the writethrough ones (qemu-io's
+# default) check the flush QEMU adds after every write, which an NBD
+# client sends as a FUA write (see docs/blkdebug.md).
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd qemu-io qemu-img nbdkit
 
 F="$(filter blkdebug)"
+# nbdkit started outside start_nbdkit needs the sanitizer runtimes
+# preloaded like start_nbdkit does (sanitizer builds only).
+if [ -n "$SANITIZER_PRELOAD" ]; then
+  cat > "$tmpdir/nbdkit-san" <<EOF
+#!/bin/sh
+LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \\
+ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:\${ASAN_OPTIONS:-}" exec "$NBDKIT" "\$@"
+EOF
+  chmod +x "$tmpdir/nbdkit-san"
+  NBDKIT="$tmpdir/nbdkit-san"
+fi
 img="$tmpdir/disk.raw"
 wrap="$tmpdir/wrap.sh"
 cat > "$wrap" <<'EOF'
 #!/usr/bin/env bash
 mapfile -t a < "$1"
-exec qemu-io -t writeback -f raw "${a[@]}" "$2"
+# The sanitizer preload is for nbdkit, not for its --run child.
+unset LD_PRELOAD ASAN_OPTIONS
+exec qemu-io -f raw "${a[@]}" "$2"
 EOF
 chmod +x "$wrap"
 
@@ -27,13 +41,13 @@ chmod +x "$wrap"
 run ()
 {
   side="$1" cfg="$2" n="$3"; shift 3
-  args=()
+  args=(-t "${cache:-writeback}")
   for c in "${@:1:$n}"; do args+=(-c "$c"); done
   rc=0
   if [ "$side" = qemu ]; then
     rm -f "$img"
     qemu-img create -q -f raw "$img" 1M
-    qemu-io -t writeback -f raw "${args[@]}" "blkdebug:$cfg:$img" 2>&1 || rc=$?
+    qemu-io -f raw "${args[@]}" "blkdebug:$cfg:$img" 2>&1 || rc=$?
   else
     printf '%s\n' "${args[@]}" > "$tmpdir/args"
     "$NBDKIT" -U - --filter="$F" memory 1M blkdebug-config="$cfg" \
@@ -283,6 +297,32 @@ event = "read_aio"
 immediately = "on"
 once = "yes"
 errno = "0x1c"' 'read 0 512' 'read 0 512'
+
+# qemu-io's default cache mode: a flush inside every write.
+cache=writethrough scenario wt-flush-rule '[inject-error]
+event = "none"
+iotype = "flush"
+errno = "28"' 'read 0 512' 'write 0 512' 'write 0 512' 'write -z 0 512' 'flush'
+
+cache=writethrough scenario wt-flush-armed-later '[inject-error]
+event = "read_aio"
+iotype = "flush"
+errno = "28"
+once = "on"' 'write 0 512' 'read 0 512' 'flush' 'write 0 512' 'write 0 512'
+
+cache=writethrough scenario wt-flush-to-disk '[inject-error]
+event = "flush_to_disk"
+iotype = "read"
+errno = "5"' 'write 0 512' 'read 0 512' 'write 0 512' 'read 0 512' 'flush' 'read 0 512'
+
+cache=writethrough scenario wt-flush-to-os '[set-state]
+event = "flush_to_os"
+state = "1"
+new_state = "2"
+[inject-error]
+event = "write_aio"
+state = "2"
+errno = "1"' 'write 0 512' 'read 0 512' 'write 0 512' 'write 0 512'
 
 [ -n "${BD_DIFF_VERBOSE:-}" ] && for f in "$tmpdir"/*.nbd; do echo "== $f"; cat "$f"; done
 echo "$nscen scenarios, $nfail mismatches"

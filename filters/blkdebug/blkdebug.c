@@ -10,7 +10,7 @@
  *   read-only afterwards;
  * - the engine (rules, armed set, state, suspended requests): its own
  *   mutex, see engine.h;
- * - write_gen / flushed_gen (QEMU's flush elision): atomics;
+ * - the write generations (QEMU's flush elision): atomics;
  * - the control socket: control.c's conn_lock.
  */
 #include <config.h>
@@ -44,10 +44,14 @@ static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
 static struct bd_engine *engine;
 static int hook_handle = -1;
 
-/* QEMU skips a flush (no flush_to_disk, no rule check) when nothing
- * was written since the last successful one.
+/* QEMU skips parts of a flush when nothing was written since the last
+ * successful one, judged per node by a write generation: the raw
+ * format node above blkdebug decides whether flush_to_disk is raised,
+ * blkdebug's own node whether flush rules are judged.  The two differ
+ * after a FUA write: QEMU emulates its flush on the raw node before the
+ * raw node counts the write (blkdebug has already counted it).
  */
-static uint64_t write_gen, flushed_gen;
+static uint64_t raw_gen, raw_flushed, bd_gen, bd_flushed;
 
 /* ---- configuration ---- */
 
@@ -408,10 +412,52 @@ judge (enum bd_iotype t, uint64_t offset, uint64_t length,
   return 0;
 }
 
-static inline void
-wrote (void)
+/* The flush of the raw node (RAW_START, BD_START: the generations
+ * when it began) up to the point where the data would be flushed.
+ */
+static int
+flush_begin (uint64_t raw_start, uint64_t bd_start, int *err)
 {
-  __atomic_add_fetch (&write_gen, 1, __ATOMIC_RELAXED);
+  struct bd_outcome o;
+
+  RAISE (BLK_EV_FLUSH_TO_OS);
+  if (raw_start != __atomic_load_n (&raw_flushed, __ATOMIC_RELAXED))
+    RAISE (BLK_EV_FLUSH_TO_DISK);
+  if (bd_start != __atomic_load_n (&bd_flushed, __ATOMIC_RELAXED) &&
+      judge (BD_IO_FLUSH, 0, 0, &o, err) == -1)
+    return -1;
+  return 0;
+}
+
+static void
+flush_done (uint64_t raw_start, uint64_t bd_start)
+{
+  __atomic_store_n (&raw_flushed, raw_start, __ATOMIC_RELAXED);
+  __atomic_store_n (&bd_flushed, bd_start, __ATOMIC_RELAXED);
+}
+
+/* After a write or zero (R: its result so far): pwritev_done, the
+ * generations, and QEMU's flush for FUA.  Returns the final result.
+ */
+static int
+write_done (int r, uint32_t flags, int *err)
+{
+  uint64_t bd_now = __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
+
+  if (bd_engine_event (engine, BLK_EV_PWRITEV_DONE) == -1 && r == 0) {
+    *err = ESHUTDOWN;
+    r = -1;
+  }
+  if (r == 0 && (flags & NBDKIT_FLAG_FUA)) {
+    uint64_t raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
+    /* The plugin made the data durable (FUA was passed down). */
+    if (flush_begin (raw_start, bd_now, err) == -1)
+      r = -1;
+    else
+      flush_done (raw_start, bd_now);
+  }
+  __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
+  return r;
 }
 
 static int
@@ -460,13 +506,8 @@ blkdebug_pwrite (nbdkit_next *next, void *handle, const void *buf,
     r = -1;
   else
     r = next->pwrite (next, buf, count, offset, flags, err);
-  if (!backend_layer) {
-    wrote ();
-    if (bd_engine_event (engine, BLK_EV_PWRITEV_DONE) == -1 && r == 0) {
-      *err = ESHUTDOWN;
-      r = -1;
-    }
-  }
+  if (!backend_layer)
+    r = write_done (r, flags, err);
   return r;
 }
 
@@ -515,13 +556,8 @@ blkdebug_zero (nbdkit_next *next, void *handle, uint32_t count,
       offset += n;
     }
   }
-  if (!backend_layer) {
-    wrote ();
-    if (bd_engine_event (engine, BLK_EV_PWRITEV_DONE) == -1 && r == 0) {
-      *err = ESHUTDOWN;
-      r = -1;
-    }
-  }
+  if (!backend_layer)
+    r = write_done (r, flags, err);
   return r;
 }
 
@@ -550,29 +586,30 @@ blkdebug_trim (nbdkit_next *next, void *handle, uint32_t count,
     offset += n;
   }
  out:
-  if (!backend_layer)
-    wrote ();
+  if (!backend_layer) {
+    __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
+  }
   return r;
 }
 
 static int
 blkdebug_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  struct bd_outcome o;
-  uint64_t gen;
+  uint64_t raw_start, bd_start;
 
   if (backend_layer)
     return next->flush (next, flags, err);
-  gen = __atomic_load_n (&write_gen, __ATOMIC_RELAXED);
-  RAISE (BLK_EV_FLUSH_TO_OS);
-  if (gen != __atomic_load_n (&flushed_gen, __ATOMIC_RELAXED)) {
-    RAISE (BLK_EV_FLUSH_TO_DISK);
-    if (judge (BD_IO_FLUSH, 0, 0, &o, err) == -1)
-      return -1;
-  }
+  raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
+  bd_start = __atomic_load_n (&bd_gen, __ATOMIC_RELAXED);
+  if (flush_begin (raw_start, bd_start, err) == -1)
+    return -1;
+  /* QEMU would not flush the file when nothing was written; flushing
+   * anyway costs little and never loses data.
+   */
   if (next->flush (next, flags, err) == -1)
     return -1;
-  __atomic_store_n (&flushed_gen, gen, __ATOMIC_RELAXED);
+  flush_done (raw_start, bd_start);
   return 0;
 }
 
