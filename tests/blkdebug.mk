@@ -18,6 +18,7 @@ SCRIPT_TESTS += \
 	test-blkdebug-qemu-diff.sh \
 	test-blkdebug-control.sh \
 	test-blkdebug-breakpoint.sh \
+	test-blkdebug-parallel.sh \
 	test-blkdebug-hook.sh \
 	test-blkdebug-extras.sh \
 	test-blkdebug-report.sh \
