@@ -295,7 +295,7 @@ bd_engine_add (struct bd_engine *e, struct bd_rule *r)
 static bool
 is_armed_locked (struct bd_engine *e, struct bd_rule *r)
 {
-  struct armed_set *s = e->armed;
+  struct armed_set *s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
   size_t i;
 
   for (i = 0; s && i < s->n; i++)
@@ -313,7 +313,8 @@ unlink_rule_locked (struct bd_engine *e, struct bd_rule *r, bool rebuild)
   __atomic_store_n (&r->removed, true, __ATOMIC_RELAXED);
   array_del (&e->ev[r->event], r);
   if (is_armed_locked (e, r)) {
-    struct armed_set *old = e->armed, *s = new_set_locked (e, old->n);
+    struct armed_set *old = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
+    struct armed_set *s = new_set_locked (e, old->n);
     size_t i;
     if (s) {
       for (i = 0; i < old->n; i++)
@@ -554,7 +555,7 @@ bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
     return 0;
 
   LOCK_GUARD (&e->lock);
-  s = e->armed;
+  s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
   for (i = 0; s && i < s->n; i++) {
     struct bd_rule *c = s->r[i];
 
