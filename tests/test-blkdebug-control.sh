@@ -60,5 +60,11 @@ assert cmd("set-state -1").startswith("ERR")
 assert cmd("state") == "OK 3"
 assert cmd("ping") == "OK pong"
 EOF
+# blkdebug-ctl's exit status: 0 OK, 1 ERR, 2 cannot talk.
+"$ctl" "$cs" ping >/dev/null || fail "ping"
+st=0; "$ctl" "$cs" frobnicate >/dev/null || st=$?
+[ "$st" = 1 ] || fail "ERR gave exit status $st"
+st=0; "$ctl" "$tmpdir/nope.sock" state 2>/dev/null || st=$?
+[ "$st" = 2 ] || fail "no socket gave exit status $st"
 stop_nbdkit srv
 [ ! -e "$cs" ] || fail "control socket left behind"
