@@ -6,7 +6,7 @@
  * without the lock never dangles); live rules are also in per-event
  * arrays ev[EV] in definition order.  All of that is guarded by lock.
  *
- * The armed set is an immutable array (struct armed_set) published
+ * The armed set is an immutable array (struct bd_armed_set) published
  * through the atomic pointer armed: requests scan it without the lock
  * for a rule whose (immutable) iotype and range match, and take the
  * lock only when one does.  Sets are never freed while the engine
@@ -48,24 +48,14 @@ struct rule_array {
   size_t n, cap;
 };
 
-struct armed_set {
-  struct armed_set *garbage;    /* retired sets, freed at the end */
-  /* A summary that rejects most requests in a few instructions: the
-   * iotypes of all rules, those of rules without a sector or range,
-   * and the byte interval [lo, hi) that covers every sector and range.
-   */
-  uint32_t iomask_any, iomask_unranged;
-  uint64_t lo, hi;
-  size_t n;                     /* 0: "do not replace" (cache only) */
-  struct bd_rule *r[];
-};
 
 struct state_cache {
   int state;
-  struct armed_set *set;
+  struct bd_armed_set *set;
 };
 
 struct bd_engine {
+  struct bd_engine_fast fast;   /* first: see engine.h */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int state;
@@ -73,17 +63,25 @@ struct bd_engine {
   uint64_t seed;
   struct rule_array all;
   struct rule_array ev[NEV];
-  unsigned nlive_ev[NEV];       /* atomic mirror of ev[i].n */
-  bool ev_simple[NEV];          /* atomic: only state-0 inject rules */
-  struct armed_set *ev_set[NEV];        /* atomic: the set they arm */
   struct state_cache cache[NEV][STATE_CACHE];
   unsigned ncache[NEV];
-  struct armed_set *armed;      /* atomic: NULL when nothing is armed */
-  struct armed_set *garbage;
+  struct bd_armed_set *garbage;
   struct suspended *susp;       /* oldest first */
   bool shutdown;
   int (*alive) (void);
 };
+
+static inline struct bd_armed_set *
+load_armed (struct bd_engine *e, int order)
+{
+  return __atomic_load_n (&e->fast.armed, order);
+}
+
+static inline void
+store_armed (struct bd_engine *e, struct bd_armed_set *s)
+{
+  __atomic_store_n (&e->fast.armed, (void *) s, __ATOMIC_RELEASE);
+}
 
 static int
 array_push (struct rule_array *a, struct bd_rule *r)
@@ -137,10 +135,10 @@ next_rand (uint64_t *s)
 /* A new set of N rules, already on the garbage list (it is freed with
  * the engine, whoever still reads it).  NULL when out of memory.
  */
-static struct armed_set *
+static struct bd_armed_set *
 new_set_locked (struct bd_engine *e, size_t n)
 {
-  struct armed_set *s = malloc (sizeof *s + n * sizeof s->r[0]);
+  struct bd_armed_set *s = malloc (sizeof *s + n * sizeof s->r[0]);
 
   if (s == NULL)
     return NULL;
@@ -151,7 +149,7 @@ new_set_locked (struct bd_engine *e, size_t n)
 }
 
 static void
-summarize (struct armed_set *s)
+summarize (struct bd_armed_set *s)
 {
   size_t i;
 
@@ -186,11 +184,11 @@ summarize (struct armed_set *s)
 }
 
 /* The inject rules of EV that match STATE, in definition order. */
-static struct armed_set *
+static struct bd_armed_set *
 set_for_locked (struct bd_engine *e, int ev, int state)
 {
   struct rule_array *a = &e->ev[ev];
-  struct armed_set *s = new_set_locked (e, a->n);
+  struct bd_armed_set *s = new_set_locked (e, a->n);
   size_t i;
 
   if (s == NULL)
@@ -218,12 +216,13 @@ rebuild_locked (struct bd_engine *e)
       if (a->r[i]->action != BD_INJECT || a->r[i]->state != 0)
         simple = false;
     e->ncache[ev] = 0;
-    __atomic_store_n (&e->ev_set[ev],
+    __atomic_store_n (&e->fast.ev_set[ev],
                       simple ? set_for_locked (e, ev, 0) : NULL,
                       __ATOMIC_RELEASE);
-    __atomic_store_n (&e->ev_simple[ev],
-                      simple && e->ev_set[ev] != NULL, __ATOMIC_RELEASE);
-    __atomic_store_n (&e->nlive_ev[ev], (unsigned) a->n, __ATOMIC_RELEASE);
+    __atomic_store_n (&e->fast.ev_simple[ev],
+                      simple && e->fast.ev_set[ev] != NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&e->fast.nlive_ev[ev], (unsigned) a->n,
+                      __ATOMIC_RELEASE);
   }
 }
 
@@ -255,7 +254,7 @@ bd_engine_free (struct bd_engine *e)
   for (i = 0; i < NEV; i++)
     free (e->ev[i].r);
   while (e->garbage) {
-    struct armed_set *s = e->garbage;
+    struct bd_armed_set *s = e->garbage;
     e->garbage = s->garbage;
     free (s);
   }
@@ -295,7 +294,7 @@ bd_engine_add (struct bd_engine *e, struct bd_rule *r)
 static bool
 is_armed_locked (struct bd_engine *e, struct bd_rule *r)
 {
-  struct armed_set *s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
+  struct bd_armed_set *s = load_armed (e, __ATOMIC_ACQUIRE);
   size_t i;
 
   for (i = 0; s && i < s->n; i++)
@@ -313,15 +312,15 @@ unlink_rule_locked (struct bd_engine *e, struct bd_rule *r, bool rebuild)
   __atomic_store_n (&r->removed, true, __ATOMIC_RELAXED);
   array_del (&e->ev[r->event], r);
   if (is_armed_locked (e, r)) {
-    struct armed_set *old = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
-    struct armed_set *s = new_set_locked (e, old->n);
+    struct bd_armed_set *old = load_armed (e, __ATOMIC_ACQUIRE);
+    struct bd_armed_set *s = new_set_locked (e, old->n);
     size_t i;
     if (s) {
       for (i = 0; i < old->n; i++)
         if (old->r[i] != r)
           s->r[s->n++] = old->r[i];
       summarize (s);
-      __atomic_store_n (&e->armed, s->n ? s : NULL, __ATOMIC_RELEASE);
+      store_armed (e, s->n ? s : NULL);
     }
     /* else: the stale set still lists R, which is skipped as removed */
   }
@@ -354,7 +353,7 @@ bd_engine_clear (struct bd_engine *e)
   for (i = 0; i < e->all.n; i++)
     if (e->all.r[i]->action != BD_SUSPEND)
       unlink_rule_locked (e, e->all.r[i], false);
-  __atomic_store_n (&e->armed, NULL, __ATOMIC_RELEASE);
+  store_armed (e, NULL);
   rebuild_locked (e);
 }
 
@@ -418,11 +417,11 @@ suspend_locked (struct bd_engine *e, char *tag)
 }
 
 /* The set EV arms in the current state (cached), or NULL. */
-static struct armed_set *
+static struct bd_armed_set *
 cached_set_locked (struct bd_engine *e, int ev)
 {
   struct state_cache *c = e->cache[ev];
-  struct armed_set *s;
+  struct bd_armed_set *s;
   unsigned i;
 
   for (i = 0; i < e->ncache[ev]; i++)
@@ -438,33 +437,25 @@ cached_set_locked (struct bd_engine *e, int ev)
 }
 
 int
-bd_engine_event (struct bd_engine *e, int ev)
+bd_engine_event_slow (struct bd_engine *e, int ev)
 {
   struct rule_array *a;
-  struct armed_set *s;
+  struct bd_armed_set *s;
   size_t i, nbreak = 0;
   bool state_set = false, rebuild = false;
   int new_state, ret = 0;
   char *tags[8];
 
   if ((unsigned) ev >= NEV ||
-      __atomic_load_n (&e->nlive_ev[ev], __ATOMIC_RELAXED) == 0)
+      __atomic_load_n (&e->fast.nlive_ev[ev], __ATOMIC_RELAXED) == 0)
     return 0;
-
-  /* The common case: the event arms a fixed set of rules. */
-  if (__atomic_load_n (&e->ev_simple[ev], __ATOMIC_ACQUIRE)) {
-    s = __atomic_load_n (&e->ev_set[ev], __ATOMIC_ACQUIRE);
-    if (s && __atomic_load_n (&e->armed, __ATOMIC_RELAXED) != s)
-      __atomic_store_n (&e->armed, s, __ATOMIC_RELEASE);
-    return 0;
-  }
 
   LOCK_GUARD (&e->lock);
   a = &e->ev[ev];
   /* Inject rules: judged against the state before the event. */
   s = cached_set_locked (e, ev);
   if (s && s->n > 0)
-    __atomic_store_n (&e->armed, s, __ATOMIC_RELEASE);
+    store_armed (e, s);
   new_state = e->state;
   for (i = 0; i < a->n; i++) {
     struct bd_rule *r = a->r[i];
@@ -534,19 +525,16 @@ may_match (const struct bd_rule *c, enum bd_iotype type, uint64_t offset,
 }
 
 int
-bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
-                 uint64_t length, struct bd_outcome *out)
+bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
+                      uint64_t offset, uint64_t length,
+                      struct bd_outcome *out)
 {
-  struct armed_set *s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
+  struct bd_armed_set *s = load_armed (e, __ATOMIC_ACQUIRE);
   struct bd_rule *r = NULL;
   size_t i;
 
-  /* Lock-free: most requests match no armed rule. */
-  if (s == NULL || !(s->iomask_any & (1u << type)))
-    return 0;
-  if (!(s->iomask_unranged & (1u << type)) &&
-      (length == 0 || offset >= s->hi ||
-       (offset < s->lo && s->lo - offset >= length)))
+  /* Lock-free: the summary passed (engine.h); look closer. */
+  if (s == NULL)
     return 0;
   for (i = 0; i < s->n; i++)
     if (may_match (s->r[i], type, offset, length))
@@ -555,7 +543,7 @@ bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
     return 0;
 
   LOCK_GUARD (&e->lock);
-  s = __atomic_load_n (&e->armed, __ATOMIC_ACQUIRE);
+  s = load_armed (e, __ATOMIC_ACQUIRE);
   for (i = 0; s && i < s->n; i++) {
     struct bd_rule *c = s->r[i];
 

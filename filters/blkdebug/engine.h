@@ -24,9 +24,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blk-hook.h"
 #include "rules.h"
 
 struct bd_engine;
+
+/* An armed set: immutable once published (see engine.c).  Here only
+ * for the inline fast path below.
+ */
+struct bd_armed_set {
+  struct bd_armed_set *garbage; /* retired sets, freed at the end */
+  /* A summary that rejects most requests in a few instructions: the
+   * iotypes of all rules, those of rules without a sector or range,
+   * and the byte interval [lo, hi) that covers every sector and range.
+   */
+  uint32_t iomask_any, iomask_unranged;
+  uint64_t lo, hi;
+  size_t n;                     /* 0: "do not replace" (cache only) */
+  struct bd_rule *r[];
+};
+
+/* The first member of struct bd_engine: what the inline fast paths
+ * below read (atomically), so that an event without rules, an event
+ * that re-arms a fixed set, or a request that no armed rule can match
+ * costs no function call and no lock.
+ */
+struct bd_engine_fast {
+  unsigned nlive_ev[BLK_EV__MAX];       /* live rules per event */
+  bool ev_simple[BLK_EV__MAX];          /* only state-0 inject rules */
+  struct bd_armed_set *ev_set[BLK_EV__MAX]; /* the set they arm */
+  struct bd_armed_set *armed;           /* NULL: nothing armed */
+};
 
 /* What a request must do; filled by bd_engine_check. */
 struct bd_outcome {
@@ -65,14 +93,49 @@ extern void bd_engine_set_state (struct bd_engine *e, int state);
 /* Raise EV.  Returns 0, or -1 if a breakpoint suspended the caller and
  * it was released by shutdown (the request should fail, ESHUTDOWN).
  */
-extern int bd_engine_event (struct bd_engine *e, int ev);
+extern int bd_engine_event_slow (struct bd_engine *e, int ev);
+
+static inline int
+bd_engine_event (struct bd_engine *e, int ev)
+{
+  struct bd_engine_fast *f = (struct bd_engine_fast *) e;
+  struct bd_armed_set *s;
+
+  if ((unsigned) ev >= BLK_EV__MAX ||
+      __atomic_load_n (&f->nlive_ev[ev], __ATOMIC_RELAXED) == 0)
+    return 0;
+  /* The common case: the event arms a fixed set of rules. */
+  if (__atomic_load_n (&f->ev_simple[ev], __ATOMIC_ACQUIRE)) {
+    s = __atomic_load_n (&f->ev_set[ev], __ATOMIC_ACQUIRE);
+    if (s && __atomic_load_n (&f->armed, __ATOMIC_RELAXED) != s)
+      __atomic_store_n (&f->armed, s, __ATOMIC_RELEASE);
+    return 0;
+  }
+  return bd_engine_event_slow (e, ev);
+}
 
 /* Judge a request against the armed rules.  Returns 1 with OUT filled
  * if a rule fired, 0 if the request goes through untouched.
  */
-extern int bd_engine_check (struct bd_engine *e, enum bd_iotype type,
-                            uint64_t offset, uint64_t length,
-                            struct bd_outcome *out);
+extern int bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
+                                 uint64_t offset, uint64_t length,
+                                 struct bd_outcome *out);
+
+static inline int
+bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
+                 uint64_t length, struct bd_outcome *out)
+{
+  struct bd_engine_fast *f = (struct bd_engine_fast *) e;
+  struct bd_armed_set *s = __atomic_load_n (&f->armed, __ATOMIC_ACQUIRE);
+
+  if (s == NULL || !(s->iomask_any & (1u << type)))
+    return 0;
+  if (!(s->iomask_unranged & (1u << type)) &&
+      (length == 0 || offset >= s->hi ||
+       (offset < s->lo && s->lo - offset >= length)))
+    return 0;
+  return bd_engine_check_slow (e, type, offset, length, out);
+}
 
 /* Breakpoints (QEMU's break / resume / remove_break / wait_break). */
 extern int bd_engine_break (struct bd_engine *e, int ev, const char *tag);

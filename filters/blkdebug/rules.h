@@ -116,8 +116,9 @@ extern struct bd_rule *bd_parse_inline (enum bd_action action,
  * are refused).  Appends the rules to LIST in file order.  Returns 0,
  * or -1 with "FILENAME:LINE: message" in WHY (LIST is then unchanged).
  */
-extern int bd_parse_config (const char *text, size_t len, const char *filename,
-                            struct bd_rule_list *list, char *why, size_t whylen);
+extern int bd_parse_config (const char *text, size_t len,
+                            const char *filename, struct bd_rule_list *list,
+                            char *why, size_t whylen);
 
 extern int bd_list_append (struct bd_rule_list *list, struct bd_rule *r);
 extern void bd_list_free (struct bd_rule_list *list);
