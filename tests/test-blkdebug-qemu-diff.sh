@@ -298,6 +298,11 @@ immediately = "on"
 once = "yes"
 errno = "0x1c"' 'read 0 512' 'read 0 512'
 
+scenario trailing-comments '[inject-error]   # QEMU ignores the rest of a line
+event = "write_aio"  # so comments after values are fine
+errno = "0x1c"
+state = "0"' 'read 0 512' 'write 0 512' 'read 0 512'
+
 # qemu-io's default cache mode: a flush inside every write.
 cache=writethrough scenario wt-flush-rule '[inject-error]
 event = "none"

@@ -47,8 +47,8 @@ Test (rules, qemu_file)
     "  event   =   \"read_aio\"\n"
     "state = \"1\"\n"
     "new_state = \"0x2\"\n"
-    "[inject-error \"named\"]\r\n"
-    "event = \"l2_load\"\r\n");
+    "[inject-error \"named\"] # QEMU ignores the rest of the line\r\n"
+    "event = \"l2_load\"   # so a comment here is fine\r\n");
 
   cr_assert_eq (l.n, 3);
   cr_assert_eq (l.rules[0]->action, BD_INJECT);

@@ -602,7 +602,10 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
       }
       for (p++; is_blank (*p); p++)
         ;
-      if (*p) {
+      /* QEMU ignores the rest of the line; a comment is clearly meant
+       * as one, anything else is refused as a probable mistake.
+       */
+      if (*p && *p != '#') {
         fmt (why, len, "%s:%u: unexpected text '%s' after [%s]", filename,
              lineno, p, group);
         goto err;
@@ -680,7 +683,7 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
     value[q - p - 1] = '\0';
     for (q++; is_blank (*q); q++)
       ;
-    if (*q) {
+    if (*q && *q != '#') {
       fmt (why, len, "%s:%u: unexpected text '%s' after the value of '%s'",
            filename, lineno, q, key);
       goto err;
