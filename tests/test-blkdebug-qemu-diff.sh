@@ -9,7 +9,8 @@
 # flush is the exit status of the run that stops right after it.
 # Most scenarios use -t writeback; the writethrough ones (qemu-io's
 # default) check the flush QEMU adds after every write, which an NBD
-# client sends as a FUA write (see docs/blkdebug.md).
+# client sends as a FUA write (see docs/blkdebug.md).  Scenarios with
+# opts= also set blkdebug options (QEMU) = blkdebug- parameters (ours).
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd qemu-io qemu-img nbdkit
 
@@ -47,10 +48,19 @@ run ()
   if [ "$side" = qemu ]; then
     rm -f "$img"
     qemu-img create -q -f raw "$img" 1M
-    qemu-io -f raw "${args[@]}" "blkdebug:$cfg:$img" 2>&1 || rc=$?
+    if [ -z "${opts:-}" ]; then
+      qemu-io -f raw "${args[@]}" "blkdebug:$cfg:$img" 2>&1 || rc=$?
+    else
+      o="driver=raw,file.driver=blkdebug,file.config=$cfg"
+      for kv in $opts; do o="$o,file.$kv"; done
+      qemu-io "${args[@]}" --image-opts \
+        "$o,file.image.driver=file,file.image.filename=$img" 2>&1 || rc=$?
+    fi
   else
     printf '%s\n' "${args[@]}" > "$tmpdir/args"
-    "$NBDKIT" -U - --filter="$F" memory 1M blkdebug-config="$cfg" \
+    extra=()
+    for kv in ${opts:-}; do extra+=("blkdebug-$kv"); done
+    "$NBDKIT" -U - --filter="$F" memory 1M blkdebug-config="$cfg" "${extra[@]}" \
       --run "$wrap $tmpdir/args \"\$uri\"" 2>&1 || rc=$?
   fi
 }
@@ -302,6 +312,19 @@ scenario trailing-comments '[inject-error]   # QEMU ignores the rest of a line
 event = "write_aio"  # so comments after values are fine
 errno = "0x1c"
 state = "0"' 'read 0 512' 'write 0 512' 'read 0 512'
+
+# QEMU's request limits (blkdebug options = filter parameters): small
+# zero requests fall back to writes, small discards do nothing.
+opts="opt-write-zero=65536 opt-discard=65536" scenario small-zero-discard '[inject-error]
+event = "none"
+iotype = "write"
+errno = "28"' 'write -z 0 512' 'write -z 0 65536' 'discard 0 512' 'discard 0 65536' 'write 0 512'
+
+opts="opt-write-zero=65536 max-write-zero=131072" scenario zero-limits '[inject-error]
+event = "pwritev_zero"
+iotype = "write-zeroes"
+errno = "5"
+once = "on"' 'write -z 0 4096' 'write -z 0 262144' 'write -z 0 262144' 'read 0 512'
 
 # qemu-io's default cache mode: a flush inside every write.
 cache=writethrough scenario wt-flush-rule '[inject-error]
