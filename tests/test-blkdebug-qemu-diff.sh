@@ -326,6 +326,19 @@ iotype = "write-zeroes"
 errno = "5"
 once = "on"' 'write -z 0 4096' 'write -z 0 262144' 'write -z 0 262144' 'read 0 512'
 
+# align / max-transfer: QEMU's blkdebug does the read-modify-write of
+# a small write itself, over NBD the client does (see the man page:
+# only rules on read_aio, on reads, with once, or on the rmw events can
+# tell them apart).
+opts="align=4096 max-transfer=65536" scenario align '[inject-error]
+event = "write_aio"
+iotype = "write"
+errno = "5"
+[inject-error]
+event = "pwritev_done"
+iotype = "discard"
+errno = "28"' 'write 0 512' 'write 512 512' 'read 0 131072' 'discard 0 65536' 'write 0 4096'
+
 # qemu-io's default cache mode: a flush inside every write.
 cache=writethrough scenario wt-flush-rule '[inject-error]
 event = "none"
