@@ -11,7 +11,7 @@ cp "$tmpdir/a.img" "$tmpdir/b.img"
 printf 'different' | dd of="$tmpdir/b.img" bs=1 seek=$((1 << 20)) conv=notrunc status=none
 
 start_nbdkit rec --filter="$(filter blkreplay)" file "$tmpdir/a.img" \
-  blkreplay-log="$tmpdir/w.log" blkreplay-data=full
+  blkreplay-log="$tmpdir/workload.blog" blkreplay-data=full
 nbdsh -u "$(uri rec)" -c '
 h.pread(4096, 0)
 h.pwrite(b"w" * 4096, 8192)
@@ -24,12 +24,12 @@ stop_nbdkit rec
 
 cp "$tmpdir/a.img" "$tmpdir/a2.img"
 start_nbdkit same file "$tmpdir/a2.img"
-"$blkreplay" run "$tmpdir/w.log" "$(uri same)" > "$tmpdir/ok.out" ||
+"$blkreplay" run "$tmpdir/workload.blog" "$(uri same)" > "$tmpdir/ok.out" ||
   fail "replay against an identical copy failed"
 
 start_nbdkit other file "$tmpdir/b.img"
 st=0
-"$blkreplay" run "$tmpdir/w.log" "$(uri other)" > "$tmpdir/bad.out" \
+"$blkreplay" run "$tmpdir/workload.blog" "$(uri other)" > "$tmpdir/bad.out" \
   2> "$tmpdir/bad.err" || st=$?
 cat "$tmpdir/bad.out" "$tmpdir/bad.err"
 [ $st = 1 ] || fail "exit status $st, expected 1"

@@ -13,7 +13,7 @@ cp "$tmpdir/start.img" "$tmpdir/rec.img"
 cp "$tmpdir/start.img" "$tmpdir/rep.img"
 
 start_nbdkit rec --filter="$(filter blkreplay)" file "$tmpdir/rec.img" \
-  blkreplay-log="$tmpdir/w.log" blkreplay-data=full
+  blkreplay-log="$tmpdir/workload.blog" blkreplay-data=full
 cat > "$tmpdir/w.fio" <<FIO
 [global]
 ioengine=nbd
@@ -40,8 +40,8 @@ fio "$tmpdir/w.fio" --output="$tmpdir/fio.out" ||
   { cat "$tmpdir/fio.out"; fail "fio (recording) failed"; }
 stop_nbdkit rec
 
-"$blkreplay" verify "$tmpdir/w.log"
-"$blkreplay" stats --json "$tmpdir/w.log" > "$tmpdir/stats.json"
+"$blkreplay" verify "$tmpdir/workload.blog"
+"$blkreplay" stats --json "$tmpdir/workload.blog" > "$tmpdir/stats.json"
 jq -e '.ops.read.count > 0 and .ops.write.count > 0' "$tmpdir/stats.json" \
   >/dev/null || fail "the recording lacks reads or writes"
 jq -e '.queue_depth.max > 1' "$tmpdir/stats.json" >/dev/null ||
@@ -52,7 +52,7 @@ reads="$(jq '.ops.read.count' "$tmpdir/stats.json")"
 total="$(jq '.requests' "$tmpdir/stats.json")"
 
 start_nbdkit rep file "$tmpdir/rep.img"
-"$blkreplay" run "$tmpdir/w.log" "$(uri rep)" --timing=fast --json \
+"$blkreplay" run "$tmpdir/workload.blog" "$(uri rep)" --timing=fast --json \
   > "$tmpdir/run.json" || { cat "$tmpdir/run.json"; fail "replay failed"; }
 stop_nbdkit rep
 cat "$tmpdir/run.json"

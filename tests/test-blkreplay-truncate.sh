@@ -7,7 +7,7 @@ requires_cmd nbdsh jq
 blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
 
 start_nbdkit rec --filter="$(filter blkreplay)" memory 1M \
-  blkreplay-log="$tmpdir/w.log" blkreplay-data=full
+  blkreplay-log="$tmpdir/workload.blog" blkreplay-data=full
 nbdsh -u "$(uri rec)" -c '
 for i in range(12):
     h.pwrite(bytes([i]) * 512, i * 4096)
@@ -15,10 +15,10 @@ for i in range(12):
 h.flush()
 '
 stop_nbdkit rec
-"$blkreplay" verify "$tmpdir/w.log"
-size=$(stat -c %s "$tmpdir/w.log")
+"$blkreplay" verify "$tmpdir/workload.blog"
+size=$(stat -c %s "$tmpdir/workload.blog")
 # Where each whole record ends, from the dump of the whole log.
-"$blkreplay" dump --json "$tmpdir/w.log" > "$tmpdir/full.json"
+"$blkreplay" dump --json "$tmpdir/workload.blog" > "$tmpdir/full.json"
 nrec=$(( $(wc -l < "$tmpdir/full.json") - 1 ))
 [ $nrec = 27 ] || fail "expected 27 records, got $nrec"
 hdr=$(head -1 "$tmpdir/full.json" | jq -r .creator | wc -c)
@@ -27,7 +27,7 @@ hdr=$((42 + hdr - 1))
 checked=0
 truncated=0
 for cut in $(seq $hdr 97 $((size - 1))) $((size - 1)) $((size - 4)); do
-  head -c $cut "$tmpdir/w.log" > "$tmpdir/cut.log"
+  head -c $cut "$tmpdir/workload.blog" > "$tmpdir/cut.log"
   "$blkreplay" dump --json "$tmpdir/cut.log" > "$tmpdir/cut.json" \
     2> "$tmpdir/cut.err" || fail "dump failed on a log cut at $cut"
   n=$(( $(wc -l < "$tmpdir/cut.json") - 1 ))
@@ -50,7 +50,7 @@ done
 [ $truncated -gt 20 ] || fail "only $truncated truncated cuts checked"
 
 # A header cut short is an error that says so.
-head -c 20 "$tmpdir/w.log" > "$tmpdir/hdr.log"
+head -c 20 "$tmpdir/workload.blog" > "$tmpdir/hdr.log"
 if "$blkreplay" dump "$tmpdir/hdr.log" 2> "$tmpdir/hdr.err"; then
   fail "dump accepted a cut header"
 fi
@@ -58,7 +58,7 @@ grep -q 'header is cut short' "$tmpdir/hdr.err" || fail "no clear header error"
 
 # run replays the whole records of a truncated log.
 # Cut inside the last request (the flush; the close record is 25 bytes).
-head -c $((size - 35)) "$tmpdir/w.log" > "$tmpdir/cut.log"
+head -c $((size - 35)) "$tmpdir/workload.blog" > "$tmpdir/cut.log"
 start_nbdkit rep memory 1M
 "$blkreplay" run "$tmpdir/cut.log" "$(uri rep)" > "$tmpdir/run.out" \
   2> "$tmpdir/run.err" || { cat "$tmpdir/run.err"; fail "run failed"; }
