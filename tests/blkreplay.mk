@@ -15,3 +15,4 @@ SCRIPT_TESTS += \
 	test-blkreplay-record.sh \
 	test-blkreplay-errors.sh \
 	test-blkreplay-params.sh
+SCRIPT_TESTS += test-blkreplay-import.sh
