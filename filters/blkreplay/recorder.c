@@ -32,6 +32,11 @@
 static struct recorder_config cfg;
 static int fd = -1;
 
+/* The longest a record waits in memory before the writer writes its
+ * batch out (the log is not durable before its sync anyway).
+ */
+#define REC_BATCH_NS UINT64_C (20000000)
+
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_data;       /* writer waits: data or stop */
 static pthread_cond_t q_space;      /* producers wait: buffer taken */
@@ -100,33 +105,64 @@ write_all (const unsigned char *p, size_t len)
   return 0;
 }
 
+/* Whether the writer should take the buffer now (q_lock held). */
+static int
+batch_ready (uint64_t t, uint64_t batch_deadline)
+{
+  if (cur_len == 0)
+    return 0;
+  return stop || cfg.sync == REC_SYNC_ALWAYS || cur_len >= cur_cap / 4 ||
+    t >= batch_deadline;
+}
+
 static void *
 writer_thread (void *arg)
 {
-  uint64_t last_sync = mono_ns (), written = 0;
+  uint64_t last_sync = mono_ns (), written = 0, batch_deadline = UINT64_MAX;
   int dirty = 0;
 
   pthread_mutex_lock (&q_lock);
   for (;;) {
     unsigned char *b;
     size_t len, cap;
-    int err = 0;
+    int err = 0, sync_due = 0;
 
-    while (cur_len == 0 && !stop && !failed) {
+    /* Sleep until a batch is worth a write(2): the buffer is a
+     * quarter full, or its first record waited REC_BATCH_NS, or
+     * sync=always, or the log must be synced, or we stop.  Producers
+     * signal only for the first record of a batch, so a request
+     * normally costs no wake-up at all.
+     */
+    for (;;) {
+      uint64_t t = mono_ns (), dl = UINT64_MAX;
+      if (failed)
+        break;
+      if (cur_len > 0 && batch_deadline == UINT64_MAX)
+        batch_deadline = t + REC_BATCH_NS;
+      if (batch_ready (t, batch_deadline))
+        break;
+      if (dirty && cfg.sync == REC_SYNC_INTERVAL &&
+          t >= last_sync + cfg.interval_ns) {
+        sync_due = 1;
+        break;
+      }
+      if (stop)
+        break;
+      if (cur_len > 0)
+        dl = batch_deadline;
+      if (dirty && cfg.sync == REC_SYNC_INTERVAL &&
+          last_sync + cfg.interval_ns < dl)
+        dl = last_sync + cfg.interval_ns;
       writer_idle = 1;
-      if (dirty && cfg.sync == REC_SYNC_INTERVAL) {
-        uint64_t dl = last_sync + cfg.interval_ns;
+      if (dl == UINT64_MAX)
+        pthread_cond_wait (&q_data, &q_lock);
+      else {
         struct timespec ts = { .tv_sec = (time_t) (dl / 1000000000u),
                                .tv_nsec = (long) (dl % 1000000000u) };
-        if (pthread_cond_timedwait (&q_data, &q_lock, &ts) == ETIMEDOUT) {
-          writer_idle = 0;
-          break;
-        }
+        pthread_cond_timedwait (&q_data, &q_lock, &ts);
       }
-      else
-        pthread_cond_wait (&q_data, &q_lock);
+      writer_idle = 0;
     }
-    writer_idle = 0;
     if (failed || (cur_len == 0 && stop && !dirty))
       break;
 
@@ -138,24 +174,23 @@ writer_thread (void *arg)
     cur_cap = spare_cap;
     cur_len = 0;
     spare = NULL;
+    batch_deadline = UINT64_MAX;
     pthread_cond_broadcast (&q_space);
     pthread_mutex_unlock (&q_lock);
 
     if (len > 0) {
       if (write_all (b, len) == -1)
         err = errno;
-      dirty = 1;
+      dirty = cfg.sync != REC_SYNC_NONE;
     }
-    if (!err && dirty && cfg.sync != REC_SYNC_NONE &&
-        (cfg.sync == REC_SYNC_ALWAYS || stop ||
+    if (!err && dirty &&
+        (cfg.sync == REC_SYNC_ALWAYS || stop || sync_due ||
          mono_ns () - last_sync >= cfg.interval_ns)) {
       if (fdatasync (fd) == -1)
         err = errno;
       last_sync = mono_ns ();
       dirty = 0;
     }
-    if (cfg.sync == REC_SYNC_NONE)
-      dirty = 0;
     written += len;
 
     pthread_mutex_lock (&q_lock);
@@ -216,6 +251,7 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
 {
   size_t n = blklog_record_size (r);
   uint64_t my_end;
+  int was_empty;
   LOCK_GUARD (&q_lock);
 
   if (!header_done) {
@@ -231,6 +267,7 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
   /* Back-pressure: wait until the writer took the buffer. */
   while (!failed && !closed && cur_len > 0 && cur_len + n > cur_cap) {
     nwaits++;
+    pthread_cond_signal (&q_data);
     pthread_cond_wait (&q_space, &q_lock);
   }
   if (failed || closed) {
@@ -249,13 +286,18 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
     cur = b;
     cur_cap = n;
   }
+  was_empty = cur_len == 0;
   if (!header_done)
     append_header_locked (export_size);
   cur_len += blklog_encode_record (cur + cur_len, r);
   appended += blklog_record_size (r);
   nrecords++;
   my_end = appended;
-  if (writer_idle)
+  /* Wake the writer for the first record of a batch (it then sleeps
+   * until the batch deadline), a quarter-full buffer, or sync=always.
+   */
+  if (writer_idle &&
+      (was_empty || cur_len >= cur_cap / 4 || cfg.sync == REC_SYNC_ALWAYS))
     pthread_cond_signal (&q_data);
 
   if (cfg.sync == REC_SYNC_ALWAYS) {

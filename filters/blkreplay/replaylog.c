@@ -82,28 +82,30 @@ put8 (unsigned char *p, uint8_t v)
 static inline unsigned char *
 put16 (unsigned char *p, uint16_t v)
 {
-  p[0] = (unsigned char) v;
-  p[1] = (unsigned char) (v >> 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap16 (v);
+#endif
+  memcpy (p, &v, 2);            /* one store: encoding is on the I/O path */
   return p + 2;
 }
 
 static inline unsigned char *
 put32 (unsigned char *p, uint32_t v)
 {
-  int i;
-
-  for (i = 0; i < 4; i++)
-    p[i] = (unsigned char) (v >> (8 * i));
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap32 (v);
+#endif
+  memcpy (p, &v, 4);
   return p + 4;
 }
 
 static inline unsigned char *
 put64 (unsigned char *p, uint64_t v)
 {
-  int i;
-
-  for (i = 0; i < 8; i++)
-    p[i] = (unsigned char) (v >> (8 * i));
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64 (v);
+#endif
+  memcpy (p, &v, 8);
   return p + 8;
 }
 
