@@ -64,6 +64,7 @@ per_request () {
   echo $(( (b - a) / N ))
 }
 
+if [ -z "${BENCH_SKIP_CALLGRIND:-}" ]; then
 echo "== recording overhead: callgrind instructions per 4k read (N=$N, 2N=$((2 * N)))"
 bare="$(per_request memory 32M)"
 printf "%-28s %8d\n" "bare (memory plugin)" "$bare"
@@ -80,6 +81,7 @@ if [ "$hash_over" -le 1500 ]; then
 else
   echo "blkreplay-data=hash: +$hash_over instructions per request: OVER the +1500 target"
 fi
+fi
 
 echo
 echo "== replay throughput: 4k random reads, QD 8, memory plugin, requests/s (median of 3)"
@@ -90,9 +92,9 @@ iodepth=8
 rw=randread
 bs=4k
 size=32M
-number_ios=20000
+loops=3
 randrepeat=1
-uri=${BENCH_URI}
+uri=\${BENCH_URI}
 [j]
 EOF
 rsock="$tmp/rec.sock"
