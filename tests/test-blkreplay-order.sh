@@ -33,13 +33,25 @@ start_nbdkit plain --filter=delay memory 4M delay-write=300ms
 got="$(nbdsh -u "$(uri plain)" -c "exec(open('$tmpdir/both.py').read())")"
 [ "$got" = "r w" ] || skip "the natural order is '$got', not 'r w' (machine too loaded?)"
 
+# Through the filter: the completion order in the filter is the
+# recorded one, always (-v -D blkreplay.verbose=1 logs it); on the wire it
+# is too, unless the machine delays the write's worker thread between
+# leaving the filter and sending the reply by more than the filter's
+# settle pause, so require it in most rounds only.
+wire_ok=0
 for i in 1 2 3; do
   start_nbdkit rep$i --filter="$(filter blkreplay)" --filter=delay memory 4M \
-    blkreplay-log="$tmpdir/workload.blog" blkreplay-mode=replay delay-write=300ms
+    blkreplay-log="$tmpdir/workload.blog" blkreplay-mode=replay delay-write=300ms \
+    -v -D blkreplay.verbose=1
   got="$(nbdsh -u "$(uri rep$i)" -c "exec(open('$tmpdir/both.py').read())")"
-  [ "$got" = "w r" ] || fail "round $i: completion order '$got', recorded 'w r'"
   stop_nbdkit rep$i
-  if grep -q divergence "$(server_log rep$i)"; then
-    cat "$(server_log rep$i)"; fail "round $i: a divergence was reported"
+  log="$(server_log rep$i)"
+  inner="$(sed -n 's/.*blkreplay: replay: request #\([0-9]*\) .* completes$/\1/p' "$log" | tr '\n' ' ')"
+  [ "$inner" = "1 2 " ] ||
+    { cat "$log"; fail "round $i: completion order in the filter '$inner', recorded '1 2 '"; }
+  if grep -q "first divergence" "$log"; then
+    cat "$log"; fail "round $i: a divergence was reported"
   fi
+  [ "$got" = "w r" ] && wire_ok=$((wire_ok + 1))
 done
+[ $wire_ok -ge 2 ] || fail "the client saw the recorded order in $wire_ok of 3 rounds"

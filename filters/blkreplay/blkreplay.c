@@ -408,6 +408,22 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   return 0;
 }
 
+/* Replay mode: a request that was held back until its predecessor in
+ * the recorded order completed is released when the predecessor leaves
+ * the filter, but nbdkit sends each reply from its own worker thread
+ * after the filter returns.  Pausing the released request briefly lets
+ * the predecessor's reply reach the socket first, so that clients see
+ * the recorded order on the wire too, not only in the filter (where
+ * it is guaranteed; -D blkreplay.verbose=1 logs it).
+ */
+static void
+settle (void)
+{
+  struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
+
+  nanosleep (&ts, NULL);
+}
+
 /* Runs CALL (which sets r and *err) in the current mode. */
 #define BLKREPLAY_DO(op, count, offset, flags, rbuf, wbuf, call)        \
   do {                                                                  \
@@ -435,6 +451,8 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
       else                                                              \
         r = (call);                                                     \
       replayer_end (&rq_, r == -1 ? *err : 0, r == 0 ? (rbuf) : NULL);  \
+      if (rq_.waited)                                                   \
+        settle ();                                                      \
       if (r == 0 && rq_.skip) {                                         \
         *err = rq_.err;                                                 \
         r = -1;                                                         \

@@ -33,6 +33,8 @@
 #include "replayer.h"
 #include "replaylog.h"
 
+extern int blkreplay_debug_verbose;   /* blkreplay.c, -D blkreplay.verbose */
+
 struct rrec {
   uint64_t id, conn, offset, length;
   uint32_t flags, error;
@@ -212,7 +214,7 @@ replayer_begin (struct replay_req *rq, uint64_t conn, unsigned op,
   LOCK_GUARD (&rp_lock);
 
   rq->idx = -1;
-  rq->diverged = rq->skip = 0;
+  rq->diverged = rq->skip = rq->waited = 0;
   rq->err = 0;
   g = group_start (op, offset, length);
   slot = g < nrecs ? g + grp_used[g] : nrecs;
@@ -320,6 +322,7 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   t = (uint64_t) dl.tv_nsec + cfg.order_timeout_ns;
   dl.tv_sec += (time_t) (t / 1000000000u);
   dl.tv_nsec = (long) (t % 1000000000u);
+  rq->waited = next_done < (size_t) rq->idx;
   while (next_done < (size_t) rq->idx) {
     if (pthread_cond_timedwait (&rp_cond, &rp_lock, &dl) == ETIMEDOUT) {
       const struct rrec *w = &recs[next_done];
@@ -339,6 +342,10 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   while (next_done < nrecs && done[next_done])
     next_done++;
   pthread_cond_broadcast (&rp_cond);
+  if (blkreplay_debug_verbose)
+    nbdkit_debug ("blkreplay: replay: request #%" PRIu64 " (%s) completes",
+                  rec->id, describe (d, sizeof d, rec->op, rec->offset,
+                                     rec->length, rec->flags));
   if (rq->diverged && cfg.divergence_fail && !rq->skip) {
     rq->skip = 1;
     rq->err = EIO;

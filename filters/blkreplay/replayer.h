@@ -21,6 +21,7 @@ struct replay_req {
   int diverged;         /* this request diverged */
   int skip;             /* do not run it: return err instead */
   int err;              /* with skip: the errno to return */
+  int waited;           /* it was held back for the recorded order */
 };
 
 /* Matches a new request to the next unmatched record like it and
