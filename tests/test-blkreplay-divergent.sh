@@ -24,7 +24,7 @@ stop_nbdkit rec
 
 cp "$tmpdir/a.img" "$tmpdir/a2.img"
 start_nbdkit same file "$tmpdir/a2.img"
-"$blkreplay" run "$tmpdir/workload.blog" "$(uri same)" > "$tmpdir/ok.out" ||
+"$blkreplay" run "$tmpdir/workload.blog" "$(uri same)" --timing=recorded > "$tmpdir/ok.out" ||
   fail "replay against an identical copy failed"
 
 start_nbdkit other file "$tmpdir/b.img"
