@@ -271,7 +271,8 @@ blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
     p = put64 (p, r->export_size);
     p = put8 (p, r->readonly);
     p = put16 (p, r->name_len);
-    memcpy (p, r->name, r->name_len);
+    if (r->name_len)
+      memcpy (p, r->name, r->name_len);
     p += r->name_len;
     break;
   case BLKLOG_CONN_CLOSE:
