@@ -16,3 +16,4 @@ SCRIPT_TESTS += \
 	test-blkreplay-errors.sh \
 	test-blkreplay-params.sh
 SCRIPT_TESTS += test-blkreplay-import.sh
+SCRIPT_TESTS += test-blkreplay-crash.sh

@@ -58,3 +58,12 @@ stop_nbdkit h
 [ "$("$blkreplay" dump --json "$tmpdir/h.blog" | jq -s -r '.[2].hash')" = "$(r 1 .hash)" ] ||
   fail "data=hash and data=full disagree on the hash"
 "$blkreplay" dump "$tmpdir/h.blog" | grep -q 'data hash' || fail "header data mode"
+
+# blkreplay run --recorded-exports opens the recorded export names.
+start_nbdkit names --filter=exportname memory 8M exportname=disk1 exportname=disk2 \
+  exportname-strict=true
+"$blkreplay" run "$tmpdir/rec.blog" "$(uri names)" --recorded-exports \
+  --quiet > "$tmpdir/names.out" 2>&1 || { cat "$tmpdir/names.out"; fail "--recorded-exports"; }
+if "$blkreplay" run "$tmpdir/rec.blog" "$(uri names)" > "$tmpdir/names.out" 2>&1; then
+  fail "the default export was accepted by a strict server"
+fi

@@ -18,7 +18,7 @@ usage (int status)
   fprintf (status ? stderr : stdout,
 "Usage:\n"
 "  blkreplay run LOG URI [--timing=recorded|fast|scale=X] [--queue-depth=N]\n"
-"                [--no-verify] [--progress|--quiet] [--json]\n"
+"                [--recorded-exports] [--no-verify] [--progress|--quiet] [--json]\n"
 "  blkreplay dump LOG [--json]\n"
 "  blkreplay stats LOG [--json]\n"
 "  blkreplay verify LOG\n"

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,7 +351,7 @@ cmd_run (int argc, char **argv)
   struct tl_req **corder;
   uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
   struct pollfd *fds;
-  int any_unrecorded_write = 0;
+  int any_unrecorded_write = 0, recorded_exports = 0;
   char b1[32], b2[32];
 
   for (ai = 1; ai < argc; ai++) {
@@ -384,6 +385,8 @@ cmd_run (int argc, char **argv)
       }
       qd_override = (unsigned) v;
     }
+    else if (strcmp (a, "--recorded-exports") == 0)
+      recorded_exports = 1;
     else if (strcmp (a, "--no-verify") == 0)
       verify_reads = verify_results = 0;
     else if (strcmp (a, "--progress") == 0)
@@ -463,10 +466,21 @@ cmd_run (int argc, char **argv)
     c->nbd = nbd_create ();
     if (c->nbd == NULL ||
         nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+        (recorded_exports && nbd_set_opt_mode (c->nbd, true) == -1) ||
         nbd_connect_uri (c->nbd, uri) == -1) {
       fprintf (stderr, "blkreplay: %s: cannot connect: %s\n", uri,
                nbd_get_error ());
       return EXIT_USAGE;
+    }
+    if (recorded_exports) {
+      /* The export each connection asked for when it was recorded. */
+      const char *name = log_.nconns ? log_.conns[i].name : "";
+      if (nbd_set_export_name (c->nbd, name) == -1 ||
+          nbd_opt_go (c->nbd) == -1) {
+        fprintf (stderr, "blkreplay: %s: cannot open the recorded export "
+                 "'%s': %s\n", uri, name, nbd_get_error ());
+        return EXIT_USAGE;
+      }
     }
     c->can_fua = nbd_can_fua (c->nbd) == 1;
     c->can_fast_zero = nbd_can_fast_zero (c->nbd) == 1;
