@@ -334,9 +334,11 @@ print_histogram (FILE *fp)
     char bar[51];
     memset (bar, '@', w);
     bar[w] = '\0';
-    fprintf (fp, "[%s, %s) %10" PRIu64 " |%-50s|\n",
-             tl_dur (i ? UINT64_C (1) << i : 0, a, sizeof a),
-             tl_dur (UINT64_C (2) << i, b, sizeof b), hist[i], bar);
+    char label[80];
+    snprintf (label, sizeof label, "[%s, %s)",
+              tl_dur (i ? UINT64_C (1) << i : 0, a, sizeof a),
+              tl_dur (UINT64_C (2) << i, b, sizeof b));
+    fprintf (fp, "%-20s %10" PRIu64 " |%-50s|\n", label, hist[i], bar);
   }
 }
 
