@@ -63,11 +63,13 @@ cat "$tmpdir/run.json"
 cmp "$tmpdir/rec.img" "$tmpdir/rep.img" ||
   fail "the replayed image differs from the recorded one"
 
-# The same against the memory plugin (the starting image is empty):
-# read both final images out with nbdcopy and compare.
+# The same against the memory plugin (the starting image is empty),
+# with a queue smaller than the workload (back-pressure) and
+# sync=always: read both final images out with nbdcopy and compare.
 if command -v nbdcopy >/dev/null; then
   start_nbdkit mrec --filter="$(filter blkreplay)" memory 16M \
-    blkreplay-log="$tmpdir/m.blog" blkreplay-data=full
+    blkreplay-log="$tmpdir/m.blog" blkreplay-data=full \
+    blkreplay-queue=64K blkreplay-sync=always
   sed "s|^uri=.*|uri=$(uri mrec)|" "$tmpdir/w.fio" > "$tmpdir/m.fio"
   fio "$tmpdir/m.fio" --output="$tmpdir/fio-m.out" ||
     { cat "$tmpdir/fio-m.out"; fail "fio (memory recording) failed"; }

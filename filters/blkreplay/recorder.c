@@ -12,7 +12,10 @@
  *
  * Shared state, all guarded by q_lock: cur/cur_len/cur_cap (the buffer
  * being filled), spare (the writer's), appended/durable (byte counters
- * for sync=always), header_done, failed, stop, writer_idle.  The file
+ * for sync=always), header_done, failed, stop, closed, writer_idle,
+ * cur_copiers/copy_waiters (big records are copied into space reserved
+ * in cur with the lock dropped; nobody takes, moves or frees cur while
+ * cur_copiers > 0).  The file
  * descriptor is used by the writer thread only (and by recorder_stop
  * after the join).
  */
@@ -37,6 +40,13 @@ static int fd = -1;
  */
 #define REC_BATCH_NS UINT64_C (20000000)
 
+/* Records at least this big (write payloads with blkreplay-data=full)
+ * are copied into the queue with q_lock dropped, so that concurrent big
+ * writes do not serialise on the copy.  Smaller ones are encoded under
+ * the lock: a second lock round trip would cost more than the copy.
+ */
+#define REC_COPY_OUTSIDE 16384
+
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_data;       /* writer waits: data or stop */
 static pthread_cond_t q_space;      /* producers wait: buffer taken */
@@ -46,6 +56,8 @@ static size_t cur_len, cur_cap, spare_cap;
 static uint64_t appended, durable;
 static uint64_t nrecords, nwaits;
 static int header_done, failed, stop, writer_idle, running, closed;
+static unsigned cur_copiers;        /* records being copied into cur */
+static int copy_waiters;            /* threads waiting for cur_copiers 0 */
 static uint64_t header_size_val;
 static pthread_t writer;
 
@@ -165,6 +177,12 @@ writer_thread (void *arg)
     }
     if (failed || (cur_len == 0 && stop && !dirty))
       break;
+    /* Records still being copied into cur: the buffer is not whole. */
+    while (cur_copiers > 0) {
+      copy_waiters++;
+      pthread_cond_wait (&q_space, &q_lock);
+      copy_waiters--;
+    }
 
     /* Take the filled buffer, hand back the empty one. */
     b = cur;
@@ -289,8 +307,24 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
   was_empty = cur_len == 0;
   if (!header_done)
     append_header_locked (export_size);
-  cur_len += blklog_encode_record (cur + cur_len, r);
-  appended += blklog_record_size (r);
+  n = blklog_record_size (r);
+  if (n >= REC_COPY_OUTSIDE) {
+    /* Reserve the space, copy without the lock.  cur cannot move or be
+     * taken meanwhile: the writer and recorder_stop wait for
+     * cur_copiers, and cur is only reallocated when empty.
+     */
+    unsigned char *dst = cur + cur_len;
+    cur_len += n;
+    cur_copiers++;
+    pthread_mutex_unlock (&q_lock);
+    blklog_encode_record (dst, r);
+    pthread_mutex_lock (&q_lock);
+    if (--cur_copiers == 0 && copy_waiters)
+      pthread_cond_broadcast (&q_space);
+  }
+  else
+    cur_len += blklog_encode_record (cur + cur_len, r);
+  appended += n;
   nrecords++;
   my_end = appended;
   /* Wake the writer for the first record of a batch (it then sleeps
@@ -335,13 +369,28 @@ recorder_stop (void)
       failed = errno;
     cur_len = 0;
   }
+  {
+    /* Requests of connections nbdkit did not finalize may have queued
+     * records after the writer left: write them too, nothing is
+     * dropped.
+     */
+    LOCK_GUARD (&q_lock);
+    while (cur_copiers > 0) {
+      copy_waiters++;
+      pthread_cond_wait (&q_space, &q_lock);
+      copy_waiters--;
+    }
+    closed = 1;
+    if (cur_len > 0 && !failed && write_all (cur, cur_len) == -1)
+      failed = errno;
+    cur_len = 0;
+  }
   if (cfg.sync != REC_SYNC_NONE)
     fdatasync (fd);
   close (fd);
   fd = -1;
   {
     LOCK_GUARD (&q_lock);
-    closed = 1;
     pthread_cond_broadcast (&q_space);
     free (cur);
     free (spare);

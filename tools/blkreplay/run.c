@@ -445,6 +445,22 @@ cmd_run (int argc, char **argv)
     }
     need[i] = lo;
   }
+  /* The recorder takes a request's id and its submission time one after
+   * the other, not atomically: a later id can carry an earlier time and
+   * even complete before an earlier id's recorded submission.  Requests
+   * are issued in id order, so never wait for a completion-order prefix
+   * that holds a later id (it would wait forever): cap NEED by the
+   * earliest completion position of any later request.
+   */
+  {
+    size_t sufmin = log_.nreqs;
+    for (i = log_.nreqs; i-- > 0; ) {
+      if (need[i] > sufmin)
+        need[i] = sufmin;
+      if (cpos[by_id[i]->seq] < sufmin)
+        sufmin = cpos[by_id[i]->seq];
+    }
+  }
   if (any_unrecorded_write && verify_reads) {
     fprintf (stderr, "blkreplay: note: %s does not hold write payloads "
              "(recorded with blkreplay-data=%s): writes send a generated "
