@@ -17,3 +17,4 @@ SCRIPT_TESTS += \
 	test-blkreplay-params.sh
 SCRIPT_TESTS += test-blkreplay-import.sh
 SCRIPT_TESTS += test-blkreplay-crash.sh
+SCRIPT_TESTS += test-blkreplay-qemu-nbd.sh
