@@ -51,7 +51,78 @@ struct slot {
   void *buf;                    /* owned read or pattern buffer */
   uint64_t t_start;
   int finished;
+  int unverifiable;             /* a read of data the log does not hold */
 };
+
+/* Ranges written with a generated pattern (the log has no payload for
+ * them): sorted, disjoint, merged [lo, hi) intervals.  A read that
+ * overlaps one cannot be checked against the recorded hash; every other
+ * read still is.
+ */
+struct range { uint64_t lo, hi; };
+static struct range *dirty;
+static size_t ndirty, dirty_cap;
+
+static int
+dirty_overlaps (uint64_t lo, uint64_t hi)
+{
+  size_t a = 0, b = ndirty;
+
+  /* First range ending after lo. */
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (dirty[m].hi <= lo)
+      a = m + 1;
+    else
+      b = m;
+  }
+  return a < ndirty && dirty[a].lo < hi;
+}
+
+static void
+dirty_add (uint64_t lo, uint64_t hi)
+{
+  size_t a = 0, b = ndirty, first, last;
+
+  if (lo >= hi)
+    return;
+  /* Ranges touching [lo, hi) are [first, last). */
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (dirty[m].hi < lo)
+      a = m + 1;
+    else
+      b = m;
+  }
+  first = last = a;
+  while (last < ndirty && dirty[last].lo <= hi) {
+    if (dirty[last].lo < lo) lo = dirty[last].lo;
+    if (dirty[last].hi > hi) hi = dirty[last].hi;
+    last++;
+  }
+  if (first == last) {
+    if (ndirty == dirty_cap) {
+      struct range *n;
+      dirty_cap = dirty_cap ? dirty_cap * 2 : 64;
+      n = realloc (dirty, dirty_cap * sizeof *n);
+      if (n == NULL) {
+        fprintf (stderr, "blkreplay: out of memory\n");
+        exit (EXIT_USAGE);
+      }
+      dirty = n;
+    }
+    memmove (&dirty[first + 1], &dirty[first],
+             (ndirty - first) * sizeof *dirty);
+    ndirty++;
+  }
+  else {
+    memmove (&dirty[first + 1], &dirty[last],
+             (ndirty - last) * sizeof *dirty);
+    ndirty -= last - first - 1;
+  }
+  dirty[first].lo = lo;
+  dirty[first].hi = hi;
+}
 
 /* The replay (one, file-scope: the callbacks reach it through slots). */
 static struct tl_log log_;
@@ -63,7 +134,7 @@ static size_t prefix;           /* leading completion-order entries done */
 static struct conn *conns;
 static size_t nconns;
 static size_t completed, issued;
-static uint64_t mismatches, skipped, verified_reads;
+static uint64_t mismatches, skipped, verified_reads, unverifiable_reads;
 static uint64_t first_bad_id = UINT64_MAX;
 static char first_bad[768];
 static uint64_t hist[NBUCKETS];
@@ -156,7 +227,7 @@ finish (struct slot *s, int err)
               err ? strerror (err) : "success",
               r->error ? strerror ((int) r->error) : "success");
   else if (r->op == BLKLOG_READ && err == 0 && verify_reads &&
-           r->payload == BLKLOG_PAYLOAD_HASH) {
+           r->payload == BLKLOG_PAYLOAD_HASH && !s->unverifiable) {
     uint64_t h = blkhash64 (s->buf, r->length);
     verified_reads++;
     if (h != r->hash)
@@ -241,6 +312,9 @@ issue (struct tl_req *r, struct conn *c)
 
   switch (r->op) {
   case BLKLOG_READ:
+    s->unverifiable = dirty_overlaps (r->offset, r->offset + r->length);
+    if (s->unverifiable)
+      unverifiable_reads++;
     s->buf = malloc (r->length ? r->length : 1);
     if (s->buf == NULL) {
       fprintf (stderr, "blkreplay: out of memory\n");
@@ -254,6 +328,7 @@ issue (struct tl_req *r, struct conn *c)
     else {
       /* Not recorded: a pattern that names the request. */
       uint64_t i, *p;
+      dirty_add (r->offset, r->offset + r->length);
       s->buf = malloc (r->length + 8);
       if (s->buf == NULL) {
         fprintf (stderr, "blkreplay: out of memory\n");
@@ -461,14 +536,12 @@ cmd_run (int argc, char **argv)
         sufmin = cpos[by_id[i]->seq];
     }
   }
-  if (any_unrecorded_write && verify_reads) {
+  if (any_unrecorded_write && verify_reads)
     fprintf (stderr, "blkreplay: note: %s does not hold write payloads "
              "(recorded with blkreplay-data=%s): writes send a generated "
-             "pattern and read data is not verified; record with "
-             "blkreplay-data=full to verify reads\n", path,
+             "pattern, and reads of what they wrote are not verified; "
+             "record with blkreplay-data=full to verify every read\n", path,
              blklog_data_name (log_.rd.header.data_mode));
-    verify_reads = 0;
-  }
 
   /* Connections: the recorded ones, or one. */
   nconns = log_.nconns ? log_.nconns : 1;
@@ -601,10 +674,11 @@ cmd_run (int argc, char **argv)
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
             "\"elapsed_ns\":%" PRIu64 ",\"requests_per_second\":%.1f,"
-            "\"verified_reads\":%" PRIu64 ",\"skipped\":%" PRIu64
+            "\"verified_reads\":%" PRIu64 ",\"unverifiable_reads\":%"
+            PRIu64 ",\"skipped\":%" PRIu64
             ",\"mismatches\":%" PRIu64, path, log_.nreqs, nconns, elapsed,
             elapsed ? (double) log_.nreqs * 1e9 / (double) elapsed : 0.0,
-            verified_reads, skipped, mismatches);
+            verified_reads, unverifiable_reads, skipped, mismatches);
     if (mismatches) {
       printf (",\"first_mismatch\":{\"id\":%" PRIu64 ",\"message\":\"",
               first_bad_id);
@@ -627,9 +701,10 @@ cmd_run (int argc, char **argv)
         printf ("  %-8s %8" PRIu64 "  %s\n", blklog_op_name ((unsigned) i),
                 op_count[i], i == BLKLOG_FLUSH ? "" :
                 tl_size (op_bytes[i], b2, sizeof b2));
-    printf ("  verified reads %" PRIu64 ", skipped (unsupported by the "
+    printf ("  verified reads %" PRIu64 ", unverifiable reads (of "
+            "unrecorded writes) %" PRIu64 ", skipped (unsupported by the "
             "server) %" PRIu64 ", mismatches %" PRIu64 "\n",
-            verified_reads, skipped, mismatches);
+            verified_reads, unverifiable_reads, skipped, mismatches);
     print_histogram (stdout);
   }
   fflush (stdout);
@@ -644,6 +719,7 @@ cmd_run (int argc, char **argv)
   free (cdone);
   free (conns);
   free (fds);
+  free (dirty);
   tl_free (&log_);
   return status;
 }
