@@ -137,7 +137,7 @@ writer_thread (void *arg)
   for (;;) {
     unsigned char *b;
     size_t len, cap;
-    int err = 0, sync_due = 0;
+    int err = 0, sync_due = 0, stopping;
 
     /* Sleep until a batch is worth a write(2): the buffer is a
      * quarter full, or its first record waited REC_BATCH_NS, or
@@ -193,6 +193,7 @@ writer_thread (void *arg)
     cur_len = 0;
     spare = NULL;
     batch_deadline = UINT64_MAX;
+    stopping = stop;
     pthread_cond_broadcast (&q_space);
     pthread_mutex_unlock (&q_lock);
 
@@ -202,7 +203,7 @@ writer_thread (void *arg)
       dirty = cfg.sync != REC_SYNC_NONE;
     }
     if (!err && dirty &&
-        (cfg.sync == REC_SYNC_ALWAYS || stop || sync_due ||
+        (cfg.sync == REC_SYNC_ALWAYS || stopping || sync_due ||
          mono_ns () - last_sync >= cfg.interval_ns)) {
       if (fdatasync (fd) == -1)
         err = errno;
