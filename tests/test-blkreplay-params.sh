@@ -4,18 +4,6 @@
 blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
 f="$(filter blkreplay)"
 
-# functions.sh's expect_fail_nbdkit does not preload the sanitizer
-# runtimes (--enable-sanitizers): wrap nbdkit so it does.
-if [ -n "$SANITIZER_PRELOAD" ]; then
-  cat > "$tmpdir/nbdkit-asan" <<SH
-#!/bin/sh
-LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \\
-ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" exec "$NBDKIT" "\$@"
-SH
-  chmod +x "$tmpdir/nbdkit-asan"
-  NBDKIT="$tmpdir/nbdkit-asan"
-fi
-
 expect_fail_nbdkit 'blkreplay-log=FILE is required' --filter="$f" memory 1M
 expect_fail_nbdkit "blkreplay-mode: unknown mode 'play'" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-mode=play
