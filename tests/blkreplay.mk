@@ -9,12 +9,11 @@ SCRIPT_TESTS += \
 	test-blkreplay-roundtrip.sh \
 	test-blkreplay-divergent.sh \
 	test-blkreplay-truncate.sh \
-	test-blkreplay-order.sh \
-	test-blkreplay-replay-divergence.sh
-SCRIPT_TESTS += \
+	test-blkreplay-crash.sh \
 	test-blkreplay-record.sh \
 	test-blkreplay-errors.sh \
+	test-blkreplay-order.sh \
+	test-blkreplay-replay-divergence.sh \
+	test-blkreplay-import.sh \
+	test-blkreplay-qemu-nbd.sh \
 	test-blkreplay-params.sh
-SCRIPT_TESTS += test-blkreplay-import.sh
-SCRIPT_TESTS += test-blkreplay-crash.sh
-SCRIPT_TESTS += test-blkreplay-qemu-nbd.sh
