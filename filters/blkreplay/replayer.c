@@ -211,6 +211,8 @@ replayer_begin (struct replay_req *rq, uint64_t conn, unsigned op,
   char d[160], e[160];
   size_t g, slot;
   const struct rrec *rec;
+  /* Hash outside the lock: concurrent requests must not queue on it. */
+  uint64_t h = wbuf ? blkhash64 (wbuf, length) : 0;
   LOCK_GUARD (&rp_lock);
 
   rq->idx = -1;
@@ -260,7 +262,6 @@ replayer_begin (struct replay_req *rq, uint64_t conn, unsigned op,
                     blklog_flags_str (rec->flags, f2, sizeof f2));
   }
   if (wbuf && rec->payload != BLKLOG_PAYLOAD_NONE) {
-    uint64_t h = blkhash64 (wbuf, length);
     if (h != rec->hash) {
       rq->diverged = 1;
       diverge_locked ("request #%" PRIu64 " (%s): payload hash %016" PRIx64
@@ -288,12 +289,16 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   char d[160];
   const struct rrec *rec;
   struct timespec dl;
-  uint64_t t;
-  LOCK_GUARD (&rp_lock);
+  uint64_t t, h = 0;
 
   if (rq->idx < 0)
     return;
+  /* recs[] is read-only after loading: no lock needed to look. */
   rec = &recs[rq->idx];
+  if (rbuf && err == 0 && rec->payload == BLKLOG_PAYLOAD_HASH)
+    h = blkhash64 (rbuf, rec->length);
+
+  LOCK_GUARD (&rp_lock);
   if (!rq->skip) {
     if (err != (int) rec->error) {
       rq->diverged = 1;
@@ -305,7 +310,6 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
                       rec->error ? strerror ((int) rec->error) : "success");
     }
     else if (rbuf && err == 0 && rec->payload == BLKLOG_PAYLOAD_HASH) {
-      uint64_t h = blkhash64 (rbuf, rec->length);
       if (h != rec->hash) {
         rq->diverged = 1;
         diverge_locked ("request #%" PRIu64 " (%s): read data hash %016"
