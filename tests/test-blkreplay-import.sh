@@ -37,8 +37,8 @@ fio version 3 iolog
 5 /dev/sdb close
 LOG
 "$blkreplay" import --fio-iolog "$tmpdir/v3.iolog" -o "$tmpdir/v3.blog"
-[ "$("$blkreplay" dump --json "$tmpdir/v3.blog" | jq -s -r '[.[] | select(.type == "request") | .submit_ns] | join(",")')" = 0,2000001 ] ||
-  fail "fio v3 timestamps (ms)"
+[ "$("$blkreplay" dump --json "$tmpdir/v3.blog" | jq -s -r '[.[] | select(.type == "request") | .submit_ns] | join(",")')" = 0,2001 ] ||
+  fail "fio v3 timestamps (microseconds)"
 
 cat > "$tmpdir/bp.txt" <<'LOG'
   8,0    0        1     0.000000000  4242  Q   W 2048 + 8 [fio]
@@ -63,6 +63,17 @@ cat "$tmpdir/bp.json"
   fail "blkparse import"
 "$blkreplay" stats "$tmpdir/bp.blog" | grep -q 'queue depth: max 2' || fail "blkparse queue depth"
 
+# A real iolog written by fio (version 3 with fio >= 3.31).
+if command -v fio >/dev/null; then
+  truncate -s 4M "$tmpdir/f.img"
+  fio --name=x --filename="$tmpdir/f.img" --rw=randrw --bs=4k --size=1M \
+    --write_iolog="$tmpdir/real.iolog" --output=/dev/null
+  "$blkreplay" import --fio-iolog "$tmpdir/real.iolog" -o "$tmpdir/real.blog" \
+    --size=4194304 > /dev/null
+  [ "$("$blkreplay" stats --json "$tmpdir/real.blog" | jq '.requests')" = 256 ] ||
+    fail "fio's own iolog: not 256 requests"
+fi
+
 # A broken line is named.
 printf 'fio version 2 iolog\n/dev/x write zero 4096\n' > "$tmpdir/bad.iolog"
 if "$blkreplay" import --fio-iolog "$tmpdir/bad.iolog" -o "$tmpdir/bad.blog" 2> "$tmpdir/err"; then
@@ -75,6 +86,10 @@ start_nbdkit srv memory 8M
 "$blkreplay" run "$tmpdir/v2.blog" "$(uri srv)" --queue-depth=2 2> "$tmpdir/run.err" ||
   { cat "$tmpdir/run.err"; fail "run of an imported fio log"; }
 grep -q 'does not hold write payloads' "$tmpdir/run.err" || fail "no note about payloads"
+if [ -e "$tmpdir/real.blog" ]; then
+  "$blkreplay" run "$tmpdir/real.blog" "$(uri srv)" > /dev/null 2>&1 ||
+    fail "run of fio's own iolog"
+fi
 "$blkreplay" run "$tmpdir/bp.blog" "$(uri srv)" > /dev/null 2>&1 ||
   fail "run of an imported blkparse log"
 

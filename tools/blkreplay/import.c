@@ -98,8 +98,10 @@ read_fio (FILE *fp, const char *path)
       if (n < 3)
         goto bad;
       n -= 1;
-      /* v3 timestamps are milliseconds since the start of the run. */
-      t = (uint64_t) ts * 1000000u;
+      /* v3 timestamps are microseconds since the start of the run
+       * (what fio 3.33 writes; its manual does not say).
+       */
+      t = (uint64_t) ts * 1000u;
     }
     else {
       n = sscanf (line, "%4095s %31s %llu %llu", file, action, &a, &b);
