@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Record a fio workload with verification (random mix of sizes, reads
-# and writes, queue depth 4, three jobs = several connections) through
+# Record a fio workload with verification (random mix of sizes; reads,
+# writes, flushes, trims; queue depth 4; four jobs = several
+# connections) through
 # the blkreplay filter, replay the log with blkreplay run --timing=fast
 # against a fresh copy of the starting image: every read verifies and
 # the final images are byte-identical.
@@ -35,6 +36,12 @@ offset=4M
 [j3]
 offset=8M
 rw=randwrite
+fsync=8
+[j4]
+offset=12M
+size=2M
+rw=randtrim
+verify=0
 FIO
 fio "$tmpdir/w.fio" --output="$tmpdir/fio.out" ||
   { cat "$tmpdir/fio.out"; fail "fio (recording) failed"; }
@@ -42,8 +49,8 @@ stop_nbdkit rec
 
 "$blkreplay" verify "$tmpdir/workload.blog"
 "$blkreplay" stats --json "$tmpdir/workload.blog" > "$tmpdir/stats.json"
-jq -e '.ops.read.count > 0 and .ops.write.count > 0' "$tmpdir/stats.json" \
-  >/dev/null || fail "the recording lacks reads or writes"
+jq -e '.ops.read.count > 0 and .ops.write.count > 0 and .ops.trim.count > 0 and .ops.flush.count > 0' \
+  "$tmpdir/stats.json" >/dev/null || fail "the recording lacks reads, writes, trims or flushes"
 jq -e '.queue_depth.max > 1' "$tmpdir/stats.json" >/dev/null ||
   fail "the recording never had more than one request in flight"
 [ "$(jq '.connections' "$tmpdir/stats.json")" -ge 3 ] ||
