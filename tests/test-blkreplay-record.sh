@@ -46,6 +46,7 @@ r () { q "[.[] | select(.type == \"request\" and .id == $1)][0]$2"; }
 [ "$(r 3 .offset)" = 2097152 ] || fail "zero offset"
 [ "$(r 6 .flags)" = req_one ] || fail "REQ_ONE not recorded"
 [ "$(r 9 .conn)" = 2 ] || fail "second connection id"
+[ "$(r 9 .export)" = disk2 ] || fail "export name of a request"
 [ "$(r 8 .hash)" = "$(r 1 .hash)" ] || fail "read hash differs from the written data's"
 check '[.[] | select(.type == "request") | select(.complete_ns < .submit_ns)] | length' 0
 check '[.[] | select(.type == "request") | .error] | add' 0

@@ -49,6 +49,17 @@ for cut in $(seq $hdr 97 $((size - 1))) $((size - 1)) $((size - 4)); do
 done
 [ $truncated -gt 20 ] || fail "only $truncated truncated cuts checked"
 
+# A corrupted byte (not a cut) is an error naming where: dump prints
+# the records before it and fails, verify fails.
+cp "$tmpdir/workload.blog" "$tmpdir/bad.log"
+printf 'X' | dd of="$tmpdir/bad.log" bs=1 seek=$((size / 2)) conv=notrunc status=none
+st=0
+"$blkreplay" dump "$tmpdir/bad.log" > /dev/null 2> "$tmpdir/bad.err" || st=$?
+[ $st = 1 ] || fail "dump of a corrupt log: exit $st, expected 1"
+grep -q 'corrupt record at byte [0-9]* (after [0-9]* whole records): record checksum mismatch' \
+  "$tmpdir/bad.err" || { cat "$tmpdir/bad.err"; fail "corruption not named"; }
+"$blkreplay" verify "$tmpdir/bad.log" > /dev/null 2>&1 && fail "verify accepted a corrupt log"
+
 # A header cut short is an error that says so.
 head -c 20 "$tmpdir/workload.blog" > "$tmpdir/hdr.log"
 if "$blkreplay" dump "$tmpdir/hdr.log" 2> "$tmpdir/hdr.err"; then

@@ -64,13 +64,52 @@ print_header (const struct blklog_header *h, int json)
             blklog_data_name (h->data_mode), h->creator);
 }
 
+/* Export names by connection, so every request line can name its
+ * export (the log keeps the name once, in the connection record).
+ */
+struct cname { uint64_t conn; const char *name; uint16_t len; };
+static struct cname *cnames;
+static size_t ncnames;
+
+static void
+remember_name (const struct blklog_record *r)
+{
+  struct cname *n = realloc (cnames, (ncnames + 1) * sizeof *n);
+
+  if (n == NULL)
+    return;                     /* only the convenience is lost */
+  cnames = n;
+  cnames[ncnames++] = (struct cname) { r->conn, r->name, r->name_len };
+}
+
+static void
+forget_names (void)
+{
+  free (cnames);
+  cnames = NULL;
+  ncnames = 0;
+}
+
+static const struct cname *
+name_of (uint64_t conn)
+{
+  size_t i;
+
+  for (i = ncnames; i-- > 0; )
+    if (cnames[i].conn == conn)
+      return &cnames[i];
+  return NULL;
+}
+
 static void
 print_record (const struct blklog_record *r, int json)
 {
   char f[64], e[128];
+  const struct cname *cn;
 
   switch (r->type) {
   case BLKLOG_CONN_OPEN:
+    remember_name (r);
     if (json) {
       printf ("{\"type\":\"open\",\"conn\":%" PRIu64 ",\"time_ns\":%" PRIu64
               ",\"export_size\":%" PRIu64 ",\"readonly\":%s,\"export\":",
@@ -104,6 +143,10 @@ print_record (const struct blklog_record *r, int json)
         printf (",\"hash\":\"%016" PRIx64 "\"", r->hash);
       if (r->payload == BLKLOG_PAYLOAD_DATA)
         printf (",\"data\":true");
+      if ((cn = name_of (r->conn)) != NULL) {
+        printf (",\"export\":");
+        json_string (stdout, cn->name, cn->len);
+      }
       printf ("}\n");
     }
     else {
@@ -146,6 +189,7 @@ walk (const char *path, int json, int quiet, int *truncated)
       fprintf (stderr, "blkreplay: %s: request #%" PRIu64 " at byte %zu: "
                "its data does not match its hash\n", path, r.id, rd.pos);
       blklog_close (&rd);
+      forget_names ();
       return EXIT_MISMATCH;
     }
     if (!quiet)
@@ -155,6 +199,7 @@ walk (const char *path, int json, int quiet, int *truncated)
   if (ret == -1) {
     fprintf (stderr, "blkreplay: %s: %s\n", path, rd.why);
     blklog_close (&rd);
+    forget_names ();
     return EXIT_MISMATCH;
   }
   *truncated = rd.truncated;
@@ -166,6 +211,7 @@ walk (const char *path, int json, int quiet, int *truncated)
             rd.nrecords, rd.size, blklog_data_name (rd.header.data_mode),
             rd.header.creator);
   blklog_close (&rd);
+  forget_names ();
   return 0;
 }
 
