@@ -52,7 +52,39 @@ struct slot {
   uint64_t t_start;
   int finished;
   int unverifiable;             /* a read of data the log does not hold */
+  struct slot *prev, *next;     /* the in-flight list */
 };
+
+/* Requests in flight, for the hazard check of --queue-depth. */
+static struct slot *inflight_head;
+
+static int
+reads_only (unsigned op)
+{
+  return op == BLKLOG_READ || op == BLKLOG_EXTENTS || op == BLKLOG_CACHE;
+}
+
+/* --queue-depth ignores the recorded ordering, but not data hazards: R
+ * waits while an in-flight request overlaps it and one of the two
+ * modifies data, and a flush is a barrier both ways.  The final image
+ * is then the recorded one whatever the server's timing.
+ */
+static int
+conflicts (const struct tl_req *r)
+{
+  const struct slot *s;
+
+  for (s = inflight_head; s; s = s->next) {
+    const struct tl_req *q = s->req;
+    if (r->op == BLKLOG_FLUSH || q->op == BLKLOG_FLUSH)
+      return 1;
+    if (reads_only (r->op) && reads_only (q->op))
+      continue;
+    if (r->offset < q->offset + q->length && q->offset < r->offset + r->length)
+      return 1;
+  }
+  return 0;
+}
 
 /* Ranges written with a generated pattern (the log has no payload for
  * them): sorted, disjoint, merged [lo, hi) intervals.  A read that
@@ -235,6 +267,13 @@ finish (struct slot *s, int err)
                 PRIx64, h, r->hash);
   }
 
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    inflight_head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+
   p = cpos[r->seq];
   cdone[p] = 1;
   while (prefix < log_.nreqs && cdone[prefix])
@@ -282,6 +321,10 @@ issue (struct tl_req *r, struct conn *c)
   }
   s->req = r;
   s->conn = c;
+  s->next = inflight_head;
+  if (inflight_head)
+    inflight_head->prev = s;
+  inflight_head = s;
   if ((r->flags & BLKLOG_F_FUA) && c->can_fua)
     fl |= LIBNBD_CMD_FLAG_FUA;
   if ((r->flags & BLKLOG_F_NO_HOLE) && r->op == BLKLOG_ZERO)
@@ -599,7 +642,8 @@ cmd_run (int argc, char **argv)
     while (ni < log_.nreqs) {
       struct tl_req *r = by_id[ni];
       struct conn *c = find_conn (r->conn);
-      if (qd_override ? c->inflight >= qd_override : prefix < need[ni])
+      if (qd_override ? c->inflight >= qd_override || conflicts (r)
+          : prefix < need[ni])
         break;
       if (scale > 0) {
         uint64_t due = start + (uint64_t) ((double) (r->submit_ns - first_submit) * scale);
