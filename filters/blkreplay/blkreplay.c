@@ -120,7 +120,8 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   }
   if (strcmp (key, "blkreplay-sync-interval") == 0 ||
       strcmp (key, "blkreplay-order-timeout") == 0) {
-    uint64_t *dst = key[10] == 's' ? &sync_interval_ns : &order_timeout_ns;
+    uint64_t *dst = strcmp (key, "blkreplay-sync-interval") == 0 ?
+      &sync_interval_ns : &order_timeout_ns;
     if (blk_parse_duration (value, UINT64_C (1000000000), dst,
                             why, sizeof why) == -1) {
       nbdkit_error ("%s: cannot parse '%s': %s", key, value, why);
