@@ -179,22 +179,70 @@ bench_callgrind ()
   [ -s "$_out" ] || bench_fail "callgrind wrote no profile for: $*"
   _total="$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$_out")"
   [ -n "$_total" ] || bench_fail "no summary line in $_out"
-  _wait="$(callgrind_annotate --inclusive=no --threshold=100 "$_out" 2>/dev/null |
-           awk '/:__lll_lock_wa(it|ke)([ ]|$)/ { gsub (",", "", $1); s += $1 }
-                END { print s + 0 }')"
+  _wait="$(bench_cg_functions "$_out" |
+           awk -F'\t' '$2 ~ /^__lll_lock_wa(it|ke) / { s += $1 } END { print s + 0 }')"
   echo "$_total $_wait"
 }
 
 # bench_cg_functions OUT: "SELF-INSTRUCTIONS<TAB>FUNCTION [OBJECT]" for
-# every function in a callgrind profile.
+# every function in a callgrind profile, read straight from the file
+# (callgrind_annotate's labels vary between files: "???:" or not,
+# object named or not) so that two profiles can be compared by name.
 bench_cg_functions ()
 {
-  callgrind_annotate --auto=no --inclusive=no --threshold=100 "$1" 2>/dev/null |
-    awk '/file:function/ { on = 1; next }
-         on && match ($0, /^ *[0-9,]+ +\( *[0-9.]+%\) +/) {
-           n = $1; gsub (",", "", n);
-           print n "\t" substr ($0, RLENGTH + 1)
-         }'
+  awk '
+    # Name compression: "(id) name" defines, "(id)" refers.
+    function name(kind, v,   id) {
+      if (match (v, /^\([0-9]+\)/)) {
+        id = substr (v, 2, RLENGTH - 2)
+        if (length (v) > RLENGTH) names[kind, id] = substr (v, RLENGTH + 2)
+        return names[kind, id]
+      }
+      return v
+    }
+    function base(o) { sub (/.*\//, "", o); return o }
+    /^positions:/ { npos = NF - 1; next }
+    /^ob=/  { ob = name("ob", substr ($0, 4)); next }
+    /^cob=/ { name("ob", substr ($0, 5)); next }
+    /^fn=/  { fn = name("fn", substr ($0, 4)) " [" base(ob) "]"; next }
+    /^cfn=/ { name("fn", substr ($0, 5)); next }
+    /^calls=/ { skip = 1; next }
+    /^[0-9+*-]/ {
+      if (skip) { skip = 0; next }     # inclusive cost of a call
+      self[fn] += $(npos + 1)
+      next
+    }
+    END { for (f in self) if (self[f]) print self[f] "\t" f }
+  ' "$1"
+}
+
+# bench_cg_compare BASE CONFIG REQUESTS: where CONFIG's extra
+# instructions go.  BASE and CONFIG are bench_instr labels (profiles
+# $tmpdir/LABEL.N.cg and LABEL.2N.cg).  Prints, sorted,
+# "DELTA_PER_REQUEST  PER_REQUEST  FUNCTION [OBJECT]": each function's
+# (self(2N) - self(N)) / REQUESTS in CONFIG, and its difference from
+# BASE.  glibc's lock-wait slow paths are left out (scheduling noise).
+bench_cg_compare ()
+{
+  for _l in "$1" "$2"; do
+    for _k in N 2N; do
+      [ -s "$tmpdir/$_l.$_k.fn" ] ||
+        bench_cg_functions "$tmpdir/$_l.$_k.cg" > "$tmpdir/$_l.$_k.fn"
+    done
+  done
+  awk -F'\t' -v n="$3" '
+    FILENAME == ARGV[1] { bn[$2] = $1; next }
+    FILENAME == ARGV[2] { b2[$2] = $1; seen[$2] = 1; next }
+    FILENAME == ARGV[3] { cn[$2] = $1; next }
+    FILENAME == ARGV[4] { c2[$2] = $1; seen[$2] = 1; next }
+    END {
+      for (f in seen) {
+        d = ((c2[f] - cn[f]) - (b2[f] - bn[f])) / n
+        if ((d >= 0.5 || d <= -0.5) && f !~ /^__lll_lock_wa(it|ke) /)
+          printf "%+9.1f  %9.1f  %s\n", d, (c2[f] - cn[f]) / n, f
+      }
+    }' "$tmpdir/$1.N.fn" "$tmpdir/$1.2N.fn" "$tmpdir/$2.N.fn" "$tmpdir/$2.2N.fn" |
+    sort -g -r
 }
 
 # bench_instr LABEL [-- ] NBDKIT-ARGS...: instructions per request,
