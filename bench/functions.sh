@@ -14,6 +14,7 @@
 # - it may write a machine-readable summary to
 #   "$BENCH_RESULTS/AREA.json"; bench/run embeds it in latest.json;
 # - BENCH_QUICK=1 asks for a short run (bench/run --quick);
+# - BENCH_KEEP_TMP=1 keeps $tmpdir (profiles, server logs) for a look;
 # - exit 0 = ran, 77 = skipped (say why on stdout), anything else = failed.
 #
 # Servers run on Unix sockets in a private $tmpdir, removed at exit
@@ -22,8 +23,9 @@
 # Methods (see bench/run for the reasoning):
 # - bench_instr: nbdkit under `valgrind --tool=callgrind` serves N and
 #   then 2N reads from bench/readload (deterministic offsets, fixed
-#   queue depth); (total(2N) - total(N)) / N cancels start-up and
-#   teardown.  Only the nbdkit process is counted.
+#   queue depth); (total(2N) - total(N)) / N cancels start-up; the
+#   profile is dumped before nbdkit's exit, so exit-time work (reports)
+#   is left out.  Only the nbdkit process is counted.
 # - bench_fio: IOPS and p99 completion latency from fio's nbd engine.
 
 set -e
@@ -79,7 +81,11 @@ _bench_cleanup ()
     done
     kill -KILL "$p" 2>/dev/null
   done
-  rm -rf "$tmpdir"
+  if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then
+    echo "bench: kept $tmpdir (BENCH_KEEP_TMP=1)" >&2
+  else
+    rm -rf "$tmpdir"
+  fi
   exit $status
 }
 trap _bench_cleanup EXIT
@@ -164,24 +170,80 @@ bench_stop ()
 # spent in glibc's contended-mutex slow paths (__lll_lock_wait/_wake).
 # The second depends on how valgrind happened to interleave the
 # threads, and is most of the run-to-run noise.
+#
+# The profile is dumped (callgrind_control -d) once the client has
+# gone and nbdkit is idle again, before SIGTERM: what nbdkit does at
+# exit (a filter writing its report, whose size depends on the
+# latencies seen) is left out, as it would not cancel exactly between
+# the N and 2N runs.
 bench_callgrind ()
 {
   _out="$1" _n="$2"; shift 2
   [ "${1:-}" = "--" ] && shift
+  rm -f "$_out" "$_out".*
   bench_start cg "$VALGRIND" --tool=callgrind --dump-instr=no \
     --callgrind-out-file="$_out" -- "$@"
+  _p="$(cat "$tmpdir/cg.pid")"
+  _idle="$(ls "/proc/$_p/task" | wc -l)"
   if ! "$(readload)" -n "$_n" -q "$BENCH_DEPTH" -b "$BENCH_BLOCKSIZE" \
          -s "$BENCH_SEED" "$(uri cg)" >"$tmpdir/readload.out"; then
     tail -n 20 "$tmpdir/cg.log" >&2
     bench_fail "readload failed against: $*"
   fi
+  # Idle again: the connection's threads have exited.
+  for _ in $(seq 1 400); do
+    [ "$(ls "/proc/$_p/task" | wc -l)" -le "$_idle" ] && break
+    sleep 0.05
+  done
+  if ! callgrind_control -d requests-done "$_p" >"$tmpdir/cgctl.out" 2>&1 ||
+     ! [ -s "$_out.1" ]; then
+    cat "$tmpdir/cgctl.out" >&2
+    bench_fail "callgrind_control could not dump the profile of: $*"
+  fi
   bench_stop cg
-  [ -s "$_out" ] || bench_fail "callgrind wrote no profile for: $*"
+  mv "$_out" "$_out.exit"
+  mv "$_out.1" "$_out"
   _total="$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$_out")"
   [ -n "$_total" ] || bench_fail "no summary line in $_out"
-  _wait="$(bench_cg_functions "$_out" |
-           awk -F'\t' '$2 ~ /^__lll_lock_wa(it|ke) / { s += $1 } END { print s + 0 }')"
-  echo "$_total $_wait"
+  echo "$_total $(bench_cg_lockwait "$_out")"
+}
+
+# bench_cg_lockwait OUT: instructions a callgrind profile spent because
+# a mutex was contended: glibc's slow paths __lll_lock_wait/_wake, and
+# in their callers the branch into them (4 instructions per contended
+# pthread_mutex_lock, 2 per pthread_mutex_unlock that wakes a waiter,
+# as measured on Debian 12's glibc 2.36: set BENCH_LOCK_CALLER_COST=
+# "LOCK UNLOCK" for another libc).  How often that happens depends on
+# how valgrind interleaved the threads, not on the code measured.
+bench_cg_lockwait ()
+{
+  awk -v cost="${BENCH_LOCK_CALLER_COST:-4 2}" '
+    function name(kind, v,   id) {
+      if (match (v, /^\([0-9]+\)/)) {
+        id = substr (v, 2, RLENGTH - 2)
+        if (length (v) > RLENGTH) names[kind, id] = substr (v, RLENGTH + 2)
+        return names[kind, id]
+      }
+      return v
+    }
+    BEGIN { split (cost, k, " ") }
+    /^positions:/ { npos = NF - 1; next }
+    /^fn=/  { fn = name("fn", substr ($0, 4)); next }
+    /^cfn=/ { cfn = name("fn", substr ($0, 5)); next }
+    /^calls=/ {
+      skip = 1
+      split (substr ($0, 7), a, " ")
+      if (fn ~ /^pthread_mutex_lock/ && cfn ~ /^__lll_lock_wait/) s += k[1] * a[1]
+      if (fn ~ /^__pthread_mutex_unlock/ && cfn ~ /^__lll_lock_wake/) s += k[2] * a[1]
+      next
+    }
+    /^[0-9+*-]/ {
+      if (skip) { skip = 0; next }
+      if (fn ~ /^__lll_lock_wa(it|ke)/) s += $(npos + 1)
+      next
+    }
+    END { print s + 0 }
+  ' "$1"
 }
 
 # bench_cg_functions OUT: "SELF-INSTRUCTIONS<TAB>FUNCTION [OBJECT]" for
