@@ -46,7 +46,7 @@ export abs_top_srcdir abs_top_builddir NBDKIT VALGRIND FIO BENCH_QUICK \
        BENCH_RESULTS
 
 # Instruction-count parameters (bench/run may override them).
-: "${BENCH_REQUESTS:=20000}"        # N; the second run serves 2N
+: "${BENCH_REQUESTS:=10000}"        # N; the second run serves 2N
 : "${BENCH_DEPTH:=4}"
 : "${BENCH_BLOCKSIZE:=4096}"
 : "${BENCH_SEED:=1}"
