@@ -1,9 +1,15 @@
 # nbdkit-blk: helpers sourced by bench/run and by every bench/bench-*.sh.
 #
 #   . "$(dirname "$0")/functions.sh"
-#   bench_instr bare -- memory 1G          # instructions per request
-#   bench_instr mine -- --filter="$(filter latency)" memory 1G
-#   bench_fio mine 4 3 -- --filter="$(filter latency)" memory 1G
+#   read -r raw base <<< "$(bench_instr bare -- memory 1G)"
+#   read -r raw mine <<< "$(bench_instr mine -- --filter="$(filter latency)" memory 1G)"
+#   echo "latency: $(echo "$mine - $base" | bc) instructions/request"
+#   read -r iops p99 <<< "$(bench_fio mine 4 3 -- --filter="$(filter latency)" memory 1G)"
+#   bench_cg_compare bare mine "$BENCH_REQUESTS" | head   # where they go
+#
+# bench_instr prints two figures: the raw one, and the one without the
+# instructions spent on contended mutexes (scheduling noise under
+# valgrind, see bench_cg_lockwait): compare the second.
 #
 # Contract for a module benchmark bench/bench-AREA.sh (bench/run calls
 # every one of them, each standalone, after its own figures):
