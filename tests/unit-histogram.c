@@ -212,3 +212,34 @@ Test (stats, record_and_snapshot)
   layer_snapshot_free (&s);
   layer_free (&l);
 }
+
+Test (bins, table_lookup_equals_binary_search)
+{
+  /* Arbitrary, dense and power-of-two boundaries, including several
+   * inside one HDR bucket: the table + step must always agree with the
+   * exact binary search.
+   */
+  const uint64_t sets[][6] = {
+    { 1000, 1500000, 1500001, 1500002, 7000000000, 0 },
+    { 1, 2, 3, 127, 128, 129 },
+    { 1024, 2048, 4096, 1u << 20, 1u << 30, UINT64_C (1) << 40 },
+    { 100000, 100100, 100200, 100300, 100400, UINT64_C (1) << 50 },
+  };
+  const unsigned ns[] = { 5, 6, 6, 6 };
+  unsigned k, i, seed = 7;
+
+  for (k = 0; k < 4; k++) {
+    uint16_t *t = bins_table_new (sets[k], ns[k]);
+    cr_assert_not_null (t);
+    for (i = 0; i < 200000; i++) {
+      uint64_t v;
+      seed = seed * 1103515245u + 12345u;
+      v = (uint64_t) seed << (i % 40);
+      if (i % 3 == 0)             /* also hit the boundaries exactly */
+        v = sets[k][i % ns[k]] - 1 + (i % 3);
+      cr_assert_eq (bins_lookup (t, sets[k], ns[k], hdr_index (v), v),
+                    bins_index (sets[k], ns[k], v), "set %u value %lu", k, v);
+    }
+    free (t);
+  }
+}

@@ -52,7 +52,7 @@ Test (hook, events_and_brackets, .init = reset)
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_WRITE, 4096, 512, "backend");
 
   cr_assert (h >= 0);
-  cr_assert_eq (blk_hook_active, 1);
+  cr_assert_neq (blk_hook_active, 0);
   blk_hook_event (BLK_EV_L2_LOAD);
   blk_hook_event (BLK_EV_L2_LOAD);
   cr_assert_eq (events[BLK_EV_L2_LOAD], 2);

@@ -15,7 +15,8 @@
 
 #include "blk-hook.h"
 
-int blk_hook_active;
+unsigned blk_hook_active;
+unsigned blk_hook_event_mask;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot {
@@ -38,11 +39,16 @@ static const char *const op_names[BLK_IO__MAX] = {
 static void
 recount_locked (void)
 {
-  int i, n = 0;
+  unsigned i, active = 0, events = 0;
 
-  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++)
-    n += slots[i].in_use;
-  __atomic_store_n (&blk_hook_active, n, __ATOMIC_RELEASE);
+  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++) {
+    if (slots[i].in_use)
+      active |= 1u << i;
+    if (slots[i].in_use && slots[i].sub.event)
+      events |= 1u << i;
+  }
+  __atomic_store_n (&blk_hook_event_mask, events, __ATOMIC_RELEASE);
+  __atomic_store_n (&blk_hook_active, active, __ATOMIC_RELEASE);
 }
 
 int
@@ -111,30 +117,36 @@ blk_hook_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* The slow paths visit only the slots whose bit is set.  A slot's
+ * contents are published before its bit (release in recount_locked,
+ * acquire here).
+ */
 void
 blk_hook_event_slow (enum blk_hook_event ev)
 {
-  int i;
+  unsigned mask = __atomic_load_n (&blk_hook_event_mask, __ATOMIC_ACQUIRE);
 
-  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++) {
-    struct slot *s = &slots[i];
-    if (__atomic_load_n (&s->in_use, __ATOMIC_ACQUIRE) && s->sub.event)
-      s->sub.event (s->sub.opaque, ev);
+  while (mask) {
+    unsigned i = (unsigned) __builtin_ctz (mask);
+    const struct slot *s = &slots[i];
+    mask &= mask - 1;
+    s->sub.event (s->sub.opaque, ev);
   }
 }
 
 int
 blk_hook_io_begin_slow (struct blk_hook_io *io)
 {
-  int i, r = 0;
+  unsigned mask = __atomic_load_n (&blk_hook_active, __ATOMIC_ACQUIRE);
+  int r = 0;
 
   io->start_ns = blk_hook_now_ns ();
   io->end_ns = 0;
   io->result = 0;
-  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS && r == 0; i++) {
-    struct slot *s = &slots[i];
-    if (!__atomic_load_n (&s->in_use, __ATOMIC_ACQUIRE))
-      continue;
+  while (mask && r == 0) {
+    unsigned i = (unsigned) __builtin_ctz (mask);
+    const struct slot *s = &slots[i];
+    mask &= mask - 1;
     io->priv[i] = NULL;
     /* A subscriber sees the end of every I/O whose begin it saw,
      * including the one it failed itself.
@@ -150,13 +162,15 @@ blk_hook_io_begin_slow (struct blk_hook_io *io)
 void
 blk_hook_io_end_slow (struct blk_hook_io *io)
 {
-  int i;
+  /* Only subscribers that saw the begin and are still subscribed. */
+  unsigned mask = io->called & __atomic_load_n (&blk_hook_active,
+                                                __ATOMIC_ACQUIRE);
 
   io->end_ns = blk_hook_now_ns ();
-  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++) {
-    struct slot *s = &slots[i];
-    if ((io->called & (1u << i)) &&
-        __atomic_load_n (&s->in_use, __ATOMIC_ACQUIRE) && s->sub.io_end)
-      s->sub.io_end (s->sub.opaque, io);
+  while (mask) {
+    unsigned i = (unsigned) __builtin_ctz (mask);
+    const struct slot *s = &slots[i];
+    mask &= mask - 1;
+    s->sub.io_end (s->sub.opaque, io);
   }
 }

@@ -155,11 +155,14 @@ struct blk_hook_subscriber {
   void (*io_end) (void *opaque, struct blk_hook_io *io);
 };
 
-/* Non-zero while at least one subscriber is registered.  Read through
- * the inline functions below; exported so the no-subscriber check is
- * a load and a branch, not a call.
+/* Bit i set while slot i holds a subscriber (blk_hook_active), and while
+ * slot i holds one with an event callback (blk_hook_event_mask).  Read
+ * through the inline functions below; exported so the no-subscriber
+ * check is a load and a branch, not a call, and so the slow paths visit
+ * only the slots in use.
  */
-extern BLK_HOOK_API int blk_hook_active;
+extern BLK_HOOK_API unsigned blk_hook_active;
+extern BLK_HOOK_API unsigned blk_hook_event_mask;
 
 /* Subscribe SUB (copied).  Returns a handle >= 0, or -1 if the table
  * of BLK_HOOK_MAX_SUBSCRIBERS is full.
@@ -183,7 +186,7 @@ extern BLK_HOOK_API void blk_hook_io_end_slow (struct blk_hook_io *io);
 static inline void
 blk_hook_event (enum blk_hook_event ev)
 {
-  if (__builtin_expect (__atomic_load_n (&blk_hook_active, __ATOMIC_RELAXED), 0))
+  if (__builtin_expect (__atomic_load_n (&blk_hook_event_mask, __ATOMIC_RELAXED), 0))
     blk_hook_event_slow (ev);
 }
 

@@ -58,6 +58,22 @@ hdr_percentile (const uint64_t *buckets, uint64_t count, double p,
   return v;
 }
 
+uint16_t *
+bins_table_new (const uint64_t *bounds, unsigned n)
+{
+  uint16_t *t = malloc (HDR_BUCKETS * sizeof *t);
+  uint64_t lower, upper;
+  unsigned i;
+
+  if (t == NULL)
+    return NULL;
+  for (i = 0; i < HDR_BUCKETS; i++) {
+    hdr_bounds (i, &lower, &upper);
+    t[i] = (uint16_t) bins_index (bounds, n, lower);
+  }
+  return t;
+}
+
 int
 boundaries_parse (const char *str, uint64_t **bounds, unsigned *n,
                   char *errbuf, size_t errlen)

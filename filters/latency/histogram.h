@@ -47,6 +47,25 @@ extern void hdr_bounds (unsigned idx, uint64_t *lower, uint64_t *upper);
 extern uint64_t hdr_percentile (const uint64_t *buckets, uint64_t count,
                                 double p, uint64_t min, uint64_t max);
 
+/* A table from HDR bucket to the user bin of the bucket's lower bound,
+ * so the request path finds a user bin with one load and (almost
+ * always) one comparison instead of a binary search: a bucket can only
+ * straddle boundaries that lie inside it, and bins_lookup steps over
+ * those.  Returns a new array of HDR_BUCKETS entries, or NULL.
+ */
+extern uint16_t *bins_table_new (const uint64_t *bounds, unsigned n);
+
+static inline unsigned
+bins_lookup (const uint16_t *table, const uint64_t *bounds, unsigned n,
+             unsigned hdr_idx, uint64_t ns)
+{
+  unsigned bin = table[hdr_idx];
+
+  while (bin < n && ns >= bounds[bin])
+    bin++;
+  return bin;
+}
+
 /* Index of the user bin of NS among N sorted BOUNDS (0..N). */
 static inline unsigned
 bins_index (const uint64_t *bounds, unsigned n, uint64_t ns)

@@ -26,7 +26,8 @@ layer_init (struct layer_stats *layer, const char *name,
     s->bounds = bounds[i];
     s->nbounds = nbounds[i];
     s->bins = calloc (nbounds[i] + 1, sizeof *s->bins);
-    if (s->bins == NULL) {
+    s->bin_table = bins_table_new (bounds[i], nbounds[i]);
+    if (s->bins == NULL || s->bin_table == NULL) {
       layer_free (layer);
       return -1;
     }
@@ -41,7 +42,9 @@ layer_free (struct layer_stats *layer)
 
   for (i = 0; i < LAT_OPS; i++) {
     free (layer->ops[i].bins);
+    free (layer->ops[i].bin_table);
     layer->ops[i].bins = NULL;
+    layer->ops[i].bin_table = NULL;
   }
 }
 
@@ -71,7 +74,6 @@ layer_snapshot (const struct layer_stats *layer, struct layer_snapshot *snap)
       layer_snapshot_free (snap);
       return -1;
     }
-    o->count = load (&s->count);
     o->bytes = load (&s->bytes);
     o->failed = load (&s->failed);
     o->total_ns = load (&s->total_ns);
@@ -84,6 +86,7 @@ layer_snapshot (const struct layer_stats *layer, struct layer_snapshot *snap)
       o->bins[j] = load (&s->bins[j]);
     for (j = 0; j < HDR_BUCKETS; j++)
       hdr_total += hdr[j] = load (&s->hdr[j]);
+    o->count = hdr_total;
     if (o->count == 0)
       o->min_ns = 0;
     else {

@@ -22,7 +22,7 @@ enum lat_op {
 extern const char *const lat_op_names[LAT_OPS];
 
 struct op_stats {
-  uint64_t count;
+  /* No count field: the count is the sum of hdr[], one atomic less. */
   uint64_t bytes;
   uint64_t failed;
   uint64_t total_ns;
@@ -33,6 +33,7 @@ struct op_stats {
   const uint64_t *bounds;       /* shared, read-only after config */
   unsigned nbounds;
   uint64_t *bins;               /* nbounds + 1 */
+  uint16_t *bin_table;          /* HDR bucket -> user bin, see histogram.h */
   uint64_t hdr[HDR_BUCKETS];
 };
 
@@ -68,16 +69,10 @@ op_start (struct op_stats *s)
 static inline void
 op_record (struct op_stats *s, uint64_t ns, uint64_t bytes, int failed)
 {
+  unsigned idx = hdr_index (ns);
   uint64_t cur;
 
-  __atomic_fetch_add (&s->count, 1, __ATOMIC_RELAXED);
-  __atomic_fetch_add (&s->bytes, bytes, __ATOMIC_RELAXED);
-  __atomic_fetch_add (&s->total_ns, ns, __ATOMIC_RELAXED);
-  if (failed)
-    __atomic_fetch_add (&s->failed, 1, __ATOMIC_RELAXED);
-  __atomic_fetch_add (&s->hdr[hdr_index (ns)], 1, __ATOMIC_RELAXED);
-  __atomic_fetch_add (&s->bins[bins_index (s->bounds, s->nbounds, ns)], 1,
-                      __ATOMIC_RELAXED);
+  /* min/max first: a report that sees the sample counted sees them too. */
   cur = __atomic_load_n (&s->min_ns, __ATOMIC_RELAXED);
   while (ns < cur &&
          !__atomic_compare_exchange_n (&s->min_ns, &cur, ns, 1,
@@ -88,6 +83,14 @@ op_record (struct op_stats *s, uint64_t ns, uint64_t bytes, int failed)
          !__atomic_compare_exchange_n (&s->max_ns, &cur, ns, 1,
                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     ;
+  __atomic_fetch_add (&s->bytes, bytes, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->total_ns, ns, __ATOMIC_RELAXED);
+  if (failed)
+    __atomic_fetch_add (&s->failed, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->hdr[idx], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&s->bins[bins_lookup (s->bin_table, s->bounds,
+                                            s->nbounds, idx, ns)], 1,
+                      __ATOMIC_RELAXED);
 }
 
 static inline void
