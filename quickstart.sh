@@ -172,24 +172,60 @@ unserve () { local p; p="$(cat "$demo/$1.pid")"; kill "$p"; wait "$p" 2>/dev/nul
 uri () { echo "nbd+unix:///?socket=$demo/$1.sock"; }
 
 say "Creating a 256 MiB qcow2 image with qemu-img"
-qemu-img create -q -f qcow2 "$demo/disk.qcow2" 256M
+qemu-img create -q -f qcow2 "$demo/start.qcow2" 256M
+cp "$demo/start.qcow2" "$demo/disk.qcow2"
+cp "$demo/start.qcow2" "$demo/replay.qcow2"
 if [ -e "$(plugin qcow2)" ]; then
-  backend=("$(plugin qcow2)" "$demo/disk.qcow2")
+  image () { echo "$(plugin qcow2)" "$demo/$1.qcow2"; }
+  compare () { qemu-img compare -q "$demo/$1.qcow2" "$demo/$2.qcow2"; }
   echo "served by nbdkit-qcow2-plugin"
 else
-  # Until the qcow2 plugin lands, serve the same disk as a raw file.
-  qemu-img convert -O raw "$demo/disk.qcow2" "$demo/disk.raw"
-  backend=(file "$demo/disk.raw")
-  echo "served as raw (qcow2 plugin not built)"
+  # Until the qcow2 plugin lands, serve the same disks as raw files.
+  for d in disk replay; do qemu-img convert -O raw "$demo/$d.qcow2" "$demo/$d.raw"; done
+  image () { echo file "$demo/$1.raw"; }
+  compare () { cmp -s "$demo/$1.raw" "$demo/$2.raw"; }
+  echo "served as raw files (qcow2 plugin not built)"
 fi
 
-say "Latency: 5 s of fio 4k random read/write (QD8) through nbdkit --filter=latency"
-serve lat --filter="$(filter latency)" "${backend[@]}" \
-  latency-file="$demo/latency.txt" latency-format=text
-fio --name=demo --ioengine=nbd --uri="$(uri lat)" --rw=randrw --rwmixread=70 \
-    --bs=4k --iodepth=8 --size=64M --runtime=5 --time_based \
+say "1. Latency + recording: fio 4k random read/write (QD8, 64 MiB of I/O)"
+echo "   nbdkit --filter=latency --filter=blkreplay qcow2 disk.qcow2"
+# shellcheck disable=SC2046
+serve rec --filter="$(filter latency)" --filter="$(filter blkreplay)" $(image disk) \
+  latency-file="$demo/latency.txt" latency-format=text \
+  blkreplay-mode=record blkreplay-log="$demo/workload.blog" blkreplay-data=full
+fio --name=demo --ioengine=nbd --uri="$(uri rec)" --rw=randrw --rwmixread=70 \
+    --bs=4k --iodepth=8 --size=128M --io_size=64M --randseed=42 \
     --output-format=terse --terse-version=3 >/dev/null
-unserve lat
+unserve rec
 cat "$demo/latency.txt"
+
+say "2. Replay: the recorded workload against a fresh copy of the start image"
+"$builddir/tools/blkreplay/blkreplay" stats "$demo/workload.blog" | head -8
+# shellcheck disable=SC2046
+serve rep $(image replay)
+"$builddir/tools/blkreplay/blkreplay" run "$demo/workload.blog" "$(uri rep)" --timing=fast --quiet |
+  grep -Ev '^\[|^$' | head -8
+unserve rep
+if compare disk replay; then
+  echo "recorded and replayed images are identical"
+else
+  die "replayed image differs from the recorded one"
+fi
+
+say "3. Injected error: QEMU blkdebug rules armed at run time through the control socket"
+echo "   nbdkit --filter=blkdebug ... blkdebug-control=ctl.sock"
+# shellcheck disable=SC2046
+serve dbg --filter="$(filter blkdebug)" $(image disk) blkdebug-control="$demo/ctl.sock"
+ctl () { "$builddir/filters/blkdebug/blkdebug-ctl" "$demo/ctl.sock" "$@"; }
+echo "\$ blkdebug-ctl ctl.sock inject event=write_aio,errno=ENOSPC,once=on"
+ctl inject event=write_aio,errno=ENOSPC,once=on
+echo "\$ blkdebug-ctl ctl.sock rules"
+ctl rules
+echo "\$ qemu-io -c 'write -P 0x55 0 4k' -c 'write -P 0x55 0 4k' -c 'read -P 0x55 0 4k' NBD"
+qemu-io -f raw -c 'write -P 0x55 0 4k' -c 'write -P 0x55 0 4k' -c 'read -P 0x55 0 4k' \
+  "$(uri dbg)" 2>&1 | grep -v ' ops; ' || true
+echo "\$ blkdebug-ctl ctl.sock rules      # once=on: the rule is gone after firing"
+ctl rules
+unserve dbg
 
 say "Done.  See README.md for what else the filters can do."
