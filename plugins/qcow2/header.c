@@ -11,6 +11,9 @@
 
 #include "header.h"
 
+static int reject (char *why, size_t whylen, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
 static int
 reject (char *why, size_t whylen, const char *fmt, ...)
 {
