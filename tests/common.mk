@@ -1,6 +1,8 @@
 # Tests of the shared parts: common/, the hook, the build and install.
 
-UNIT_TESTS += unit-duration
+UNIT_TESTS += unit-duration unit-hook
+unit_hook_SOURCES = unit-hook.c
+unit_hook_LDADD = $(top_builddir)/common/hook/libnbdkit-blk-hook.la $(CRITERION_LIBS)
 unit_duration_SOURCES = unit-duration.c
 unit_duration_LDADD = $(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
 

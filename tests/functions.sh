@@ -76,6 +76,19 @@ uri () { echo "nbd+unix:///?socket=$tmpdir/$1.sock"; }
 server_log () { echo "$tmpdir/$1.log"; }
 server_pid () { cat "$tmpdir/$1.pid"; }
 
+# Environment for nbdkit: the sanitizer runtimes are preloaded when this
+# tree was built with --enable-sanitizers (nbdkit itself is not
+# instrumented).  Used as: env $(nbdkit_env) "$NBDKIT" ..., so that the
+# PID of a background start is nbdkit's own.
+nbdkit_env ()
+{
+  if [ -n "$SANITIZER_PRELOAD" ]; then
+    echo "LD_PRELOAD=$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \
+         "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
+         "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+  fi
+}
+
 # start_nbdkit NAME ARGS...: nbdkit -f on $tmpdir/NAME.sock, stderr in
 # $tmpdir/NAME.log.  Waits until it accepts connections.
 start_nbdkit ()
@@ -83,14 +96,8 @@ start_nbdkit ()
   name="$1"; shift
   s="$tmpdir/$name.sock"
   rm -f "$s"
-  if [ -n "$SANITIZER_PRELOAD" ]; then
-    # nbdkit is not instrumented: preload the runtimes for our modules.
-    LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \
-    ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
-      "$NBDKIT" -f -U "$s" "$@" >"$tmpdir/$name.log" 2>&1 &
-  else
-    "$NBDKIT" -f -U "$s" "$@" >"$tmpdir/$name.log" 2>&1 &
-  fi
+  # shellcheck disable=SC2046
+  env $(nbdkit_env) "$NBDKIT" -f -U "$s" "$@" >"$tmpdir/$name.log" 2>&1 &
   p=$!
   echo "$p" > "$tmpdir/$name.pid"
   _blk_pids="$_blk_pids $p"
@@ -123,7 +130,9 @@ expect_fail_nbdkit ()
 {
   pat="$1"; shift
   out="$tmpdir/expect-fail.log"
-  if timeout 10 "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" >"$out" 2>&1; then
+  # shellcheck disable=SC2046
+  if timeout 10 env $(nbdkit_env) "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" \
+       >"$out" 2>&1; then
     fail "nbdkit accepted: $*"
   fi
   if ! grep -Eq -- "$pat" "$out"; then

@@ -8,7 +8,7 @@ requires_cmd nbdsh jq
 run () {
   fmt="$1"; out="$tmpdir/lat.$fmt"
   start_nbdkit "$fmt" --filter="$(filter latency)" --filter=delay memory 1M \
-    delay-read=1ms latency-file="$out" latency-format="$fmt"
+    delay-read=3ms latency-file="$out" latency-format="$fmt"
   nbdsh -u "$(uri "$fmt")" -c '
 for i in range(20):
     h.pread(512, 0)
@@ -44,7 +44,7 @@ assert s[("nbdkit_latency_seconds_bucket", "read", "+Inf")] == 20
 les = sorted((float(k[2]), v) for k, v in s.items()
              if k[0] == "nbdkit_latency_seconds_bucket" and k[1] == "read")
 assert all(a[1] <= b[1] for a, b in zip(les, les[1:])), les
-assert s[("nbdkit_latency_seconds_sum", "read", None)] >= 0.020
+assert s[("nbdkit_latency_seconds_sum", "read", None)] >= 0.060
 assert "nbdkit_latency_percentile_seconds" in fams
 PY
 
@@ -52,5 +52,8 @@ run text
 t="$tmpdir/lat.text"
 grep -q '^@client_read: count 20,' "$t" || fail "text: no read header"
 grep -q '^@client_write: count 1,' "$t" || fail "text: no write header"
-grep -Eq '^\[1.049ms, 2.097ms\) +20 \|@{52}\|$' "$t" ||
-  { cat "$t"; fail "text: 1ms reads not in the [1.049ms, 2.097ms) row"; }
+# 3ms reads: most in [2.097ms, 4.194ms), the longest bar; none faster
+grep -Eq '^\[2.097ms, 4.194ms\) +(1[5-9]|20) \|@{52}\|$' "$t" ||
+  { cat "$t"; fail "text: 3ms reads not in the [2.097ms, 4.194ms) row"; }
+grep -Eq '^\[1.049ms, 2.097ms\)' "$t" && { cat "$t"; fail "text: reads faster than the delay"; }
+true

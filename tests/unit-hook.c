@@ -1,0 +1,108 @@
+/* Unit tests: the hook hub (common/hook). */
+#include <config.h>
+
+#include <errno.h>
+
+#include <criterion/criterion.h>
+
+#include "blk-hook.h"
+
+static int events[BLK_EV__MAX], begins, ends, fail_with, last_result;
+static int order[8], norder;
+
+static void on_event (void *o, enum blk_hook_event ev) { events[ev]++; }
+static int
+on_begin (void *o, struct blk_hook_io *io)
+{
+  begins++;
+  order[norder++] = (int) (intptr_t) o;
+  return fail_with;
+}
+static void
+on_end (void *o, struct blk_hook_io *io)
+{
+  ends++;
+  last_result = io->result;
+  cr_assert (io->end_ns >= io->start_ns);
+}
+
+static void
+reset (void)
+{
+  memset (events, 0, sizeof events);
+  begins = ends = fail_with = last_result = norder = 0;
+}
+
+Test (hook, no_subscriber_is_a_no_op, .init = reset)
+{
+  struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, 0, 512, "backend");
+  cr_assert_eq (blk_hook_active, 0);
+  blk_hook_event (BLK_EV_L2_LOAD);
+  cr_assert_eq (blk_hook_io_begin (&io), 0);
+  cr_assert_eq (io.called, 0);
+  blk_hook_io_end (&io, 0);
+  cr_assert_eq (ends, 0);
+}
+
+Test (hook, events_and_brackets, .init = reset)
+{
+  struct blk_hook_subscriber s = { .name = "t", .event = on_event,
+    .io_begin = on_begin, .io_end = on_end, .opaque = (void *) 1 };
+  int h = blk_hook_subscribe (&s);
+  struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_WRITE, 4096, 512, "backend");
+
+  cr_assert (h >= 0);
+  cr_assert_eq (blk_hook_active, 1);
+  blk_hook_event (BLK_EV_L2_LOAD);
+  blk_hook_event (BLK_EV_L2_LOAD);
+  cr_assert_eq (events[BLK_EV_L2_LOAD], 2);
+  cr_assert_eq (blk_hook_io_begin (&io), 0);
+  cr_assert_eq (begins, 1);
+  blk_hook_io_end (&io, EIO);
+  cr_assert_eq (ends, 1);
+  cr_assert_eq (last_result, EIO);
+  blk_hook_unsubscribe (h);
+  cr_assert_eq (blk_hook_active, 0);
+}
+
+Test (hook, injected_error_stops_later_subscribers, .init = reset)
+{
+  struct blk_hook_subscriber a = { .name = "a", .io_begin = on_begin,
+    .io_end = on_end, .opaque = (void *) 1 };
+  struct blk_hook_subscriber b = { .name = "b", .io_begin = on_begin,
+    .io_end = on_end, .opaque = (void *) 2 };
+  int ha = blk_hook_subscribe (&a), hb = blk_hook_subscribe (&b);
+  struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, 0, 512, "backend");
+
+  fail_with = ENOSPC;
+  cr_assert_eq (blk_hook_io_begin (&io), ENOSPC);
+  cr_assert_eq (begins, 1);           /* b never saw it */
+  cr_assert_eq (order[0], 1);
+  blk_hook_io_end (&io, ENOSPC);
+  cr_assert_eq (ends, 1);             /* a (the one that failed it) sees the end */
+  blk_hook_unsubscribe (ha);
+  blk_hook_unsubscribe (hb);
+}
+
+Test (hook, table_full_and_names)
+{
+  struct blk_hook_subscriber s = { .name = "x" };
+  int h[BLK_HOOK_MAX_SUBSCRIBERS], i;
+
+  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++)
+    cr_assert ((h[i] = blk_hook_subscribe (&s)) >= 0);
+  cr_assert_eq (blk_hook_subscribe (&s), -1);
+  for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++)
+    blk_hook_unsubscribe (h[i]);
+  cr_assert_eq (blk_hook_active, 0);
+
+  cr_assert_str_eq (blk_hook_event_name (BLK_EV_L1_UPDATE), "l1_update");
+  cr_assert_str_eq (blk_hook_event_name (BLK_EV_CLUSTER_ALLOC_SPACE),
+                    "cluster_alloc_space");
+  cr_assert_eq (blk_hook_event_lookup ("l2_load"), BLK_EV_L2_LOAD);
+  cr_assert_eq (blk_hook_event_lookup ("none"), BLK_EV_NONE);
+  cr_assert_eq (blk_hook_event_lookup ("no_such_event"), -1);
+  cr_assert_str_eq (blk_hook_op_name (BLK_IO_TRIM), "trim");
+  /* QEMU's order: l1_update is 0, as in its BlkdebugEvent enum */
+  cr_assert_eq (BLK_EV_L1_UPDATE, 0);
+}
