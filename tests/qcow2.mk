@@ -8,7 +8,9 @@ SCRIPT_TESTS += \
 	test-qcow2-write-backing.sh \
 	test-qcow2-random.sh \
 	test-qcow2-concurrent.sh \
-	test-qcow2-bad-images.sh
+	test-qcow2-bad-images.sh \
+	test-qcow2-hook.sh \
+	test-qcow2-create.sh
 
 UNIT_TESTS += unit-qcow2-header
 unit_qcow2_header_SOURCES = unit-qcow2-header.c
