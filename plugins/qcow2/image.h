@@ -149,7 +149,10 @@ extern void compressed_range (struct qcow2_image *img, uint64_t e,
 /* refcount.c (meta_lock held) */
 extern int rc_get (struct qcow2_image *img, uint64_t cluster, uint64_t *rc);
 extern int rc_add (struct qcow2_image *img, uint64_t cluster, int64_t delta);
-extern int64_t alloc_clusters (struct qcow2_image *img, uint64_t n);
+/* One new cluster (N must be 1), refcount 1.  *FRESH (if not NULL):
+ * it lies past anything the file held, so it reads as zeroes. */
+extern int64_t alloc_clusters (struct qcow2_image *img, uint64_t n,
+                               int *fresh);
 extern int queue_free (struct qcow2_image *img, uint64_t host_off,
                        uint64_t len);
 extern int free_entry (struct qcow2_image *img, uint64_t e);

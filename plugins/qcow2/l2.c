@@ -163,7 +163,7 @@ l2_cow (struct qcow2_image *img, uint64_t l1_idx, struct mslot *s,
     return 0;
   }
   blk_hook_event (BLK_EV_L2_ALLOC_COW_READ);
-  newoff = alloc_clusters (img, 1);
+  newoff = alloc_clusters (img, 1, NULL);
   if (newoff == -1)
     return -1;
   /* Keep "copied" exact: set only where the data cluster's refcount is 1. */
@@ -210,7 +210,7 @@ l2_get (struct qcow2_image *img, uint64_t l1_idx, int alloc,
 
     if (!alloc)
       return 0;
-    newoff = alloc_clusters (img, 1);
+    newoff = alloc_clusters (img, 1, NULL);
     if (newoff == -1)
       return -1;
     s = take_slot (img);

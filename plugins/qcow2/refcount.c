@@ -226,7 +226,7 @@ rc_add (struct qcow2_image *img, uint64_t cluster, int64_t delta)
 }
 
 int64_t
-alloc_clusters (struct qcow2_image *img, uint64_t n)
+alloc_clusters (struct qcow2_image *img, uint64_t n, int *fresh)
 {
   uint64_t c = img->free_hint, rc;
 
@@ -254,6 +254,9 @@ alloc_clusters (struct qcow2_image *img, uint64_t n)
   if (rc_add (img, c, 1) == -1)
     return -1;
   blk_hook_event (BLK_EV_CLUSTER_ALLOC);
+  /* Past everything the file ever held: it reads as zeroes already. */
+  if (fresh)
+    *fresh = c >= img->host_end;
   img->free_hint = c + 1;
   note_end (img, c + 1);
   if (!(img->file->caps & BACKEND_EXTENDS_ON_WRITE) &&

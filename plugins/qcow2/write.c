@@ -174,6 +174,22 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
   return backend_pread (img->data, out, n, host + within, 0);
 }
 
+/* Does the whole cluster with entry E/BM read as zeroes? */
+static int
+old_reads_zero (struct qcow2_image *img, uint64_t e, uint64_t bm)
+{
+  int has_backing = img->backing || img->backing_raw;
+
+  if (e & QCOW2_OFLAG_COMPRESSED)
+    return 0;
+  if (img->extl2)
+    return (uint32_t) bm == 0 &&
+      (!has_backing || (uint32_t) (bm >> 32) == 0xffffffffu);
+  if (e & QCOW2_OFLAG_ZERO)
+    return 1;
+  return (e & QCOW2_OFFSET_MASK) == 0 && !has_backing;
+}
+
 /* Slow path for one guest cluster.  Entered with meta_lock held;
  * returns with it released.
  */
@@ -184,7 +200,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   uint64_t cs = img->cluster_size, e, bm, host_old, H, e_new, bm_new = 0;
   struct mslot *s;
   uint8_t *cbuf = NULL;
-  int is_new = 0, in_place = 0, r = -1;
+  int is_new = 0, in_place = 0, fresh = 0, r = -1;
 
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
@@ -227,7 +243,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   else {
   allocate:
     {
-      int64_t h = alloc_clusters (img, 1);
+      int64_t h = alloc_clusters (img, 1, &fresh);
       if (h == -1)
         goto inflight_out;
       H = (uint64_t) h;
@@ -271,6 +287,13 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
         r = backend_pwrite (img->data, cbuf + a, scs, H + a, 0);
       }
     }
+  }
+  else if (fresh && old_reads_zero (img, e, bm)) {
+    /* A brand-new cluster past the end of the file is a hole: only
+     * our bytes need writing.
+     */
+    blk_hook_event (BLK_EV_WRITE_AIO);
+    r = backend_pwrite (img->data, buf, n, H + within, 0);
   }
   else if (in_place) {
     /* Old data valid where it is: write just ours. */
