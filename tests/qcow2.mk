@@ -10,7 +10,8 @@ SCRIPT_TESTS += \
 	test-qcow2-concurrent.sh \
 	test-qcow2-bad-images.sh \
 	test-qcow2-hook.sh \
-	test-qcow2-create.sh
+	test-qcow2-create.sh \
+	test-qcow2-crash.sh
 
 UNIT_TESTS += unit-qcow2-header
 unit_qcow2_header_SOURCES = unit-qcow2-header.c

@@ -92,6 +92,26 @@ write_header (struct qcow2_image *img)
   return 0;
 }
 
+/* With lazy refcounts QEMU's contract is: the dirty bit is set while
+ * metadata may be inconsistent on disk, and whoever opens a dirty
+ * image repairs the refcounts.  So the ordering syncs can go.
+ */
+int
+qcow2_lazy_mark_dirty (struct qcow2_image *img)
+{
+  if (!img->lazy || img->dirty_set)
+    return 0;
+  img->h.incompatible |= QCOW2_INCOMPAT_DIRTY;
+  if (write_header (img) == -1) {
+    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+    return -1;
+  }
+  img->dirty_set = 1;
+  if (qcow2_debug_meta)
+    nbdkit_debug ("qcow2: %s: lazy refcounts: dirty bit set", img->path);
+  return 0;
+}
+
 static int
 read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
             uint64_t **out, const char *what)
@@ -374,6 +394,8 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
   if (img->h.backing_file && o.backing && open_backing (img, &o) == -1)
     goto fail;
 
+  img->lazy = !img->readonly && img->h.version >= 3 &&
+    (img->h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS);
   if (!img->readonly && img->h.version >= 3 && img->h.autoclear) {
     /* We do not maintain bitmaps (nor keep an external data file a
      * valid raw image): clear those bits before anything is written,
@@ -403,8 +425,13 @@ qcow2_close (struct qcow2_image *img)
 {
   if (img == NULL)
     return;
-  if (!img->readonly && img->l1 && img->reftable)
-    qcow2_flush (img);
+  if (!img->readonly && img->l1 && img->reftable &&
+      qcow2_flush (img) == 0 && img->dirty_set) {
+    /* Everything is consistent on disk again. */
+    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+    if (write_header (img) == 0)
+      img->dirty_set = 0;
+  }
   if (img->backing)
     qcow2_close (img->backing);
   backend_close (img->backing_raw);
@@ -434,19 +461,24 @@ qcow2_flush (struct qcow2_image *img)
 
   if (img->readonly)
     return 0;
+  if ((meta || img->l2c.ndirty || img->l1_dirty || img->npending) &&
+      qcow2_lazy_mark_dirty (img) == -1)
+    return -1;
   blk_hook_event (BLK_EV_FLUSH_TO_OS);
   if (img->data != img->file && backend_flush (img->data) == -1)
     return -1;
   /* 1. refcount increments (and guest data in the same file). */
   if (meta) {
-    if (rc_writeback_all (img) == -1 || backend_flush (img->file) == -1)
+    if (rc_writeback_all (img) == -1 ||
+        (!img->lazy && backend_flush (img->file) == -1))
       return -1;
   }
   /* 2. L2 tables, then the L1 table. */
   if (img->l2c.ndirty || img->l1_dirty) {
-    if (!meta && backend_flush (img->file) == -1)  /* data before L2 */
-      return -1;
-    if (l2_writeback_all (img) == -1 || backend_flush (img->file) == -1)
+    if (!meta && !img->lazy && backend_flush (img->file) == -1)
+      return -1;                /* data before L2 */
+    if (l2_writeback_all (img) == -1 ||
+        (!img->lazy && backend_flush (img->file) == -1))
       return -1;
     meta = 1;
   }

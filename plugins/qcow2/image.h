@@ -111,7 +111,8 @@ struct qcow2_image {
   uint64_t free_hint;           /* lowest cluster that may be free */
   uint64_t host_end;            /* clusters: past everything allocated */
   uint64_t grown_to;            /* bytes the backend was grown to */
-  int header_dirty;             /* feature bits changed */
+  int lazy;                     /* lazy refcounts: dirty bit, no ordering */
+  int dirty_set;                /* we set the dirty bit in the header */
   int dirty_data;               /* data written since the last flush */
   int wrote_meta;               /* metadata changed since open */
 };
@@ -122,6 +123,9 @@ extern struct qcow2_image *qcow2_open (const char *path,
                                        int depth);
 extern void qcow2_close (struct qcow2_image *img);
 extern int qcow2_flush (struct qcow2_image *img);
+/* Lazy refcounts: set the dirty bit on disk before the first
+ * metadata write-back (meta_lock held). */
+extern int qcow2_lazy_mark_dirty (struct qcow2_image *img);
 /* Create a new empty v3 image (create=SIZE). */
 extern int qcow2_create (const char *path, uint64_t size,
                          unsigned cluster_bits);

@@ -21,6 +21,8 @@
 static int
 writeback_l2_slot (struct qcow2_image *img, struct mslot *s)
 {
+  if (qcow2_lazy_mark_dirty (img) == -1)
+    return -1;
   if (rc_writeback_all (img) == -1)
     return -1;
   if (img->data != img->file && backend_flush (img->data) == -1)
