@@ -21,7 +21,7 @@ ROUNDS="${ROUNDS:-5}"
 RUNTIME="${RUNTIME:-3}"
 SIZE="${SIZE:-1G}"
 WORKLOADS="${WORKLOADS:-rr1 rr16 rwa rwu sr sw}"
-SERVERS="${SERVERS:-qnbd-none-threads qnbd-none-uring qnbd-wb-threads qnbd-wb-uring plugin raw}"
+SERVERS="${SERVERS:-qnbd-none-threads qnbd-none-uring qnbd-wb-threads qnbd-wb-uring plugin plugin-t1 raw}"
 
 for c in fio qemu-img qemu-io qemu-nbd nbdkit jq; do
   command -v $c >/dev/null || { echo "bench-qcow2: $c missing, skipped"; exit 0; }
@@ -64,6 +64,8 @@ start () {
       qemu-nbd -t -f qcow2 --cache=$cache --aio=$aio -k "$sock" "$img" \
         >"$tmp/srv.log" 2>&1 & ;;
     plugin) nbdkit -f -U "$sock" "$plugin" "$img" >"$tmp/srv.log" 2>&1 & ;;
+    # One nbdkit worker: no thread hand-off per request (QD1 latency).
+    plugin-t1) nbdkit -f -t 1 -U "$sock" "$plugin" "$img" >"$tmp/srv.log" 2>&1 & ;;
     raw) nbdkit -f -U "$sock" file "$raw" >"$tmp/srv.log" 2>&1 & ;;
   esac
   srv_pid=$!
@@ -130,10 +132,11 @@ for w in workloads:
             med[s] = (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
             print(f"{names[w]:32} {s:20} {med[s][0]:10.0f} {med[s][1]:9.0f}")
     q = {s: m for s, m in med.items() if s.startswith("qnbd")}
-    if "plugin" in med and q:
+    for p in ("plugin", "plugin-t1"):
+      if p in med and q:
         best = max(q, key=lambda s: q[s][0])
-        line = f"  -> plugin/{best} = {med['plugin'][0] / q[best][0]:.2f}x IOPS, p99 {med['plugin'][1]:.0f} vs {q[best][1]:.0f} us"
+        line = f"  -> {p}/{best} = {med[p][0] / q[best][0]:.2f}x IOPS, p99 {med[p][1]:.0f} vs {q[best][1]:.0f} us"
         if "raw" in med:
-            line += f"; plugin/raw = {med['plugin'][0] / med['raw'][0]:.2f}x"
+            line += f"; {p}/raw = {med[p][0] / med['raw'][0]:.2f}x"
         print(line)
 PY
