@@ -22,10 +22,17 @@ h.flush()
   qemu-io -f raw -c 'write -P 0x63 1000 100000' n.raw >/dev/null
   judge n.qcow2 n.raw
 done
-# Existing image: kept.
-serve again n.qcow2 create=1M
-nbdsh -u "$(uri again)" -c 'assert h.get_size() == 64 * 1024 * 1024'
+# Existing image: kept.  -D qcow2.meta=1 logs the metadata work.
+start_nbdkit again -v -D qcow2.meta=1 "$QCOW2" n.qcow2 create=1M
+nbdsh -u "$(uri again)" -c '
+assert h.get_size() == 64 * 1024 * 1024
+h.pwrite(b"d" * 512, 32 * 1024 * 1024)
+'
 stop_nbdkit again
+grep -q "qcow2: opened .*n.qcow2: v3" "$(server_log again)" || fail "no -D qcow2.meta output"
+grep -q "new L2 table\|guest cluster" "$(server_log again)" || fail "no allocation debug output"
+qemu-io -f raw -c 'write -P 0x64 32M 512' n.raw >/dev/null
+judge n.qcow2 n.raw
 # Big virtual size with small clusters: many refcount blocks at once.
 serve big big.qcow2 create=2G cluster-size=512
 stop_nbdkit big
