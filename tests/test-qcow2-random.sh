@@ -10,16 +10,33 @@ cd "$tmpdir"
 seed="${SEED:-$RANDOM}"
 echo "seed=$seed"
 
+# A base with data, for the backing-chain and snapshot cases.
+qemu-img create -q -f qcow2 base.qcow2 16M
+qemu-io -f qcow2 -c 'write -P 0xba 0 10M' -c 'write -P 0xbb 12M 1M' base.qcow2 >/dev/null
+
 for opts in "cluster_size=512" "compat=0.10,cluster_size=1k" \
-            "cluster_size=64k,refcount_bits=4" "extended_l2=on,cluster_size=16k"; do
+            "cluster_size=64k,refcount_bits=4" "extended_l2=on,cluster_size=16k" \
+            backing backing-v2-4k snapshots; do
   rm -f r.qcow2 r.raw
-  qemu-img create -q -f qcow2 -o "$opts" r.qcow2 16M
+  case "$opts" in
+    backing) qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 r.qcow2 16M ;;
+    backing-v2-4k)
+      qemu-img create -q -f qcow2 -o compat=0.10,cluster_size=4k \
+        -b base.qcow2 -F qcow2 r.qcow2 16M ;;
+    snapshots)
+      qemu-img convert -O qcow2 base.qcow2 r.qcow2
+      qemu-img snapshot -c s1 r.qcow2
+      qemu-io -f qcow2 -c 'write -P 0xbc 1M 3M' r.qcow2 >/dev/null
+      qemu-img snapshot -c s2 r.qcow2 ;;
+    *) qemu-img create -q -f qcow2 -o "$opts" r.qcow2 16M ;;
+  esac
+  qemu-img convert -O raw r.qcow2 r.raw
   serve r r.qcow2
   nbdsh -u "$(uri r)" -c - <<PY || fail "random I/O ($opts, seed $seed)"
 import random
 rnd = random.Random($seed)
 size = h.get_size()
-ref = bytearray(size)
+ref = bytearray(open("r.raw", "rb").read())
 for i in range(600):
     op = rnd.random()
     off = rnd.randrange(0, size - 1)
