@@ -46,7 +46,14 @@ confined_path (const char *img_path, const char *name, const char *dir,
 {
   CLEANUP_FREE char *base = NULL, *joined = NULL;
   char *rp;
-  size_t dl = strlen (dir);
+  size_t dl;
+
+  if (dir == NULL) {
+    nbdkit_error ("%s: refusing to open its %s '%s': no backing-dir",
+                  img_path, what, name);
+    return NULL;
+  }
+  dl = strlen (dir);
 
   if (strncmp (name, "json:", 5) == 0 || strstr (name, "://")) {
     nbdkit_error ("%s: %s '%s' is not a plain file name (protocols and "
@@ -241,9 +248,39 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
 struct qcow2_image *
 qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
 {
-  struct qcow2_image *img = calloc (1, sizeof *img);
   struct qcow2_options o = *opts;
   CLEANUP_FREE char *dir = NULL;
+  struct backend *file;
+
+  if (depth == 0) {
+    /* The confinement directory for the whole chain. */
+    dir = o.backing_dir ? realpath (o.backing_dir, NULL) : NULL;
+    if (o.backing_dir && dir == NULL) {
+      nbdkit_error ("backing-dir: cannot resolve '%s': %m", o.backing_dir);
+      return NULL;
+    }
+    if (dir == NULL) {
+      CLEANUP_FREE char *rp = realpath (path, NULL);
+      dir = rp ? dir_of (rp) : NULL;
+      if (dir == NULL) {
+        nbdkit_error ("%s: %m", path);
+        return NULL;
+      }
+    }
+    o.backing_dir = dir;
+  }
+  file = backend_file_open (path, o.readonly || o.snapshot != NULL, 0);
+  if (file == NULL)
+    return NULL;
+  return qcow2_open_backend (file, path, &o, depth);
+}
+
+struct qcow2_image *
+qcow2_open_backend (struct backend *file, const char *path,
+                    const struct qcow2_options *opts, int depth)
+{
+  struct qcow2_image *img = calloc (1, sizeof *img);
+  struct qcow2_options o = *opts;
   CLEANUP_FREE uint8_t *hbuf = NULL;
   uint8_t first[QCOW2_V3_HEADER_LEN] = { 0 };
   char why[256];
@@ -255,6 +292,7 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
   if (img == NULL || (img->path = strdup (path)) == NULL) {
     nbdkit_error ("%s: %m", path);
     free (img);
+    backend_close (file);
     return NULL;
   }
   img->depth = depth;
@@ -266,28 +304,7 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init (&img->free_lock, &rwa);
   pthread_rwlockattr_destroy (&rwa);
-
-  if (depth == 0) {
-    /* The confinement directory for the whole chain. */
-    dir = o.backing_dir ? realpath (o.backing_dir, NULL) : NULL;
-    if (o.backing_dir && dir == NULL) {
-      nbdkit_error ("backing-dir: cannot resolve '%s': %m", o.backing_dir);
-      goto fail;
-    }
-    if (dir == NULL) {
-      CLEANUP_FREE char *rp = realpath (path, NULL);
-      dir = rp ? dir_of (rp) : NULL;
-      if (dir == NULL) {
-        nbdkit_error ("%s: %m", path);
-        goto fail;
-      }
-    }
-    o.backing_dir = dir;
-  }
-
-  img->file = backend_file_open (path, img->readonly, 0);
-  if (img->file == NULL)
-    goto fail;
+  img->file = file;
   img->data = img->file;
   fsize = backend_size (img->file);
   if (fsize == -1)

@@ -121,6 +121,16 @@ struct qcow2_image {
 extern struct qcow2_image *qcow2_open (const char *path,
                                        const struct qcow2_options *o,
                                        int depth);
+/* Open an image on an already open storage backend FILE (taken over,
+ * closed on failure too).  PATH names it in messages and anchors
+ * relative backing/data file names; with o->backing_dir NULL no
+ * backing or data file is opened.  This is the entry point for
+ * non-file backends (rbd).
+ */
+extern struct qcow2_image *qcow2_open_backend (struct backend *file,
+                                               const char *path,
+                                               const struct qcow2_options *o,
+                                               int depth);
 extern void qcow2_close (struct qcow2_image *img);
 extern int qcow2_flush (struct qcow2_image *img);
 /* Lazy refcounts: set the dirty bit on disk before the first
