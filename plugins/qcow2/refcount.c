@@ -207,9 +207,10 @@ rc_add (struct qcow2_image *img, uint64_t cluster, int64_t delta)
   struct mslot *s;
   uint64_t v, i = cluster % img->rb_entries;
 
-  if (rb_get (img, cluster / img->rb_entries, 1, &s) == -1)
+  /* A decrement never creates a block: no block means refcount 0. */
+  if (rb_get (img, cluster / img->rb_entries, delta > 0, &s) == -1)
     return -1;
-  v = rb_read (img, s->data, i);
+  v = s ? rb_read (img, s->data, i) : 0;
   if ((delta < 0 && v < (uint64_t) -delta) ||
       (delta > 0 && img->rc_max - v < (uint64_t) delta)) {
     nbdkit_error ("%s: refcount of cluster %" PRIu64 " would %s (is %" PRIu64
@@ -286,10 +287,18 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   uint8_t hdr[QCOW2_V3_HEADER_LEN];
   size_t hlen;
 
+  if (need >= QCOW2_MAX_REFTABLE_BYTES / 8) {
+    nbdkit_error ("%s: cluster %" PRIu64 " is beyond the largest possible "
+                  "refcount table", img->path, need * E);
+    errno = ENOSPC;
+    return -1;
+  }
   blk_hook_event (BLK_EV_REFTABLE_GROW);
   new_n = old_n * 2;
   if (new_n < need + 1)
     new_n = need + 1;
+  if (new_n > QCOW2_MAX_REFTABLE_BYTES / 8)
+    new_n = QCOW2_MAX_REFTABLE_BYTES / 8;
   for (;;) {
     new_n = (new_n + per_cluster - 1) / per_cluster * per_cluster;
     tclusters = new_n / per_cluster;
