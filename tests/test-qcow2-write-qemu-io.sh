@@ -28,7 +28,8 @@ i=0
 for opts in "compat=0.10" "compat=1.1" "cluster_size=512" \
             "cluster_size=2M" "refcount_bits=1" "refcount_bits=64" \
             "cluster_size=1k,refcount_bits=2" "extended_l2=on,cluster_size=32k" \
-            "lazy_refcounts=on"; do
+            "lazy_refcounts=on" "data_file=wdata.raw" \
+            "data_file=wdata2.raw,extended_l2=on,cluster_size=64k"; do
   i=$((i + 1))
   qemu-img create -q -f qcow2 -o "$opts" w$i.qcow2 4M
   qemu-img create -q -f raw w$i.raw 4M
