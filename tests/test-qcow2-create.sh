@@ -37,3 +37,11 @@ judge n.qcow2 n.raw
 serve big big.qcow2 create=2G cluster-size=512
 stop_nbdkit big
 qemu-img check big.qcow2 | grep -q "No errors were found" || fail "big create"
+# discard=ignore: no trim offered; readonly=true: no writes.
+serve nt n.qcow2 discard=ignore
+nbdinfo --can trim "$(uri nt)" && fail "discard=ignore still offers trim"
+nbdinfo --can zero "$(uri nt)" || fail "zero not offered"
+stop_nbdkit nt
+serve ro n.qcow2 readonly=true
+nbdinfo --can write "$(uri ro)" && fail "readonly=true still writable"
+stop_nbdkit ro
