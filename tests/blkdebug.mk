@@ -1,1 +1,25 @@
-# Tests of the blkdebug module (none yet).
+# Tests of the blkdebug module (filters/blkdebug).
+
+UNIT_TESTS += unit-blkdebug-rules unit-blkdebug-engine unit-blkdebug-control
+BLKDEBUG_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/filters/blkdebug
+unit_blkdebug_rules_SOURCES = unit-blkdebug-rules.c
+unit_blkdebug_rules_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
+unit_blkdebug_rules_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS)
+unit_blkdebug_engine_SOURCES = unit-blkdebug-engine.c
+unit_blkdebug_engine_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
+unit_blkdebug_engine_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread
+unit_blkdebug_control_SOURCES = unit-blkdebug-control.c
+unit_blkdebug_control_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
+unit_blkdebug_control_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread
+
+SCRIPT_TESTS += \
+	test-blkdebug-params.sh \
+	test-blkdebug-inline.sh \
+	test-blkdebug-qemu-diff.sh \
+	test-blkdebug-control.sh \
+	test-blkdebug-breakpoint.sh \
+	test-blkdebug-parallel.sh \
+	test-blkdebug-hook.sh \
+	test-blkdebug-extras.sh \
+	test-blkdebug-report.sh \
+	test-blkdebug-blocksize.sh

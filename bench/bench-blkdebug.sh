@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench-blkdebug: what the blkdebug filter costs a request when its
+# rules never fire, in instructions per request under callgrind (the
+# foundation's measure), against bare nbdkit and nbdkit's own error
+# filter at error-rate=0.
+#
+#   bench/bench-blkdebug.sh [N]       (N requests per round, default 4000)
+#
+# Each configuration runs twice, with N and 2N requests (4K reads and
+# writes alternating, one client); the difference divided by N is the
+# cost per request with start-up and shut-down cancelled out.
+set -e
+set -u
+PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+top="$(cd "$(dirname "$0")/.." && pwd)"
+F="$top/filters/blkdebug/.libs/nbdkit-blkdebug-filter.so"
+N="${1:-4000}"
+for c in valgrind nbdkit nbdsh; do
+  command -v "$c" >/dev/null || { echo "bench-blkdebug: $c not installed"; exit 77; }
+done
+[ -e "$F" ] || { echo "bench-blkdebug: build first (make)"; exit 1; }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# Ten rules that never fire, two kinds:
+#  idle:  on events no request raises here (qcow2 metadata events);
+#  armed: on read_aio/write_aio (armed by every request) for sectors no
+#         request touches, so every request is judged against them.
+idle=() armed=()
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  ev=(l1_update l2_load l2_update cluster_alloc refblock_alloc
+      cow_read cow_write reftable_load reftable_grow l2_alloc_write)
+  idle+=("blkdebug-inject=event=${ev[$i]},errno=EIO")
+  armed+=("blkdebug-inject=event=$([ $((i % 2)) = 0 ] && echo read_aio || echo write_aio),sector=$((100000 + i))")
+done
+
+# instructions SOCKNAME N ARGS...: total Ir of nbdkit serving N requests.
+instructions ()
+{
+  name="$1" n="$2"; shift 2
+  s="$tmp/$name.sock" out="$tmp/$name.cg"
+  rm -f "$s" "$out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" \
+    nbdkit -f -U "$s" "$@" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 400); do [ -S "$s" ] && break; sleep 0.05; done
+  nbdsh -u "nbd+unix:///?socket=$s" -c "
+buf = b'x' * 4096
+for i in range($n // 2):
+    h.pread(4096, 0)
+    h.pwrite(buf, 8192)
+"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1
+}
+
+per_request ()
+{
+  label="$1"; shift
+  a="$(instructions "$label-1" "$N" "$@")"
+  b="$(instructions "$label-2" $((2 * N)) "$@")"
+  echo $(( (b - a) / N ))
+}
+
+bare=$(per_request bare memory 1M)
+err=$(per_request error --filter=error memory 1M error-rate=0)
+bd0=$(per_request bd0 --filter="$F" memory 1M)
+bdi=$(per_request bdi --filter="$F" memory 1M "${idle[@]}")
+bda=$(per_request bda --filter="$F" memory 1M "${armed[@]}")
+
+printf '%-44s %8s %8s\n' "configuration" "Ir/req" "+bare"
+printf '%-44s %8d %8s\n' "bare (memory plugin)" "$bare" "-"
+printf '%-44s %8d %+8d\n' "error filter, error-rate=0" "$err" $((err - bare))
+printf '%-44s %8d %+8d\n' "blkdebug, no rules" "$bd0" $((bd0 - bare))
+printf '%-44s %8d %+8d\n' "blkdebug, 10 idle rules (events not raised)" "$bdi" $((bdi - bare))
+printf '%-44s %8d %+8d\n' "blkdebug, 10 armed rules that never fire" "$bda" $((bda - bare))

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench-blkreplay.sh: what recording costs, and how fast a replay goes.
+#
+# 1. Recording overhead, as instructions per 4k read request counted by
+#    valgrind --tool=callgrind over the whole nbdkit process (all its
+#    threads, so the log writer thread is included): nbdkit serves the
+#    memory plugin, a client sends N and then 2N reads in two runs, and
+#    (I(2N) - I(N)) / N is the cost of one request without start-up and
+#    shutdown.  Configurations: bare, blkreplay-data=none, =hash (the
+#    issue's target: at most +1500 over bare), =full, and nbdkit's own
+#    log filter for comparison.
+# 2. Replay throughput: a 4k random-read fio load (QD 8) is recorded;
+#    blkreplay run --timing=fast replays it against the memory plugin,
+#    once with the recorded ordering (a request waits for everything
+#    that completed before it was submitted: against a fast server the
+#    recording shows little overlap, so this replays at the recorded,
+#    server-side queue depth of 1-2) and once with --queue-depth=8;
+#    fio drives the same load for comparison.  Requests per second,
+#    median of 3 alternating rounds.
+#
+# Usage: bench/bench-blkreplay.sh [N]   (from the top of a built tree)
+set -e
+set -u
+PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+top="${abs_top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}"
+filter="$top/filters/blkreplay/.libs/nbdkit-blkreplay-filter.so"
+blkreplay="$top/tools/blkreplay/blkreplay"
+N="${1:-2000}"
+
+for c in nbdkit nbdsh valgrind callgrind_annotate fio; do
+  command -v "$c" >/dev/null || { echo "bench-blkreplay: $c is not installed, skipped"; exit 0; }
+done
+[ -x "$blkreplay" ] && [ -e "$filter" ] ||
+  { echo "bench-blkreplay: build the tree first (make)"; exit 1; }
+
+tmp="$(mktemp -d /tmp/bench-blkreplay.XXXXXX)"
+pids=""
+cleanup () { for p in $pids; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+wait_sock () {
+  for _ in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.05; done
+  echo "bench-blkreplay: no socket $1" >&2; exit 1
+}
+
+# instr NREADS ARGS...: instructions of one nbdkit run serving NREADS reads.
+instr () {
+  n="$1"; shift
+  sock="$tmp/cg.sock"; out="$tmp/cg.out"
+  rm -f "$sock" "$out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" \
+    nbdkit -f -U "$sock" "$@" > "$tmp/cg.log" 2>&1 &
+  p=$!
+  pids="$pids $p"
+  wait_sock "$sock"
+  nbdsh -u "nbd+unix:///?socket=$sock" -c "
+for i in range($n):
+    h.pread(4096, (i * 4096) % (32 << 20))
+"
+  kill -TERM "$p"
+  wait "$p" || :
+  awk '/^summary:|^totals:/ { print $2; exit }' "$out"
+}
+
+per_request () {
+  a="$(instr "$N" "$@")"
+  b="$(instr $((2 * N)) "$@")"
+  echo $(( (b - a) / N ))
+}
+
+if [ -z "${BENCH_SKIP_CALLGRIND:-}" ]; then
+echo "== recording overhead: callgrind instructions per 4k read (N=$N, 2N=$((2 * N)))"
+bare="$(per_request memory 32M)"
+printf "%-28s %8d\n" "bare (memory plugin)" "$bare"
+for d in none hash full; do
+  v="$(per_request --filter="$filter" memory 32M \
+        blkreplay-log="$tmp/bench.blog" blkreplay-data=$d)"
+  printf "%-28s %8d  (+%d over bare)\n" "blkreplay-data=$d" "$v" $((v - bare))
+  [ $d = hash ] && hash_over=$((v - bare))
+done
+v="$(per_request --filter=log memory 32M logfile="$tmp/nbdkit.log")"
+printf "%-28s %8d  (+%d over bare)\n" "nbdkit log filter" "$v" $((v - bare))
+if [ "$hash_over" -le 1500 ]; then
+  echo "blkreplay-data=hash: +$hash_over instructions per request: within the +1500 target"
+else
+  echo "blkreplay-data=hash: +$hash_over instructions per request: OVER the +1500 target"
+fi
+fi
+
+echo
+echo "== replay throughput: 4k random reads, QD 8, memory plugin, requests/s (median of 3)"
+cat > "$tmp/load.fio" <<EOF
+[global]
+ioengine=nbd
+iodepth=8
+rw=randread
+bs=4k
+size=32M
+loops=3
+randrepeat=1
+uri=\${BENCH_URI}
+[j]
+EOF
+rsock="$tmp/rec.sock"
+nbdkit -f -U "$rsock" --filter="$filter" memory 32M \
+  blkreplay-log="$tmp/load.blog" blkreplay-data=hash > "$tmp/rec.log" 2>&1 &
+p=$!; pids="$pids $p"
+wait_sock "$rsock"
+BENCH_URI="nbd+unix:///?socket=$rsock" fio "$tmp/load.fio" --output=/dev/null
+kill -TERM "$p"; wait "$p" || :
+nreq="$("$blkreplay" stats --json "$tmp/load.blog" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
+
+ssock="$tmp/srv.sock"
+nbdkit -f -U "$ssock" memory 32M > "$tmp/srv.log" 2>&1 &
+p=$!; pids="$pids $p"
+wait_sock "$ssock"
+r_rep=""; r_qd=""; r_fio=""
+for round in 1 2 3; do
+  r_rep="$r_rep $("$blkreplay" run "$tmp/load.blog" "nbd+unix:///?socket=$ssock" \
+      --timing=fast --quiet --json | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/')"
+  r_qd="$r_qd $("$blkreplay" run "$tmp/load.blog" "nbd+unix:///?socket=$ssock" \
+      --timing=fast --queue-depth=8 --quiet --json | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/')"
+  r_fio="$r_fio $(BENCH_URI="nbd+unix:///?socket=$ssock" fio "$tmp/load.fio" \
+      --output-format=json | sed -n 's/^ *"iops" : \([0-9.]*\),$/\1/p' | head -1)"
+done
+median () { printf '%s\n' $1 | sort -n | sed -n 2p; }
+mr="$(median "$r_rep")"; mq="$(median "$r_qd")"; mf="$(median "$r_fio")"
+printf "%-34s %10.0f req/s  (rounds:%s)\n" "blkreplay run (recorded ordering)" "$mr" "$r_rep"
+printf "%-34s %10.0f req/s  (rounds:%s)\n" "blkreplay run --queue-depth=8" "$mq" "$r_qd"
+printf "%-34s %10.0f req/s  (rounds:%s)\n" "fio (same load, QD 8)" "$mf" "$r_fio"
+awk -v a="$mr" -v q="$mq" -v b="$mf" -v n="$nreq" \
+  'BEGIN { printf "replay/fio ratio: %.2f with the recorded ordering, %.2f at QD 8 (%d requests per round)\n", a / b, q / b, n }'

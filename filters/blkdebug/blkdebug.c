@@ -1,0 +1,661 @@
+/* nbdkit-blk: nbdkit-blkdebug-filter.so, QEMU-compatible error
+ * injection with breakpoints and run-time control.
+ *
+ * Files: rules.c (parsers), engine.c (QEMU's state machine),
+ * control.c (control socket), this file (nbdkit glue).
+ *
+ * Thread model: parallel (the filter adds no restriction).  Shared
+ * state and what guards it:
+ * - configuration globals: written in .config/.config_complete only,
+ *   read-only afterwards;
+ * - the engine (rules, armed set, state, suspended requests): its own
+ *   mutex, see engine.h;
+ * - the write generations (QEMU's flush elision): atomics;
+ * - the control socket: control.c's conn_lock.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-filter.h>
+
+#include "blk-hook.h"
+#include "cleanup.h"
+#include "control.h"
+#include "engine.h"
+#include "rules.h"
+
+/* -D blkdebug.rules=1: list every rule with its counters at exit. */
+NBDKIT_DLL_PUBLIC int blkdebug_debug_rules = 0;
+
+/* Configuration (read-only after .config_complete). */
+static struct bd_rule_list pending;     /* rules in command-line order */
+static unsigned ninline;
+static uint64_t seed = 1;
+static int backend_layer;               /* blkdebug-layer=backend */
+static char *control_path;
+static uint32_t align, max_transfer;
+static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
+
+static struct bd_engine *engine;
+static int hook_handle = -1;
+
+/* QEMU skips parts of a flush when nothing was written since the last
+ * successful one, judged per node by a write generation: the raw
+ * format node above blkdebug decides whether flush_to_disk is raised,
+ * blkdebug's own node whether flush rules are judged.  The two differ
+ * after a FUA write: QEMU emulates its flush on the raw node before the
+ * raw node counts the write (blkdebug has already counted it).
+ */
+static uint64_t raw_gen, raw_flushed, bd_gen, bd_flushed;
+
+/* ---- configuration ---- */
+
+static int
+read_file (const char *key, const char *path, char **text, size_t *len)
+{
+  FILE *fp = fopen (path, "r");
+  char *buf = NULL;
+  size_t cap = 0, n = 0, r;
+
+  if (fp == NULL) {
+    nbdkit_error ("%s: cannot open '%s': %m", key, path);
+    return -1;
+  }
+  do {
+    if (n == cap) {
+      char *nb;
+      cap = cap ? cap * 2 : 4096;
+      if (cap > 16 * 1024 * 1024 || (nb = realloc (buf, cap)) == NULL) {
+        nbdkit_error ("%s: '%s' is too large for a rule file", key, path);
+        free (buf);
+        fclose (fp);
+        return -1;
+      }
+      buf = nb;
+    }
+    r = fread (buf + n, 1, cap - n, fp);
+    n += r;
+  } while (r > 0);
+  if (ferror (fp)) {
+    nbdkit_error ("%s: cannot read '%s': %m", key, path);
+    free (buf);
+    fclose (fp);
+    return -1;
+  }
+  fclose (fp);
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+static int
+parse_u32 (const char *key, const char *value, uint32_t *out, int pow2)
+{
+  int64_t v = nbdkit_parse_size (value);
+
+  if (v == -1)
+    return -1;
+  if (v < 1 || v > UINT32_MAX) {
+    nbdkit_error ("%s: '%s' is out of range (1 .. 4G-1)", key, value);
+    return -1;
+  }
+  if (pow2 && (v & (v - 1))) {
+    nbdkit_error ("%s: '%s' is not a power of two", key, value);
+    return -1;
+  }
+  *out = (uint32_t) v;
+  return 0;
+}
+
+static int
+blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                 const char *key, const char *value)
+{
+  char why[512], origin[64];
+
+  if (strcmp (key, "blkdebug-config") == 0) {
+    CLEANUP_FREE char *text = NULL;
+    size_t len;
+    if (read_file (key, value, &text, &len) == -1)
+      return -1;
+    if (bd_parse_config (text, len, value, &pending, why, sizeof why) == -1) {
+      nbdkit_error ("%s: %s", key, why);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkdebug-inject") == 0 ||
+      strcmp (key, "blkdebug-set-state") == 0) {
+    enum bd_action act = key[9] == 'i' ? BD_INJECT : BD_SET_STATE;
+    struct bd_rule *r;
+    snprintf (origin, sizeof origin, "%s #%u", key, ++ninline);
+    r = bd_parse_inline (act, value, origin, why, sizeof why);
+    if (r == NULL) {
+      nbdkit_error ("%s: cannot parse '%s': %s", key, value, why);
+      return -1;
+    }
+    if (bd_list_append (&pending, r) == -1) {
+      bd_rule_free (r);
+      nbdkit_error ("%s: out of memory", key);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkdebug-seed") == 0) {
+    if (nbdkit_parse_uint64_t (key, value, &seed) == -1)
+      return -1;
+    return 0;
+  }
+  if (strcmp (key, "blkdebug-layer") == 0) {
+    if (strcmp (value, "client") == 0)
+      backend_layer = 0;
+    else if (strcmp (value, "backend") == 0)
+      backend_layer = 1;
+    else {
+      nbdkit_error ("%s: unknown layer '%s' (use client or backend)",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkdebug-control") == 0) {
+    free (control_path);
+    control_path = nbdkit_absolute_path (value);
+    return control_path ? 0 : -1;
+  }
+  if (strcmp (key, "blkdebug-align") == 0)
+    return parse_u32 (key, value, &align, 1);
+  if (strcmp (key, "blkdebug-max-transfer") == 0)
+    return parse_u32 (key, value, &max_transfer, 0);
+  if (strcmp (key, "blkdebug-opt-write-zero") == 0)
+    return parse_u32 (key, value, &opt_write_zero, 0);
+  if (strcmp (key, "blkdebug-max-write-zero") == 0)
+    return parse_u32 (key, value, &max_write_zero, 0);
+  if (strcmp (key, "blkdebug-opt-discard") == 0)
+    return parse_u32 (key, value, &opt_discard, 0);
+  if (strcmp (key, "blkdebug-max-discard") == 0)
+    return parse_u32 (key, value, &max_discard, 0);
+  if (strncmp (key, "blkdebug-", 9) == 0) {
+    nbdkit_error ("%s: unknown blkdebug parameter (see "
+                  "nbdkit-blkdebug-filter(1))", key);
+    return -1;
+  }
+  return next (nxdata, key, value);
+}
+
+static int
+blkdebug_config_complete (nbdkit_next_config_complete *next,
+                          nbdkit_backend *nxdata)
+{
+  size_t i;
+
+  if (align && align > 65536) {
+    nbdkit_error ("blkdebug-align: %" PRIu32 " is more than NBD can "
+                  "advertise (64K)", align);
+    return -1;
+  }
+  if (max_transfer && align && max_transfer % align) {
+    nbdkit_error ("blkdebug-max-transfer: %" PRIu32 " is not a multiple of "
+                  "blkdebug-align=%" PRIu32, max_transfer, align);
+    return -1;
+  }
+  if (max_write_zero && opt_write_zero && max_write_zero < opt_write_zero) {
+    nbdkit_error ("blkdebug-max-write-zero is below blkdebug-opt-write-zero");
+    return -1;
+  }
+  if (max_discard && opt_discard && max_discard < opt_discard) {
+    nbdkit_error ("blkdebug-max-discard is below blkdebug-opt-discard");
+    return -1;
+  }
+
+  engine = bd_engine_new (seed);
+  if (engine == NULL) {
+    nbdkit_error ("blkdebug: out of memory");
+    return -1;
+  }
+  for (i = 0; i < pending.n; i++)
+    if (bd_engine_add (engine, pending.rules[i]) < 0) {
+      /* The engine owns (or freed) rules 0..i; free the rest. */
+      for (i++; i < pending.n; i++)
+        bd_rule_free (pending.rules[i]);
+      pending.n = 0;
+      nbdkit_error ("blkdebug: out of memory");
+      return -1;
+    }
+  free (pending.rules);
+  pending.rules = NULL;
+  pending.n = pending.cap = 0;
+  return next (nxdata);
+}
+
+#define blkdebug_config_help \
+  "blkdebug-config=FILE          QEMU blkdebug rule file.\n" \
+  "blkdebug-inject=RULE          event=E[,errno=N][,iotype=T][,sector=S]...\n" \
+  "blkdebug-set-state=RULE       event=E,state=N,new_state=M\n" \
+  "blkdebug-control=PATH         Control socket (break/resume/inject...).\n" \
+  "blkdebug-layer=client|backend Where rules fail I/O (default client).\n" \
+  "blkdebug-seed=N               Seed for probability= and corrupt=.\n" \
+  "blkdebug-align=, -max-transfer=, -opt-write-zero=, -max-write-zero=,\n" \
+  "blkdebug-opt-discard=, -max-discard=  QEMU's request limits."
+
+/* ---- the hook: events and backend I/O of the plugin ---- */
+
+static int
+hook_alive (void)
+{
+  /* Ends early (and fails) when nbdkit shuts down or the client left. */
+  return nbdkit_nanosleep (0, 1000) == 0;
+}
+
+static void
+blkdebug_hook_event (void *opaque, enum blk_hook_event ev)
+{
+  bd_engine_event (engine, (int) ev);
+}
+
+static const int op_iotype[BLK_IO__MAX] = {
+  [BLK_IO_READ] = BD_IO_READ, [BLK_IO_WRITE] = BD_IO_WRITE,
+  [BLK_IO_ZERO] = BD_IO_WRITE_ZEROES, [BLK_IO_TRIM] = BD_IO_DISCARD,
+  [BLK_IO_FLUSH] = BD_IO_FLUSH, [BLK_IO_EXTENTS] = BD_IO_BLOCK_STATUS,
+  [BLK_IO_CACHE] = -1,
+};
+
+static int
+blkdebug_hook_io_begin (void *opaque, struct blk_hook_io *io)
+{
+  struct bd_outcome o;
+  int t;
+
+  if (!backend_layer || (unsigned) io->op >= BLK_IO__MAX ||
+      (t = op_iotype[io->op]) < 0)
+    return 0;
+  if (!bd_engine_check (engine, (enum bd_iotype) t, io->offset,
+                        io->op == BLK_IO_FLUSH ? 0 : io->length, &o))
+    return 0;
+  if (o.delay_ns &&
+      nbdkit_nanosleep ((unsigned) (o.delay_ns / 1000000000u),
+                        (unsigned) (o.delay_ns % 1000000000u)) == -1)
+    return ESHUTDOWN;
+  /* corrupt= and torn= need the data: only on client requests. */
+  return o.error;
+}
+
+/* ---- lifecycle ---- */
+
+static int
+blkdebug_get_ready (int thread_model)
+{
+  struct blk_hook_subscriber sub = {
+    .name = "blkdebug",
+    .event = blkdebug_hook_event,
+    .io_begin = blkdebug_hook_io_begin,
+  };
+
+  bd_engine_set_alive_cb (engine, hook_alive);
+  hook_handle = blk_hook_subscribe (&sub);
+  if (hook_handle == -1)
+    nbdkit_debug ("blkdebug: hook table full, plugin events not seen");
+  if (control_path && bd_control_listen (control_path) == -1) {
+    nbdkit_error ("blkdebug-control: cannot listen on '%s': %m",
+                  control_path);
+    return -1;
+  }
+  /* QEMU raises "none" once, when the blkdebug node is created. */
+  bd_engine_event (engine, BLK_EV_NONE);
+  return 0;
+}
+
+static int
+blkdebug_after_fork (nbdkit_backend *nxdata)
+{
+  if (bd_control_start (engine) == -1) {
+    nbdkit_error ("blkdebug-control: cannot start the control thread: %m");
+    return -1;
+  }
+  return 0;
+}
+
+static void
+blkdebug_cleanup (nbdkit_backend *nxdata)
+{
+  if (engine)
+    bd_engine_shutdown (engine);
+  bd_control_stop ();
+}
+
+static void
+blkdebug_unload (void)
+{
+  if (hook_handle >= 0)
+    blk_hook_unsubscribe (hook_handle);
+  bd_control_stop ();
+  if (engine && blkdebug_debug_rules) {
+    unsigned n;
+    char *text = bd_engine_list (engine, true, &n), *line, *save = NULL;
+    if (text) {
+      fprintf (stderr, "nbdkit: blkdebug: %u rules at exit\n", n);
+      for (line = strtok_r (text, "\n", &save); line;
+           line = strtok_r (NULL, "\n", &save))
+        fprintf (stderr, "nbdkit: blkdebug: rule %s\n", line);
+      free (text);
+    }
+  }
+  bd_engine_free (engine);
+  engine = NULL;
+  bd_list_free (&pending);
+  free (control_path);
+}
+
+/* ---- block size (QEMU's align / max-transfer) ---- */
+
+static int
+blkdebug_block_size (nbdkit_next *next, void *handle, uint32_t *minimum,
+                     uint32_t *preferred, uint32_t *maximum)
+{
+  if (next->block_size (next, minimum, preferred, maximum) == -1)
+    return -1;
+  if (align == 0 && max_transfer == 0)
+    return 0;
+  if (*minimum == 0) {
+    *minimum = 1;
+    *preferred = 4096;
+    *maximum = 0xffffffff;
+  }
+  if (align > *minimum)
+    *minimum = align;
+  if (*preferred < *minimum)
+    *preferred = *minimum;
+  if (max_transfer && max_transfer < *maximum)
+    *maximum = max_transfer;
+  if (*maximum < *preferred)
+    *preferred = *minimum;
+  *maximum -= *maximum % *minimum;
+  return 0;
+}
+
+/* ---- the request path ---- */
+
+#define RAISE(ev)                                                       \
+  do {                                                                  \
+    if (bd_engine_event (engine, (ev)) == -1) {                         \
+      *err = ESHUTDOWN;                                                 \
+      return -1;                                                        \
+    }                                                                   \
+  } while (0)
+
+/* Judge a client request; returns -1 (with *err) if it must fail now,
+ * 1 if O holds an action the caller applies (corrupt, torn), else 0.
+ */
+static int
+judge (enum bd_iotype t, uint64_t offset, uint64_t length,
+       struct bd_outcome *o, int *err)
+{
+  if (backend_layer || !bd_engine_check (engine, t, offset, length, o))
+    return 0;
+  if (o->delay_ns &&
+      nbdkit_nanosleep ((unsigned) (o->delay_ns / 1000000000u),
+                        (unsigned) (o->delay_ns % 1000000000u)) == -1) {
+    *err = ESHUTDOWN;
+    return -1;
+  }
+  if (o->torn || o->corrupt)
+    return 1;
+  if (o->error) {
+    *err = o->error;
+    return -1;
+  }
+  return 0;
+}
+
+/* The flush of the raw node (RAW_START, BD_START: the generations
+ * when it began) up to the point where the data would be flushed.
+ */
+static int
+flush_begin (uint64_t raw_start, uint64_t bd_start, int *err)
+{
+  struct bd_outcome o;
+
+  RAISE (BLK_EV_FLUSH_TO_OS);
+  if (raw_start != __atomic_load_n (&raw_flushed, __ATOMIC_RELAXED))
+    RAISE (BLK_EV_FLUSH_TO_DISK);
+  if (bd_start != __atomic_load_n (&bd_flushed, __ATOMIC_RELAXED) &&
+      judge (BD_IO_FLUSH, 0, 0, &o, err) == -1)
+    return -1;
+  return 0;
+}
+
+static void
+flush_done (uint64_t raw_start, uint64_t bd_start)
+{
+  __atomic_store_n (&raw_flushed, raw_start, __ATOMIC_RELAXED);
+  __atomic_store_n (&bd_flushed, bd_start, __ATOMIC_RELAXED);
+}
+
+/* After a write or zero (R: its result so far): pwritev_done, the
+ * generations, and QEMU's flush for FUA.  Returns the final result.
+ */
+static int
+write_done (int r, uint32_t flags, int *err)
+{
+  uint64_t bd_now = __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
+
+  if (bd_engine_event (engine, BLK_EV_PWRITEV_DONE) == -1 && r == 0) {
+    *err = ESHUTDOWN;
+    r = -1;
+  }
+  if (r == 0 && (flags & NBDKIT_FLAG_FUA)) {
+    uint64_t raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
+    /* The plugin made the data durable (FUA was passed down). */
+    if (flush_begin (raw_start, bd_now, err) == -1)
+      r = -1;
+    else
+      flush_done (raw_start, bd_now);
+  }
+  __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
+  return r;
+}
+
+static int
+blkdebug_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  struct bd_outcome o;
+  int j;
+
+  if (!backend_layer)
+    RAISE (BLK_EV_READ_AIO);
+  j = judge (BD_IO_READ, offset, count, &o, err);
+  if (j == -1)
+    return -1;
+  if (next->pread (next, buf, count, offset, flags, err) == -1)
+    return -1;
+  if (j == 1 && o.corrupt)
+    bd_corrupt (buf, count, o.corrupt, o.corrupt_seed);
+  return 0;
+}
+
+static int
+blkdebug_pwrite (nbdkit_next *next, void *handle, const void *buf,
+                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  struct bd_outcome o;
+  int j, r;
+
+  if (!backend_layer) {
+    RAISE (BLK_EV_WRITE_AIO);
+    RAISE (BLK_EV_PWRITEV);
+  }
+  j = judge (BD_IO_WRITE, offset, count, &o, err);
+  if (j == 1 && o.torn) {
+    /* A torn write: the head reaches the disk, then the error. */
+    if (o.torn_bytes &&
+        next->pwrite (next, buf, (uint32_t) o.torn_bytes, offset, flags,
+                      err) == -1)
+      r = -1;
+    else {
+      *err = o.error;
+      r = -1;
+    }
+  }
+  else if (j == -1)
+    r = -1;
+  else
+    r = next->pwrite (next, buf, count, offset, flags, err);
+  if (!backend_layer)
+    r = write_done (r, flags, err);
+  return r;
+}
+
+static int
+blkdebug_zero (nbdkit_next *next, void *handle, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  struct bd_outcome o;
+  int r = 0;
+
+  if (!backend_layer) {
+    RAISE (BLK_EV_ZERO_AIO);
+    RAISE (BLK_EV_PWRITEV_ZERO);
+  }
+  /* QEMU's blkdebug refuses zeroing below its optimum size with
+   * ENOTSUP and the block layer falls back to writing zeroes, which
+   * blkdebug then judges as a write.  nbdkit lets a filter return
+   * ENOTSUP only for fast zero requests, so the fallback is here.
+   */
+  if (opt_write_zero && count < opt_write_zero) {
+    if (flags & NBDKIT_FLAG_FAST_ZERO) {
+      *err = ENOTSUP;
+      r = -1;
+    }
+    else if (judge (BD_IO_WRITE, offset, count, &o, err) == -1)
+      r = -1;
+    else {
+      CLEANUP_FREE void *zeroes = calloc (1, count);
+      if (zeroes == NULL) {
+        *err = ENOMEM;
+        r = -1;
+      }
+      else
+        r = next->pwrite (next, zeroes, count, offset,
+                          flags & NBDKIT_FLAG_FUA, err);
+    }
+  }
+  else if (judge (BD_IO_WRITE_ZEROES, offset, count, &o, err) == -1)
+    r = -1;
+  else {
+    while (count > 0 && r == 0) {
+      uint32_t n = max_write_zero && count > max_write_zero
+        ? max_write_zero : count;
+      r = next->zero (next, n, offset, flags, err);
+      count -= n;
+      offset += n;
+    }
+  }
+  if (!backend_layer)
+    r = write_done (r, flags, err);
+  return r;
+}
+
+static int
+blkdebug_trim (nbdkit_next *next, void *handle, uint32_t count,
+               uint64_t offset, uint32_t flags, int *err)
+{
+  struct bd_outcome o;
+  int r = 0;
+
+  if (!backend_layer)
+    RAISE (BLK_EV_TRIM_AIO);
+  /* QEMU's blkdebug answers ENOTSUP, which QEMU's block layer turns
+   * into success (discard is advisory).  nbdkit would send ENOTSUP to
+   * the client as EINVAL, so answer what the QEMU user sees: success,
+   * nothing discarded.
+   */
+  if (opt_discard && count < opt_discard)
+    goto out;
+  if (judge (BD_IO_DISCARD, offset, count, &o, err) == -1)
+    r = -1;
+  while (r == 0 && count > 0) {
+    uint32_t n = max_discard && count > max_discard ? max_discard : count;
+    r = next->trim (next, n, offset, flags, err);
+    count -= n;
+    offset += n;
+  }
+ out:
+  if (!backend_layer) {
+    __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
+  }
+  return r;
+}
+
+static int
+blkdebug_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+  uint64_t raw_start, bd_start;
+
+  if (backend_layer)
+    return next->flush (next, flags, err);
+  raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
+  bd_start = __atomic_load_n (&bd_gen, __ATOMIC_RELAXED);
+  if (flush_begin (raw_start, bd_start, err) == -1)
+    return -1;
+  /* QEMU would not flush the file when nothing was written; flushing
+   * anyway costs little and never loses data.
+   */
+  if (next->flush (next, flags, err) == -1)
+    return -1;
+  flush_done (raw_start, bd_start);
+  return 0;
+}
+
+static int
+blkdebug_extents (nbdkit_next *next, void *handle, uint32_t count,
+                  uint64_t offset, uint32_t flags,
+                  struct nbdkit_extents *extents, int *err)
+{
+  struct bd_outcome o;
+
+  if (!backend_layer)
+    RAISE (BLK_EV_EXTENTS_AIO);
+  if (judge (BD_IO_BLOCK_STATUS, offset, count, &o, err) == -1)
+    return -1;
+  return next->extents (next, count, offset, flags, extents, err);
+}
+
+static int
+blkdebug_cache (nbdkit_next *next, void *handle, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  if (!backend_layer)
+    RAISE (BLK_EV_CACHE_AIO);
+  return next->cache (next, count, offset, flags, err);
+}
+
+static struct nbdkit_filter filter = {
+  .name = "blkdebug",
+  .longname = "nbdkit-blk blkdebug filter",
+  .description = "QEMU-compatible error injection, breakpoints and "
+                 "run-time control",
+  .config = blkdebug_config,
+  .config_complete = blkdebug_config_complete,
+  .config_help = blkdebug_config_help,
+  .get_ready = blkdebug_get_ready,
+  .after_fork = blkdebug_after_fork,
+  .cleanup = blkdebug_cleanup,
+  .unload = blkdebug_unload,
+  .block_size = blkdebug_block_size,
+  .pread = blkdebug_pread,
+  .pwrite = blkdebug_pwrite,
+  .zero = blkdebug_zero,
+  .trim = blkdebug_trim,
+  .flush = blkdebug_flush,
+  .extents = blkdebug_extents,
+  .cache = blkdebug_cache,
+};
+
+NBDKIT_REGISTER_FILTER (filter)

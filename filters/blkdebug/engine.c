@@ -1,0 +1,731 @@
+/* nbdkit-blk: the blkdebug rule engine.  Semantics and locking: see
+ * engine.h.
+ *
+ * Layout: every rule ever added stays in all[] (so the exit report can
+ * show how often a removed once-rule fired, and so a pointer read
+ * without the lock never dangles); live rules are also in per-event
+ * arrays ev[EV] in definition order.  All of that is guarded by lock.
+ *
+ * The armed set is an immutable array (struct bd_armed_set) published
+ * through the atomic pointer armed: requests scan it without the lock
+ * for a rule whose (immutable) iotype and range match, and take the
+ * lock only when one does.  Sets are never freed while the engine
+ * lives (retired ones go to a garbage list): an event whose rules do
+ * not depend on the state (ev_simple) re-arms by storing a prepared
+ * set (ev_set), others use a per-(event, state) cache, so neither
+ * allocates per request.  Sets change, and garbage grows, only when
+ * rules are added or removed.
+ *
+ * Publishing is linearizable: a lock-free re-arm racing with a locked
+ * event is equivalent to one of the two orders.  A rule removed
+ * (once/count) while a stale set still lists it is skipped under the
+ * lock.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blk-hook.h"
+#include "cleanup.h"
+#include "engine.h"
+
+#define NEV BLK_EV__MAX
+#define STATE_CACHE 16
+
+struct suspended {
+  struct suspended *next;
+  char *tag;
+  bool resumed;
+};
+
+struct rule_array {
+  struct bd_rule **r;
+  size_t n, cap;
+};
+
+
+struct state_cache {
+  int state;
+  struct bd_armed_set *set;
+};
+
+struct bd_engine {
+  struct bd_engine_fast fast;   /* first: see engine.h */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int state;
+  unsigned next_id;
+  uint64_t seed;
+  struct rule_array all;
+  struct rule_array ev[NEV];
+  struct state_cache cache[NEV][STATE_CACHE];
+  unsigned ncache[NEV];
+  struct bd_armed_set *garbage;
+  struct suspended *susp;       /* oldest first */
+  bool shutdown;
+  int (*alive) (void);
+};
+
+static inline struct bd_armed_set *
+load_armed (struct bd_engine *e, int order)
+{
+  return __atomic_load_n (&e->fast.armed, order);
+}
+
+static inline void
+store_armed (struct bd_engine *e, struct bd_armed_set *s)
+{
+  __atomic_store_n (&e->fast.armed, (void *) s, __ATOMIC_RELEASE);
+}
+
+static int
+array_push (struct rule_array *a, struct bd_rule *r)
+{
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 4;
+    struct bd_rule **n = realloc (a->r, cap * sizeof *n);
+    if (n == NULL)
+      return -1;
+    a->r = n;
+    a->cap = cap;
+  }
+  a->r[a->n++] = r;
+  return 0;
+}
+
+static void
+array_del (struct rule_array *a, struct bd_rule *r)
+{
+  size_t i;
+
+  for (i = 0; i < a->n; i++)
+    if (a->r[i] == r) {
+      memmove (&a->r[i], &a->r[i + 1], (a->n - i - 1) * sizeof a->r[0]);
+      a->n--;
+      return;
+    }
+}
+
+static uint64_t
+splitmix (uint64_t x)
+{
+  x += UINT64_C (0x9e3779b97f4a7c15);
+  x = (x ^ (x >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+  x = (x ^ (x >> 27)) * UINT64_C (0x94d049bb133111eb);
+  return x ^ (x >> 31);
+}
+
+static uint64_t
+next_rand (uint64_t *s)
+{
+  /* xorshift64*: small, and deterministic across platforms. */
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * UINT64_C (2685821657736338717);
+}
+
+/* A new set of N rules, already on the garbage list (it is freed with
+ * the engine, whoever still reads it).  NULL when out of memory.
+ */
+static struct bd_armed_set *
+new_set_locked (struct bd_engine *e, size_t n)
+{
+  struct bd_armed_set *s = malloc (sizeof *s + n * sizeof s->r[0]);
+
+  if (s == NULL)
+    return NULL;
+  s->n = 0;
+  s->garbage = e->garbage;
+  e->garbage = s;
+  return s;
+}
+
+static void
+summarize (struct bd_armed_set *s)
+{
+  size_t i;
+
+  s->iomask_any = s->iomask_unranged = 0;
+  s->lo = UINT64_MAX;
+  s->hi = 0;
+  for (i = 0; i < s->n; i++) {
+    const struct bd_rule *r = s->r[i];
+    uint64_t lo, hi;
+
+    s->iomask_any |= r->iotype_mask;
+    if (r->sector_offset < 0 && r->length == 0) {
+      s->iomask_unranged |= r->iotype_mask;
+      continue;
+    }
+    /* Both restrictions: the request must meet both; either interval
+     * bounds it, the sector's is the smaller.
+     */
+    if (r->sector_offset >= 0) {
+      lo = (uint64_t) r->sector_offset;
+      hi = lo + 1;
+    }
+    else {
+      lo = r->offset;
+      hi = r->offset + r->length;
+    }
+    if (lo < s->lo)
+      s->lo = lo;
+    if (hi > s->hi)
+      s->hi = hi;
+  }
+}
+
+/* The inject rules of EV that match STATE, in definition order. */
+static struct bd_armed_set *
+set_for_locked (struct bd_engine *e, int ev, int state)
+{
+  struct rule_array *a = &e->ev[ev];
+  struct bd_armed_set *s = new_set_locked (e, a->n);
+  size_t i;
+
+  if (s == NULL)
+    return NULL;
+  for (i = 0; i < a->n; i++)
+    if (a->r[i]->action == BD_INJECT &&
+        (a->r[i]->state == 0 || a->r[i]->state == state))
+      s->r[s->n++] = a->r[i];
+  summarize (s);
+  return s;
+}
+
+/* Recompute the prepared sets after the rules changed. */
+static void
+rebuild_locked (struct bd_engine *e)
+{
+  int ev;
+  size_t i;
+
+  for (ev = 0; ev < NEV; ev++) {
+    struct rule_array *a = &e->ev[ev];
+    bool simple = a->n > 0;
+
+    for (i = 0; i < a->n; i++)
+      if (a->r[i]->action != BD_INJECT || a->r[i]->state != 0)
+        simple = false;
+    e->ncache[ev] = 0;
+    __atomic_store_n (&e->fast.ev_set[ev],
+                      simple ? set_for_locked (e, ev, 0) : NULL,
+                      __ATOMIC_RELEASE);
+    __atomic_store_n (&e->fast.ev_simple[ev],
+                      simple && e->fast.ev_set[ev] != NULL, __ATOMIC_RELEASE);
+    __atomic_store_n (&e->fast.nlive_ev[ev], (unsigned) a->n,
+                      __ATOMIC_RELEASE);
+  }
+}
+
+struct bd_engine *
+bd_engine_new (uint64_t seed)
+{
+  struct bd_engine *e = calloc (1, sizeof *e);
+
+  if (e == NULL)
+    return NULL;
+  pthread_mutex_init (&e->lock, NULL);
+  pthread_cond_init (&e->cond, NULL);
+  e->state = 1;
+  e->next_id = 1;
+  e->seed = seed;
+  return e;
+}
+
+void
+bd_engine_free (struct bd_engine *e)
+{
+  size_t i;
+
+  if (e == NULL)
+    return;
+  for (i = 0; i < e->all.n; i++)
+    bd_rule_free (e->all.r[i]);
+  free (e->all.r);
+  for (i = 0; i < NEV; i++)
+    free (e->ev[i].r);
+  while (e->garbage) {
+    struct bd_armed_set *s = e->garbage;
+    e->garbage = s->garbage;
+    free (s);
+  }
+  pthread_mutex_destroy (&e->lock);
+  pthread_cond_destroy (&e->cond);
+  free (e);
+}
+
+void
+bd_engine_set_alive_cb (struct bd_engine *e, int (*alive) (void))
+{
+  e->alive = alive;
+}
+
+int
+bd_engine_add (struct bd_engine *e, struct bd_rule *r)
+{
+  LOCK_GUARD (&e->lock);
+
+  if (r->event < 0 || r->event >= NEV || array_push (&e->all, r) == -1) {
+    bd_rule_free (r);
+    return -1;
+  }
+  if (array_push (&e->ev[r->event], r) == -1) {
+    e->all.n--;
+    bd_rule_free (r);
+    return -1;
+  }
+  r->id = e->next_id++;
+  r->rng = splitmix (r->has_seed ? r->seed : e->seed ^ splitmix (r->id));
+  if (r->rng == 0)
+    r->rng = 1;
+  rebuild_locked (e);
+  return (int) r->id;
+}
+
+static bool
+is_armed_locked (struct bd_engine *e, struct bd_rule *r)
+{
+  struct bd_armed_set *s = load_armed (e, __ATOMIC_ACQUIRE);
+  size_t i;
+
+  for (i = 0; s && i < s->n; i++)
+    if (s->r[i] == r)
+      return true;
+  return false;
+}
+
+/* Take R out of the live tables (it stays in all[] for reports). */
+static void
+unlink_rule_locked (struct bd_engine *e, struct bd_rule *r, bool rebuild)
+{
+  if (r->removed)
+    return;
+  __atomic_store_n (&r->removed, true, __ATOMIC_RELAXED);
+  array_del (&e->ev[r->event], r);
+  if (is_armed_locked (e, r)) {
+    struct bd_armed_set *old = load_armed (e, __ATOMIC_ACQUIRE);
+    struct bd_armed_set *s = new_set_locked (e, old->n);
+    size_t i;
+    if (s) {
+      for (i = 0; i < old->n; i++)
+        if (old->r[i] != r)
+          s->r[s->n++] = old->r[i];
+      summarize (s);
+      store_armed (e, s->n ? s : NULL);
+    }
+    /* else: the stale set still lists R, which is skipped as removed */
+  }
+  if (rebuild)
+    rebuild_locked (e);
+}
+
+int
+bd_engine_remove (struct bd_engine *e, unsigned id)
+{
+  size_t i;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    if (r->id == id && !r->removed && r->action != BD_SUSPEND) {
+      unlink_rule_locked (e, r, true);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void
+bd_engine_clear (struct bd_engine *e)
+{
+  size_t i;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++)
+    if (e->all.r[i]->action != BD_SUSPEND)
+      unlink_rule_locked (e, e->all.r[i], false);
+  store_armed (e, NULL);
+  rebuild_locked (e);
+}
+
+int
+bd_engine_get_state (struct bd_engine *e)
+{
+  LOCK_GUARD (&e->lock);
+  return e->state;
+}
+
+void
+bd_engine_set_state (struct bd_engine *e, int state)
+{
+  LOCK_GUARD (&e->lock);
+  e->state = state;
+}
+
+/* Suspend the caller under TAG until resumed or shutdown.  Called with
+ * the lock held; returns with it held.
+ */
+static int
+suspend_locked (struct bd_engine *e, char *tag)
+{
+  struct suspended s = { .tag = tag }, **pp;
+  int ret = 0;
+
+  for (pp = &e->susp; *pp; pp = &(*pp)->next)
+    ;
+  *pp = &s;
+  pthread_cond_broadcast (&e->cond);     /* wake wait_break */
+  while (!s.resumed && !e->shutdown) {
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait (&e->cond, &e->lock, &ts);
+    if (!s.resumed && e->alive) {
+      int ok;
+      /* The callback may sleep or call into nbdkit: not under lock. */
+      pthread_mutex_unlock (&e->lock);
+      ok = e->alive ();
+      pthread_mutex_lock (&e->lock);
+      if (!ok && !s.resumed) {
+        ret = -1;
+        break;
+      }
+    }
+  }
+  if (!s.resumed)
+    ret = -1;
+  for (pp = &e->susp; *pp; pp = &(*pp)->next)
+    if (*pp == &s) {
+      *pp = s.next;
+      break;
+    }
+  free (tag);
+  return ret;
+}
+
+/* The set EV arms in the current state (cached), or NULL. */
+static struct bd_armed_set *
+cached_set_locked (struct bd_engine *e, int ev)
+{
+  struct state_cache *c = e->cache[ev];
+  struct bd_armed_set *s;
+  unsigned i;
+
+  for (i = 0; i < e->ncache[ev]; i++)
+    if (c[i].state == e->state)
+      return c[i].set;
+  s = set_for_locked (e, ev, e->state);
+  if (s && e->ncache[ev] < STATE_CACHE) {
+    c[e->ncache[ev]].state = e->state;
+    c[e->ncache[ev]].set = s;
+    e->ncache[ev]++;
+  }
+  return s;
+}
+
+int
+bd_engine_event_slow (struct bd_engine *e, int ev)
+{
+  struct rule_array *a;
+  struct bd_armed_set *s;
+  size_t i, nbreak = 0;
+  bool state_set = false, rebuild = false;
+  int new_state, ret = 0;
+  char *tags[8];
+
+  if ((unsigned) ev >= NEV ||
+      __atomic_load_n (&e->fast.nlive_ev[ev], __ATOMIC_RELAXED) == 0)
+    return 0;
+
+  LOCK_GUARD (&e->lock);
+  a = &e->ev[ev];
+  /* Inject rules: judged against the state before the event. */
+  s = cached_set_locked (e, ev);
+  if (s && s->n > 0)
+    store_armed (e, s);
+  new_state = e->state;
+  for (i = 0; i < a->n; i++) {
+    struct bd_rule *r = a->r[i];
+
+    if (r->state && r->state != e->state)
+      continue;
+    switch (r->action) {
+    case BD_INJECT:
+      break;
+    case BD_SET_STATE:
+      /* QEMU walks the rules newest first, each overwriting the new
+       * state: the first-defined matching rule wins.
+       */
+      if (!state_set) {
+        new_state = r->new_state;
+        state_set = true;
+      }
+      r->matches++;
+      break;
+    case BD_SUSPEND:
+      if (nbreak < sizeof tags / sizeof tags[0] && !e->shutdown) {
+        tags[nbreak] = r->tag;
+        r->tag = NULL;
+        nbreak++;
+        r->fired++;
+        /* Breakpoints are one-shot. */
+        unlink_rule_locked (e, r, false);
+        rebuild = true;
+        i--;
+      }
+      break;
+    }
+  }
+  e->state = new_state;
+  if (rebuild)
+    rebuild_locked (e);
+
+  for (i = 0; i < nbreak; i++)
+    if (suspend_locked (e, tags[i]) == -1) {
+      ret = -1;
+      for (i++; i < nbreak; i++)
+        free (tags[i]);
+      break;
+    }
+  return ret;
+}
+
+/* Does the request match R's iotype and range (immutable fields)? */
+static inline bool
+may_match (const struct bd_rule *c, enum bd_iotype type, uint64_t offset,
+           uint64_t length)
+{
+  if (!(c->iotype_mask & (1u << type)))
+    return false;
+  /* QEMU: the sector's first byte lies inside the request; a request
+   * of length 0 (flush) never matches a sector.
+   */
+  if (c->sector_offset >= 0 &&
+      !(length && (uint64_t) c->sector_offset >= offset &&
+        (uint64_t) c->sector_offset - offset < length))
+    return false;
+  if (c->length &&
+      !(length && offset < c->offset + c->length &&
+        c->offset < offset + length))
+    return false;
+  return true;
+}
+
+int
+bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
+                      uint64_t offset, uint64_t length,
+                      struct bd_outcome *out)
+{
+  struct bd_armed_set *s = load_armed (e, __ATOMIC_ACQUIRE);
+  struct bd_rule *r = NULL;
+  size_t i;
+
+  /* Lock-free: the summary passed (engine.h); look closer. */
+  if (s == NULL)
+    return 0;
+  for (i = 0; i < s->n; i++)
+    if (may_match (s->r[i], type, offset, length))
+      break;
+  if (i == s->n)
+    return 0;
+
+  LOCK_GUARD (&e->lock);
+  s = load_armed (e, __ATOMIC_ACQUIRE);
+  for (i = 0; s && i < s->n; i++) {
+    struct bd_rule *c = s->r[i];
+
+    if (c->removed || !may_match (c, type, offset, length))
+      continue;
+    c->matches++;
+    if (c->matches <= c->after)
+      continue;
+    if (c->has_prob && (next_rand (&c->rng) >> 32) >= c->prob)
+      continue;
+    r = c;
+    break;
+  }
+  if (r == NULL)
+    return 0;
+  /* QEMU: errno=0 matches (and hides later rules) but does nothing. */
+  if (r->error == 0 && r->delay_ns == 0 && r->corrupt == 0)
+    return 0;
+
+  memset (out, 0, sizeof *out);
+  out->rule_id = r->id;
+  out->error = r->error;
+  out->delay_ns = r->delay_ns;
+  if (r->corrupt && type == BD_IO_READ) {
+    out->corrupt = r->corrupt;
+    out->corrupt_seed = next_rand (&r->rng);
+  }
+  if (r->has_torn && type == BD_IO_WRITE) {
+    out->torn = true;
+    out->torn_bytes = r->torn < length ? r->torn : length;
+    if (out->error == 0)
+      out->error = EIO;
+  }
+  r->fired++;
+  if (r->count && r->fired >= r->count)
+    unlink_rule_locked (e, r, true);
+  return 1;
+}
+
+int
+bd_engine_break (struct bd_engine *e, int ev, const char *tag)
+{
+  struct bd_rule *r = bd_rule_new (BD_SUSPEND, "break");
+
+  if (r == NULL || (r->tag = strdup (tag)) == NULL) {
+    bd_rule_free (r);
+    return -1;
+  }
+  r->event = ev;
+  snprintf (r->origin, sizeof r->origin, "break %s", tag);
+  return bd_engine_add (e, r) < 0 ? -1 : 0;
+}
+
+int
+bd_engine_resume (struct bd_engine *e, const char *tag)
+{
+  struct suspended *s;
+  LOCK_GUARD (&e->lock);
+
+  for (s = e->susp; s; s = s->next)
+    if (!s->resumed && strcmp (s->tag, tag) == 0) {
+      s->resumed = true;
+      pthread_cond_broadcast (&e->cond);
+      return 0;
+    }
+  return -1;
+}
+
+int
+bd_engine_remove_break (struct bd_engine *e, const char *tag)
+{
+  struct suspended *s;
+  size_t i;
+  int ret = -1;
+  LOCK_GUARD (&e->lock);
+
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    if (r->action == BD_SUSPEND && !r->removed && r->tag &&
+        strcmp (r->tag, tag) == 0) {
+      unlink_rule_locked (e, r, true);
+      ret = 0;
+    }
+  }
+  for (s = e->susp; s; s = s->next)
+    if (!s->resumed && strcmp (s->tag, tag) == 0) {
+      s->resumed = true;
+      ret = 0;
+    }
+  pthread_cond_broadcast (&e->cond);
+  return ret;
+}
+
+int
+bd_engine_wait_break (struct bd_engine *e, const char *tag,
+                      uint64_t timeout_ns)
+{
+  struct timespec dl;
+  LOCK_GUARD (&e->lock);
+
+  clock_gettime (CLOCK_REALTIME, &dl);
+  dl.tv_sec += (time_t) (timeout_ns / 1000000000u);
+  dl.tv_nsec += (long) (timeout_ns % 1000000000u);
+  if (dl.tv_nsec >= 1000000000) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000;
+  }
+  for (;;) {
+    struct suspended *s;
+    for (s = e->susp; s; s = s->next)
+      if (!s->resumed && strcmp (s->tag, tag) == 0)
+        return 0;
+    if (e->shutdown)
+      return -1;
+    if (timeout_ns == 0)
+      pthread_cond_wait (&e->cond, &e->lock);
+    else if (pthread_cond_timedwait (&e->cond, &e->lock, &dl) == ETIMEDOUT)
+      return -1;
+  }
+}
+
+unsigned
+bd_engine_suspended (struct bd_engine *e)
+{
+  struct suspended *s;
+  unsigned n = 0;
+  LOCK_GUARD (&e->lock);
+
+  for (s = e->susp; s; s = s->next)
+    n += !s->resumed;
+  return n;
+}
+
+void
+bd_engine_shutdown (struct bd_engine *e)
+{
+  LOCK_GUARD (&e->lock);
+  e->shutdown = true;
+  pthread_cond_broadcast (&e->cond);
+}
+
+char *
+bd_engine_list (struct bd_engine *e, bool all, unsigned *n)
+{
+  char *buf = NULL, line[512];
+  size_t len = 0, i;
+  FILE *fp = open_memstream (&buf, &len);
+  LOCK_GUARD (&e->lock);
+
+  if (fp == NULL)
+    return NULL;
+  *n = 0;
+  for (i = 0; i < e->all.n; i++) {
+    struct bd_rule *r = e->all.r[i];
+    bool is_armed;
+
+    if (r->removed && !all)
+      continue;
+    is_armed = !r->removed && is_armed_locked (e, r);
+    bd_rule_describe (r, line, sizeof line);
+    fprintf (fp, "%s%s%s\n", line, is_armed ? " armed" : "",
+             r->removed ? " removed" : "");
+    (*n)++;
+  }
+  if (fclose (fp) == EOF) {
+    free (buf);
+    return NULL;
+  }
+  return buf;
+}
+
+void
+bd_corrupt (void *buf, size_t len, uint32_t nbits, uint64_t seed)
+{
+  unsigned char *p = buf;
+  uint64_t s = splitmix (seed) | 1;
+  uint32_t i;
+
+  if (len == 0)
+    return;
+  for (i = 0; i < nbits; i++) {
+    uint64_t bit = next_rand (&s) % ((uint64_t) len * 8);
+    p[bit / 8] ^= (unsigned char) (1u << (bit % 8));
+  }
+}

@@ -1,0 +1,129 @@
+/* nbdkit-blk: blkdebug rules and their parsers (pure, no nbdkit calls).
+ *
+ * Two sources of rules share one attribute parser:
+ * - QEMU's rule files (bd_parse_config): "[inject-error]" and
+ *   "[set-state]" sections of `key = "value"` lines, read exactly as
+ *   QEMU 7.2 reads them, except that where QEMU silently misreads a
+ *   line (unquoted values, `key="v"`, dotted event names, indented
+ *   comments) we refuse it with the line number and a fix;
+ * - inline rules (bd_parse_inline): "event=write_aio,errno=ENOSPC".
+ *
+ * Nothing here is shared between threads: the engine owns the rules
+ * once parsed.
+ */
+#ifndef NBDKIT_BLK_BLKDEBUG_RULES_H
+#define NBDKIT_BLK_BLKDEBUG_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* QEMU's BlkdebugIOType, same names and order. */
+enum bd_iotype {
+  BD_IO_READ,
+  BD_IO_WRITE,
+  BD_IO_WRITE_ZEROES,
+  BD_IO_DISCARD,
+  BD_IO_FLUSH,
+  BD_IO_BLOCK_STATUS,
+  BD_IO__MAX
+};
+
+/* QEMU's default when iotype= is absent: everything but block-status. */
+#define BD_IOMASK_DEFAULT                                               \
+  ((1u << BD_IO_READ) | (1u << BD_IO_WRITE) |                           \
+   (1u << BD_IO_WRITE_ZEROES) | (1u << BD_IO_DISCARD) | (1u << BD_IO_FLUSH))
+
+enum bd_action {
+  BD_INJECT,            /* [inject-error] / blkdebug-inject= */
+  BD_SET_STATE,         /* [set-state] / blkdebug-set-state= */
+  BD_SUSPEND,           /* a breakpoint (control socket: break) */
+};
+
+struct bd_rule {
+  unsigned id;                  /* 1, 2, ... assigned by the engine */
+  enum bd_action action;
+  int event;                    /* enum blk_hook_event */
+  int state;                    /* 0: any state */
+  char origin[96];              /* "rules.cfg:12", "blkdebug-inject #2" */
+
+  /* set-state */
+  int new_state;
+
+  /* suspend */
+  char *tag;
+
+  /* inject-error: QEMU's attributes */
+  uint32_t iotype_mask;
+  int error;                    /* errno; 0 = match but do not fail */
+  bool error_set;               /* errno= given explicitly */
+  bool once;
+  bool immediately;             /* accepted; no observable effect here */
+  int64_t sector_offset;        /* byte offset of sector=, -1 if none */
+
+  /* inject-error: beyond QEMU */
+  uint64_t offset, length;      /* byte range; length 0: no range */
+  uint64_t prob;                /* fires with probability prob / 2^32 */
+  bool has_prob;
+  uint64_t after;               /* skip the first AFTER matches */
+  uint64_t count;               /* fire at most COUNT times (0: no limit) */
+  uint64_t delay_ns;            /* sleep before the outcome */
+  uint32_t corrupt;             /* reads: flip this many bits */
+  uint64_t torn;                /* writes: write this many bytes, fail */
+  bool has_torn;
+  uint64_t seed;
+  bool has_seed;
+
+  /* Run-time, owned by the engine (under its lock). */
+  uint64_t matches;             /* requests that matched (before after=) */
+  uint64_t fired;               /* times the action was taken */
+  uint64_t rng;                 /* xorshift state */
+  bool removed;
+};
+
+struct bd_rule_list {
+  struct bd_rule **rules;
+  size_t n, cap;
+};
+
+extern const char *const bd_iotype_names[BD_IO__MAX];
+
+/* Event names: the hook's list (QEMU's BlkdebugEvent plus ours). */
+extern int bd_event_lookup (const char *name);
+extern const char *bd_event_name (int ev);
+
+/* errno by number ("28") or name ("ENOSPC").  -1 if unknown. */
+extern int bd_errno_parse (const char *s);
+extern const char *bd_errno_name (int err);
+
+extern struct bd_rule *bd_rule_new (enum bd_action action, const char *origin);
+extern void bd_rule_free (struct bd_rule *r);
+
+/* Set one attribute.  Returns 0, or -1 with a message in WHY. */
+extern int bd_rule_set (struct bd_rule *r, const char *key, const char *value,
+                        char *why, size_t whylen);
+/* Check a complete rule (event given, attributes consistent). */
+extern int bd_rule_finish (struct bd_rule *r, char *why, size_t whylen);
+
+/* "event=write_aio,errno=ENOSPC,once=on".  ORIGIN names the source in
+ * messages.  Returns a new rule, or NULL with a message in WHY.
+ */
+extern struct bd_rule *bd_parse_inline (enum bd_action action,
+                                        const char *text, const char *origin,
+                                        char *why, size_t whylen);
+
+/* A whole QEMU rule file held in TEXT (LEN bytes, may hold NULs, which
+ * are refused).  Appends the rules to LIST in file order.  Returns 0,
+ * or -1 with "FILENAME:LINE: message" in WHY (LIST is then unchanged).
+ */
+extern int bd_parse_config (const char *text, size_t len,
+                            const char *filename, struct bd_rule_list *list,
+                            char *why, size_t whylen);
+
+extern int bd_list_append (struct bd_rule_list *list, struct bd_rule *r);
+extern void bd_list_free (struct bd_rule_list *list);
+
+/* One line describing R (for "rules" and the exit report). */
+extern void bd_rule_describe (const struct bd_rule *r, char *buf, size_t len);
+
+#endif /* NBDKIT_BLK_BLKDEBUG_RULES_H */

@@ -1,0 +1,545 @@
+/* nbdkit-blk: nbdkit-blkreplay-filter.so, records the requests that
+ * pass through it into a binary log (docs/blkreplay-format.md), or
+ * replays such a log against a client re-issuing the same workload.
+ *
+ * Thread model: parallel (the filter adds no restriction; replay mode
+ * holds requests back to complete them in the recorded order, which
+ * needs them to run in parallel).  Shared state and what guards it:
+ * - configuration globals: written in .config/.config_complete only,
+ *   read-only afterwards;
+ * - next_id, next_conn: atomic counters (request ids are taken at
+ *   submission, before the request runs);
+ * - the log writer's queue: recorder.c, under its q_lock;
+ * - the replay matching and ordering state: replayer.c, under rp_lock;
+ * - per-connection handles: owned by their connection.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nbdkit-filter.h>
+
+#include "cleanup.h"
+#include "crc32c.h"
+#include "duration.h"
+#include "recorder.h"
+#include "replayer.h"
+#include "replaylog.h"
+
+/* -D blkreplay.verbose=1: a debug line per recorded request. */
+__attribute__ ((visibility ("default"))) int blkreplay_debug_verbose;
+
+enum mode { MODE_RECORD, MODE_REPLAY };
+
+/* Configuration (read-only after .config_complete). */
+static enum mode mode = MODE_RECORD;
+static char *log_path;
+static uint32_t data_mode = BLKLOG_DATA_HASH;
+static enum rec_sync sync_mode = REC_SYNC_INTERVAL;
+static uint64_t sync_interval_ns = UINT64_C (1000000000);
+static int64_t queue_bytes = 16 << 20;
+static int divergence_fail = 1;
+static uint64_t order_timeout_ns = UINT64_C (5000000000);
+
+static uint64_t base_ns;                /* time 0 of the log */
+static uint64_t next_id, next_conn;     /* atomic */
+static int log_opened;
+
+struct handle {
+  uint64_t conn;
+  uint64_t size;
+  char *exportname;
+};
+
+static inline uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* ---- configuration ---- */
+
+static int
+blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
+                  const char *key, const char *value)
+{
+  char why[256];
+
+  if (strcmp (key, "blkreplay-mode") == 0) {
+    if (strcmp (value, "record") == 0)
+      mode = MODE_RECORD;
+    else if (strcmp (value, "replay") == 0)
+      mode = MODE_REPLAY;
+    else {
+      nbdkit_error ("%s: unknown mode '%s' (use record or replay)",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-log") == 0) {
+    free (log_path);
+    log_path = nbdkit_absolute_path (value);
+    return log_path == NULL ? -1 : 0;
+  }
+  if (strcmp (key, "blkreplay-data") == 0) {
+    if (strcmp (value, "none") == 0)
+      data_mode = BLKLOG_DATA_NONE;
+    else if (strcmp (value, "hash") == 0)
+      data_mode = BLKLOG_DATA_HASH;
+    else if (strcmp (value, "full") == 0)
+      data_mode = BLKLOG_DATA_FULL;
+    else {
+      nbdkit_error ("%s: unknown value '%s' (use none, hash or full)",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-sync") == 0) {
+    if (strcmp (value, "none") == 0)
+      sync_mode = REC_SYNC_NONE;
+    else if (strcmp (value, "interval") == 0)
+      sync_mode = REC_SYNC_INTERVAL;
+    else if (strcmp (value, "always") == 0)
+      sync_mode = REC_SYNC_ALWAYS;
+    else {
+      nbdkit_error ("%s: unknown value '%s' (use none, interval or always)",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-sync-interval") == 0 ||
+      strcmp (key, "blkreplay-order-timeout") == 0) {
+    uint64_t *dst = strcmp (key, "blkreplay-sync-interval") == 0 ?
+      &sync_interval_ns : &order_timeout_ns;
+    if (blk_parse_duration (value, UINT64_C (1000000000), dst,
+                            why, sizeof why) == -1) {
+      nbdkit_error ("%s: cannot parse '%s': %s", key, value, why);
+      return -1;
+    }
+    if (*dst < 1000000) {
+      nbdkit_error ("%s: '%s' is too short (at least 1ms)", key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-queue") == 0) {
+    queue_bytes = nbdkit_parse_size (value);
+    if (queue_bytes == -1)
+      return -1;
+    if (queue_bytes < 65536) {
+      nbdkit_error ("%s: '%s' is too small (at least 64K)", key, value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-divergence") == 0) {
+    if (strcmp (value, "fail") == 0)
+      divergence_fail = 1;
+    else if (strcmp (value, "warn") == 0)
+      divergence_fail = 0;
+    else {
+      nbdkit_error ("%s: unknown value '%s' (use fail or warn)", key, value);
+      return -1;
+    }
+    return 0;
+  }
+  return next (nxdata, key, value);
+}
+
+static int
+blkreplay_config_complete (nbdkit_next_config_complete *next,
+                           nbdkit_backend *nxdata)
+{
+  if (log_path == NULL) {
+    nbdkit_error ("blkreplay: blkreplay-log=FILE is required (the log to "
+                  "write in record mode, to read in replay mode)");
+    return -1;
+  }
+  return next (nxdata);
+}
+
+#define blkreplay_config_help \
+  "blkreplay-log=FILE           The log (required).\n" \
+  "blkreplay-mode=record|replay Record (default) or replay the log.\n" \
+  "blkreplay-data=none|hash|full  Payloads kept when recording (hash).\n" \
+  "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
+  "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
+  "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \
+  "blkreplay-divergence=fail|warn  Replay: fail divergent requests (fail).\n" \
+  "blkreplay-order-timeout=DURATION  Replay: longest wait for order (5s)."
+
+/* ---- lifecycle ---- */
+
+static int
+blkreplay_get_ready (int thread_model)
+{
+  char why[768];
+
+  base_ns = now_ns ();
+  if (mode == MODE_REPLAY) {
+    struct replay_config c = {
+      .path = log_path,
+      .divergence_fail = divergence_fail,
+      .order_timeout_ns = order_timeout_ns,
+    };
+    if (replayer_load (&c, why, sizeof why) == -1) {
+      nbdkit_error ("blkreplay-log: %s", why);
+      return -1;
+    }
+    return 0;
+  }
+  else {
+    struct recorder_config c = {
+      .path = log_path,
+      .sync = sync_mode,
+      .interval_ns = sync_interval_ns,
+      .queue_bytes = (size_t) queue_bytes,
+      .data_mode = data_mode,
+      .creator = "nbdkit-blkreplay-filter " PACKAGE_VERSION,
+    };
+    if (recorder_open (&c) == -1) {
+      nbdkit_error ("blkreplay-log: cannot create '%s': %m", log_path);
+      return -1;
+    }
+    log_opened = 1;
+  }
+  return 0;
+}
+
+static int
+blkreplay_after_fork (nbdkit_backend *backend)
+{
+  if (mode == MODE_RECORD && recorder_start () == -1) {
+    nbdkit_error ("blkreplay: cannot start the log writer thread: %m");
+    return -1;
+  }
+  return 0;
+}
+
+static void
+blkreplay_cleanup (nbdkit_backend *backend)
+{
+  if (mode == MODE_RECORD && log_opened) {
+    uint64_t n, bytes, waits;
+    int err;
+    recorder_stop ();
+    recorder_counts (&n, &bytes, &waits);
+    nbdkit_debug ("blkreplay: %" PRIu64 " records, %" PRIu64 " bytes "
+                  "written to %s; requests waited for the log %" PRIu64
+                  " times", n, bytes, log_path, waits);
+    err = recorder_failed ();
+    if (err) {
+      errno = err;
+      nbdkit_error ("blkreplay-log: writing '%s' failed: %m; the log ends "
+                    "at the last whole record", log_path);
+    }
+    log_opened = 0;
+  }
+  else if (mode == MODE_REPLAY)
+    replayer_finish ();
+}
+
+static void
+blkreplay_unload (void)
+{
+  if (mode == MODE_REPLAY)
+    replayer_free ();
+  free (log_path);
+}
+
+/* ---- connections ---- */
+
+static void *
+blkreplay_open (nbdkit_next_open *next, nbdkit_context *nxdata,
+                int readonly, const char *exportname, int is_tls)
+{
+  struct handle *h;
+
+  if (next (nxdata, readonly, exportname) == -1)
+    return NULL;
+  h = calloc (1, sizeof *h);
+  if (h == NULL) {
+    nbdkit_error ("blkreplay: out of memory");
+    return NULL;
+  }
+  h->conn = __atomic_add_fetch (&next_conn, 1, __ATOMIC_RELAXED);
+  h->exportname = strdup (exportname);
+  if (h->exportname == NULL) {
+    free (h);
+    nbdkit_error ("blkreplay: out of memory");
+    return NULL;
+  }
+  return h;
+}
+
+static int
+blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
+{
+  struct handle *h = handle;
+  struct blklog_record r;
+  int64_t size = next->get_size (next);
+  size_t nlen = strlen (h->exportname);
+
+  if (size == -1)
+    return -1;
+  h->size = (uint64_t) size;
+  if (mode != MODE_RECORD)
+    return 0;
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_CONN_OPEN;
+  r.conn = h->conn;
+  r.time_ns = now_ns () - base_ns;
+  r.export_size = h->size;
+  r.readonly = readonly != 0;
+  r.name = h->exportname;
+  r.name_len = (uint16_t) (nlen > BLKLOG_NAME_MAX ? BLKLOG_NAME_MAX : nlen);
+  if (recorder_append (&r, h->size) == -1) {
+    nbdkit_error ("blkreplay-log: cannot record connection %" PRIu64 ": %m",
+                  h->conn);
+    return -1;
+  }
+  return 0;
+}
+
+/* .finalize, not .close: nbdkit 1.32 does not call .close for the
+ * connections still open when it shuts down, but it finalizes them
+ * before .cleanup.
+ */
+static int
+blkreplay_finalize (nbdkit_next *next, void *handle)
+{
+  struct handle *h = handle;
+
+  if (mode == MODE_RECORD) {
+    struct blklog_record r;
+    memset (&r, 0, sizeof r);
+    r.type = BLKLOG_CONN_CLOSE;
+    r.conn = h->conn;
+    r.time_ns = now_ns () - base_ns;
+    if (recorder_append (&r, h->size) == -1)
+      nbdkit_error ("blkreplay-log: cannot record the end of connection %"
+                    PRIu64 ": %m", h->conn);
+  }
+  return 0;
+}
+
+static void
+blkreplay_close (void *handle)
+{
+  struct handle *h = handle;
+
+  free (h->exportname);
+  free (h);
+}
+
+/* ---- the request path ---- */
+
+static inline uint32_t
+log_flags (unsigned op, uint32_t flags)
+{
+  uint32_t f = 0;
+
+  if (flags & NBDKIT_FLAG_FUA)
+    f |= BLKLOG_F_FUA;
+  if (op == BLKLOG_ZERO && !(flags & NBDKIT_FLAG_MAY_TRIM))
+    f |= BLKLOG_F_NO_HOLE;
+  if (flags & NBDKIT_FLAG_FAST_ZERO)
+    f |= BLKLOG_F_FAST_ZERO;
+  if (flags & NBDKIT_FLAG_REQ_ONE)
+    f |= BLKLOG_F_REQ_ONE;
+  return f;
+}
+
+/* Record mode: the record of one finished request. */
+static int
+record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
+                uint64_t offset, uint64_t length, uint64_t t0, int r,
+                int err, const void *rbuf, const void *wbuf)
+{
+  struct blklog_record rec;
+
+  rec.type = BLKLOG_REQUEST;
+  rec.id = id;
+  rec.conn = h->conn;
+  rec.op = (uint8_t) op;
+  rec.flags = log_flags (op, flags);
+  rec.offset = offset;
+  rec.length = length;
+  rec.submit_ns = t0;
+  rec.complete_ns = now_ns () - base_ns;
+  rec.error = r == -1 ? (uint32_t) (err ? err : EIO) : 0;
+  rec.payload = BLKLOG_PAYLOAD_NONE;
+  rec.hash = 0;
+  rec.data = NULL;
+  if (data_mode != BLKLOG_DATA_NONE) {
+    if (wbuf) {
+      rec.hash = blkhash64 (wbuf, length);
+      if (data_mode == BLKLOG_DATA_FULL) {
+        rec.payload = BLKLOG_PAYLOAD_DATA;
+        rec.data = wbuf;
+      }
+      else
+        rec.payload = BLKLOG_PAYLOAD_HASH;
+    }
+    else if (rbuf && r == 0) {
+      rec.hash = blkhash64 (rbuf, length);
+      rec.payload = BLKLOG_PAYLOAD_HASH;
+    }
+  }
+  if (blkreplay_debug_verbose)
+    nbdkit_debug ("blkreplay: #%" PRIu64 " conn %" PRIu64 " %s %" PRIu64
+                  "+%" PRIu64 " -> %d", id, h->conn, blklog_op_name (op),
+                  offset, length, (int) rec.error);
+  if (recorder_append (&rec, h->size) == -1) {
+    nbdkit_error ("blkreplay-log: cannot record request #%" PRIu64 ": %m",
+                  id);
+    return -1;
+  }
+  return 0;
+}
+
+/* Replay mode: a request that was held back until its predecessor in
+ * the recorded order completed is released when the predecessor leaves
+ * the filter, but nbdkit sends each reply from its own worker thread
+ * after the filter returns.  Pausing the released request briefly lets
+ * the predecessor's reply reach the socket first, so that clients see
+ * the recorded order on the wire too, not only in the filter (where
+ * it is guaranteed; -D blkreplay.verbose=1 logs it).
+ */
+static void
+settle (void)
+{
+  struct timespec ts = { .tv_sec = 0, .tv_nsec = 2000000 };
+
+  nanosleep (&ts, NULL);
+}
+
+/* Runs CALL (which sets r and *err) in the current mode. */
+#define BLKREPLAY_DO(op, count, offset, flags, rbuf, wbuf, call)        \
+  do {                                                                  \
+    struct handle *h_ = handle;                                         \
+    int r;                                                              \
+    if (mode == MODE_RECORD) {                                          \
+      uint64_t id_ = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED); \
+      uint64_t t0_ = now_ns () - base_ns;                               \
+      r = (call);                                                       \
+      if (record_request (h_, id_, (op), (flags), (offset), (count),    \
+                          t0_, r, *err, (rbuf), (wbuf)) == -1 &&        \
+          r == 0) {                                                     \
+        *err = EIO;                                                     \
+        r = -1;                                                         \
+      }                                                                 \
+    }                                                                   \
+    else {                                                              \
+      struct replay_req rq_;                                            \
+      replayer_begin (&rq_, h_->conn, (op), log_flags ((op), (flags)),  \
+                      (offset), (count), (wbuf));                       \
+      if (rq_.skip) {                                                   \
+        r = -1;                                                         \
+        *err = rq_.err;                                                 \
+      }                                                                 \
+      else                                                              \
+        r = (call);                                                     \
+      replayer_end (&rq_, r == -1 ? *err : 0, r == 0 ? (rbuf) : NULL);  \
+      if (rq_.waited)                                                   \
+        settle ();                                                      \
+      if (r == 0 && rq_.skip) {                                         \
+        *err = rq_.err;                                                 \
+        r = -1;                                                         \
+      }                                                                 \
+    }                                                                   \
+    return r;                                                           \
+  } while (0)
+
+static int
+blkreplay_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+                 uint64_t offset, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_READ, count, offset, flags, buf, NULL,
+                next->pread (next, buf, count, offset, flags, err));
+}
+
+static int
+blkreplay_pwrite (nbdkit_next *next, void *handle, const void *buf,
+                  uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_WRITE, count, offset, flags, NULL, buf,
+                next->pwrite (next, buf, count, offset, flags, err));
+}
+
+static int
+blkreplay_zero (nbdkit_next *next, void *handle, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_ZERO, count, offset, flags, NULL, NULL,
+                next->zero (next, count, offset, flags, err));
+}
+
+static int
+blkreplay_trim (nbdkit_next *next, void *handle, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_TRIM, count, offset, flags, NULL, NULL,
+                next->trim (next, count, offset, flags, err));
+}
+
+static int
+blkreplay_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_FLUSH, 0, 0, flags, NULL, NULL,
+                next->flush (next, flags, err));
+}
+
+static int
+blkreplay_extents (nbdkit_next *next, void *handle, uint32_t count,
+                   uint64_t offset, uint32_t flags,
+                   struct nbdkit_extents *extents, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_EXTENTS, count, offset, flags, NULL, NULL,
+                next->extents (next, count, offset, flags, extents, err));
+}
+
+static int
+blkreplay_cache (nbdkit_next *next, void *handle, uint32_t count,
+                 uint64_t offset, uint32_t flags, int *err)
+{
+  BLKREPLAY_DO (BLKLOG_CACHE, count, offset, flags, NULL, NULL,
+                next->cache (next, count, offset, flags, err));
+}
+
+static struct nbdkit_filter filter = {
+  .name = "blkreplay",
+  .longname = "nbdkit-blk blkreplay filter",
+  .description = "record requests into a log, or replay a log",
+  .config = blkreplay_config,
+  .config_complete = blkreplay_config_complete,
+  .config_help = blkreplay_config_help,
+  .get_ready = blkreplay_get_ready,
+  .after_fork = blkreplay_after_fork,
+  .cleanup = blkreplay_cleanup,
+  .unload = blkreplay_unload,
+  .open = blkreplay_open,
+  .close = blkreplay_close,
+  .prepare = blkreplay_prepare,
+  .finalize = blkreplay_finalize,
+  .pread = blkreplay_pread,
+  .pwrite = blkreplay_pwrite,
+  .zero = blkreplay_zero,
+  .trim = blkreplay_trim,
+  .flush = blkreplay_flush,
+  .extents = blkreplay_extents,
+  .cache = blkreplay_cache,
+};
+
+NBDKIT_REGISTER_FILTER (filter)

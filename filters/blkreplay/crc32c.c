@@ -1,0 +1,178 @@
+/* nbdkit-blk blkreplay: CRC32C and blkhash64 (see crc32c.h).
+ *
+ * Why two CRC streams for the hash: a 4k payload must hash in well
+ * under the project's +1500 instructions per request budget.  The
+ * crc32 instruction digests 8 bytes per instruction; two independent
+ * streams give 64 bits of result and let the CPU overlap their
+ * latencies.
+ */
+#include <config.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include "crc32c.h"
+
+/* Reflected Castagnoli polynomial. */
+#define POLY UINT32_C (0x82f63b78)
+
+static uint32_t table[256];
+static int use_hw;
+
+__attribute__ ((constructor))
+static void
+crc32c_init (void)
+{
+  uint32_t i, j, c;
+
+  for (i = 0; i < 256; i++) {
+    c = i;
+    for (j = 0; j < 8; j++)
+      c = (c & 1) ? (c >> 1) ^ POLY : c >> 1;
+    table[i] = c;
+  }
+#if defined (__x86_64__)
+  __builtin_cpu_init ();
+  use_hw = __builtin_cpu_supports ("sse4.2");
+#endif
+}
+
+int
+crc32c_force_software (int yes)
+{
+  int was = use_hw;
+
+#if defined (__x86_64__)
+  use_hw = yes ? 0 : __builtin_cpu_supports ("sse4.2");
+#else
+  (void) yes;
+#endif
+  return was;
+}
+
+static inline uint64_t
+load_le64 (const unsigned char *p)
+{
+  uint64_t v;
+
+  memcpy (&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64 (v);
+#endif
+  return v;
+}
+
+static uint32_t
+sw_bytes (uint32_t c, const unsigned char *p, size_t len)
+{
+  while (len--)
+    c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c;
+}
+
+/* The CRC of the 8 little-endian bytes of V: what crc32q computes. */
+static inline uint32_t
+sw_u64 (uint32_t c, uint64_t v)
+{
+  int i;
+
+  for (i = 0; i < 8; i++) {
+    c = table[(c ^ (uint32_t) v) & 0xff] ^ (c >> 8);
+    v >>= 8;
+  }
+  return c;
+}
+
+#if defined (__x86_64__)
+__attribute__ ((target ("sse4.2")))
+static uint32_t
+hw_update (uint32_t c, const unsigned char *p, size_t len)
+{
+  uint64_t c64 = c;
+
+  while (len >= 32) {
+    c64 = __builtin_ia32_crc32di (c64, load_le64 (p));
+    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 8));
+    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 16));
+    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 24));
+    p += 32;
+    len -= 32;
+  }
+  while (len >= 8) {
+    c64 = __builtin_ia32_crc32di (c64, load_le64 (p));
+    p += 8;
+    len -= 8;
+  }
+  c = (uint32_t) c64;
+  while (len--)
+    c = __builtin_ia32_crc32qi (c, *p++);
+  return c;
+}
+
+__attribute__ ((target ("sse4.2")))
+static uint64_t
+hw_hash (const unsigned char *p, size_t len)
+{
+  uint64_t s0 = UINT32_C (0xffffffff), s1 = UINT32_C (0xfffffffe);
+  size_t n = len;
+
+  while (n >= 64) {
+    s0 = __builtin_ia32_crc32di (s0, load_le64 (p));
+    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 8));
+    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 16));
+    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 24));
+    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 32));
+    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 40));
+    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 48));
+    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 56));
+    p += 64;
+    n -= 64;
+  }
+  while (n >= 16) {
+    s0 = __builtin_ia32_crc32di (s0, load_le64 (p));
+    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 8));
+    p += 16;
+    n -= 16;
+  }
+  {
+    uint32_t t = (uint32_t) s0;
+    while (n--)
+      t = __builtin_ia32_crc32qi (t, *p++);
+    s0 = t;
+  }
+  s1 = __builtin_ia32_crc32di (s1, (uint64_t) len);
+  return ((uint64_t) (~(uint32_t) s0) << 32) | (uint32_t) ~(uint32_t) s1;
+}
+#endif
+
+uint32_t
+crc32c_update (uint32_t state, const void *buf, size_t len)
+{
+#if defined (__x86_64__)
+  if (use_hw)
+    return hw_update (state, buf, len);
+#endif
+  return sw_bytes (state, buf, len);
+}
+
+uint64_t
+blkhash64 (const void *buf, size_t len)
+{
+  const unsigned char *p = buf;
+  uint32_t s0 = UINT32_C (0xffffffff), s1 = UINT32_C (0xfffffffe);
+  size_t n = len;
+
+#if defined (__x86_64__)
+  if (use_hw)
+    return hw_hash (p, len);
+#endif
+  while (n >= 16) {
+    s0 = sw_u64 (s0, load_le64 (p));
+    s1 = sw_u64 (s1, load_le64 (p + 8));
+    p += 16;
+    n -= 16;
+  }
+  s0 = sw_bytes (s0, p, n);
+  s1 = sw_u64 (s1, (uint64_t) len);
+  return ((uint64_t) ~s0 << 32) | (uint32_t) ~s1;
+}

@@ -1,0 +1,611 @@
+/* nbdkit-blk blkreplay: log encoding and decoding (see replaylog.h and
+ * docs/blkreplay-format.md).  All integers are little-endian.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "replaylog.h"
+
+static const char *const op_names[BLKLOG_OP__MAX] = {
+  "read", "write", "zero", "trim", "flush", "extents", "cache"
+};
+
+const char *
+blklog_op_name (unsigned op)
+{
+  return op < BLKLOG_OP__MAX ? op_names[op] : "unknown";
+}
+
+int
+blklog_op_lookup (const char *name)
+{
+  int i;
+
+  for (i = 0; i < BLKLOG_OP__MAX; i++)
+    if (strcmp (name, op_names[i]) == 0)
+      return i;
+  return -1;
+}
+
+const char *
+blklog_data_name (unsigned mode)
+{
+  switch (mode) {
+  case BLKLOG_DATA_NONE: return "none";
+  case BLKLOG_DATA_HASH: return "hash";
+  case BLKLOG_DATA_FULL: return "full";
+  default: return "unknown";
+  }
+}
+
+const char *
+blklog_flags_str (uint32_t flags, char *buf, size_t len)
+{
+  static const char *const names[] = { "fua", "no_hole", "fast_zero",
+                                       "req_one" };
+  size_t pos = 0;
+  unsigned i;
+
+  buf[0] = '\0';
+  for (i = 0; i < 4; i++) {
+    if (flags & (UINT32_C (1) << i)) {
+      int n = snprintf (buf + pos, len - pos, "%s%s", pos ? "|" : "",
+                        names[i]);
+      if (n < 0 || (size_t) n >= len - pos)
+        break;
+      pos += (size_t) n;
+    }
+  }
+  return buf;
+}
+
+/* ---- little-endian helpers ---- */
+
+static inline unsigned char *
+put8 (unsigned char *p, uint8_t v)
+{
+  *p = v;
+  return p + 1;
+}
+
+static inline unsigned char *
+put16 (unsigned char *p, uint16_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap16 (v);
+#endif
+  memcpy (p, &v, 2);            /* one store: encoding is on the I/O path */
+  return p + 2;
+}
+
+static inline unsigned char *
+put32 (unsigned char *p, uint32_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap32 (v);
+#endif
+  memcpy (p, &v, 4);
+  return p + 4;
+}
+
+static inline unsigned char *
+put64 (unsigned char *p, uint64_t v)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64 (v);
+#endif
+  memcpy (p, &v, 8);
+  return p + 8;
+}
+
+static inline uint16_t
+get16 (const unsigned char *p)
+{
+  return (uint16_t) (p[0] | (p[1] << 8));
+}
+
+static inline uint32_t
+get32 (const unsigned char *p)
+{
+  return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+    ((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+}
+
+static inline uint64_t
+get64 (const unsigned char *p)
+{
+  return (uint64_t) get32 (p) | ((uint64_t) get32 (p + 4) << 32);
+}
+
+static void
+say (char *why, size_t whylen, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (whylen == 0)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (why, whylen, fmt, ap);
+  va_end (ap);
+}
+
+/* ---- header ---- */
+
+size_t
+blklog_header_size (const struct blklog_header *h)
+{
+  return BLKLOG_HEADER_FIXED + strnlen (h->creator, BLKLOG_CREATOR_MAX);
+}
+
+size_t
+blklog_encode_header (unsigned char *buf, const struct blklog_header *h)
+{
+  size_t clen = strnlen (h->creator, BLKLOG_CREATOR_MAX);
+  size_t total = BLKLOG_HEADER_FIXED + clen;
+  unsigned char *p = buf;
+
+  memcpy (p, BLKLOG_MAGIC, 8);
+  p += 8;
+  p = put32 (p, BLKLOG_VERSION);
+  p = put32 (p, (uint32_t) total);
+  p = put64 (p, h->export_size);
+  p = put64 (p, h->created_ns);
+  p = put32 (p, h->data_mode);
+  p = put16 (p, (uint16_t) clen);
+  memcpy (p, h->creator, clen);
+  p += clen;
+  put32 (p, crc32c (buf, total - 4));
+  return total;
+}
+
+int
+blklog_parse_header (const unsigned char *buf, size_t len,
+                     struct blklog_header *h, char *why, size_t whylen)
+{
+  size_t clen, total;
+
+  if (len < 8 || memcmp (buf, BLKLOG_MAGIC, 8) != 0) {
+    if (len < 8 && memcmp (buf, BLKLOG_MAGIC, len) == 0) {
+      say (why, whylen, "the header is cut short (%zu of at least %d bytes)",
+           len, BLKLOG_HEADER_FIXED);
+      return BLKLOG_SHORT;
+    }
+    say (why, whylen, "not a blkreplay log (no '%s' magic at offset 0)",
+         BLKLOG_MAGIC);
+    return BLKLOG_BAD;
+  }
+  if (len < 16) {
+    say (why, whylen, "the header is cut short (%zu of at least %d bytes)",
+         len, BLKLOG_HEADER_FIXED);
+    return BLKLOG_SHORT;
+  }
+  h->version = get32 (buf + 8);
+  if (h->version != BLKLOG_VERSION) {
+    say (why, whylen, "log format version %" PRIu32 " is not supported "
+         "(this build reads version %d)", h->version, BLKLOG_VERSION);
+    return BLKLOG_BAD;
+  }
+  total = get32 (buf + 12);
+  if (total < BLKLOG_HEADER_FIXED ||
+      total > BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX) {
+    say (why, whylen, "header length %zu is impossible", total);
+    return BLKLOG_BAD;
+  }
+  if (len < total) {
+    say (why, whylen, "the header is cut short (%zu of %zu bytes)",
+         len, total);
+    return BLKLOG_SHORT;
+  }
+  clen = get16 (buf + 36);
+  if (clen + BLKLOG_HEADER_FIXED != total) {
+    say (why, whylen, "header length %zu does not match the creator "
+         "length %zu", total, clen);
+    return BLKLOG_BAD;
+  }
+  if (crc32c (buf, total - 4) != get32 (buf + total - 4)) {
+    say (why, whylen, "header checksum mismatch (CRC32C 0x%08" PRIx32
+         ", stored 0x%08" PRIx32 ")", crc32c (buf, total - 4),
+         get32 (buf + total - 4));
+    return BLKLOG_BAD;
+  }
+  h->export_size = get64 (buf + 16);
+  h->created_ns = get64 (buf + 24);
+  h->data_mode = get32 (buf + 32);
+  if (h->data_mode > BLKLOG_DATA_FULL) {
+    say (why, whylen, "unknown data mode %" PRIu32, h->data_mode);
+    return BLKLOG_BAD;
+  }
+  memcpy (h->creator, buf + 38, clen);
+  h->creator[clen] = '\0';
+  h->header_len = total;
+  return BLKLOG_OK;
+}
+
+/* ---- records ---- */
+
+static size_t
+body_size (const struct blklog_record *r)
+{
+  switch (r->type) {
+  case BLKLOG_CONN_OPEN:
+    return 28 + r->name_len;
+  case BLKLOG_CONN_CLOSE:
+    return 17;
+  default:
+    switch (r->payload) {
+    case BLKLOG_PAYLOAD_HASH: return BLKLOG_REQ_FIXED + 8;
+    case BLKLOG_PAYLOAD_DATA: return BLKLOG_REQ_FIXED + 8 + r->length;
+    default: return BLKLOG_REQ_FIXED;
+    }
+  }
+}
+
+size_t
+blklog_record_size (const struct blklog_record *r)
+{
+  return 8 + body_size (r);
+}
+
+size_t
+blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
+{
+  size_t body = body_size (r);
+  unsigned char *p = put32 (buf, (uint32_t) body);
+
+  p = put8 (p, r->type);
+  switch (r->type) {
+  case BLKLOG_CONN_OPEN:
+    p = put64 (p, r->conn);
+    p = put64 (p, r->time_ns);
+    p = put64 (p, r->export_size);
+    p = put8 (p, r->readonly);
+    p = put16 (p, r->name_len);
+    if (r->name_len)
+      memcpy (p, r->name, r->name_len);
+    p += r->name_len;
+    break;
+  case BLKLOG_CONN_CLOSE:
+    p = put64 (p, r->conn);
+    p = put64 (p, r->time_ns);
+    break;
+  default:
+    p = put64 (p, r->id);
+    p = put64 (p, r->conn);
+    p = put8 (p, r->op);
+    p = put32 (p, r->flags);
+    p = put64 (p, r->offset);
+    p = put64 (p, r->length);
+    p = put64 (p, r->submit_ns);
+    p = put64 (p, r->complete_ns);
+    p = put32 (p, r->error);
+    p = put8 (p, r->payload);
+    if (r->payload != BLKLOG_PAYLOAD_NONE)
+      p = put64 (p, r->hash);
+    if (r->payload == BLKLOG_PAYLOAD_DATA) {
+      memcpy (p, r->data, r->length);
+      p += r->length;
+    }
+  }
+  put32 (p, crc32c (buf, 4 + body));
+  return 8 + body;
+}
+
+int
+blklog_parse_record (const unsigned char *buf, size_t len,
+                     struct blklog_record *r, size_t *used,
+                     char *why, size_t whylen)
+{
+  const unsigned char *b;
+  uint32_t body, want;
+
+  if (len < 4) {
+    say (why, whylen, "%zu bytes left, too few for a record's length", len);
+    return BLKLOG_SHORT;
+  }
+  body = get32 (buf);
+  if (body < 17 || body > BLKLOG_BODY_MAX) {
+    say (why, whylen, "record length %" PRIu32 " is impossible", body);
+    return BLKLOG_BAD;
+  }
+  if (len - 4 < (size_t) body + 4) {
+    say (why, whylen, "the record needs %" PRIu32 " bytes, the file has %zu",
+         body + 8, len);
+    return BLKLOG_SHORT;
+  }
+  if (crc32c (buf, 4 + (size_t) body) != get32 (buf + 4 + body)) {
+    say (why, whylen, "record checksum mismatch");
+    return BLKLOG_BAD;
+  }
+  b = buf + 4;
+  memset (r, 0, sizeof *r);
+  r->type = b[0];
+  switch (r->type) {
+  case BLKLOG_CONN_OPEN:
+    if (body < 28) {
+      say (why, whylen, "connection record too short (%" PRIu32 " bytes)",
+           body);
+      return BLKLOG_BAD;
+    }
+    r->conn = get64 (b + 1);
+    r->time_ns = get64 (b + 9);
+    r->export_size = get64 (b + 17);
+    r->readonly = b[25];
+    r->name_len = get16 (b + 26);
+    if (r->readonly > 1 || r->name_len > BLKLOG_NAME_MAX ||
+        body != 28u + r->name_len) {
+      say (why, whylen, "malformed connection record");
+      return BLKLOG_BAD;
+    }
+    r->name = (const char *) b + 28;
+    break;
+  case BLKLOG_CONN_CLOSE:
+    if (body != 17) {
+      say (why, whylen, "malformed disconnection record");
+      return BLKLOG_BAD;
+    }
+    r->conn = get64 (b + 1);
+    r->time_ns = get64 (b + 9);
+    break;
+  case BLKLOG_REQUEST:
+    if (body < BLKLOG_REQ_FIXED) {
+      say (why, whylen, "request record too short (%" PRIu32 " bytes)",
+           body);
+      return BLKLOG_BAD;
+    }
+    r->id = get64 (b + 1);
+    r->conn = get64 (b + 9);
+    r->op = b[17];
+    r->flags = get32 (b + 18);
+    r->offset = get64 (b + 22);
+    r->length = get64 (b + 30);
+    r->submit_ns = get64 (b + 38);
+    r->complete_ns = get64 (b + 46);
+    r->error = get32 (b + 54);
+    r->payload = b[58];
+    if (r->op >= BLKLOG_OP__MAX) {
+      say (why, whylen, "request %" PRIu64 ": unknown operation %u",
+           r->id, r->op);
+      return BLKLOG_BAD;
+    }
+    if (r->flags & ~BLKLOG_F__ALL) {
+      say (why, whylen, "request %" PRIu64 ": unknown flags 0x%" PRIx32,
+           r->id, r->flags);
+      return BLKLOG_BAD;
+    }
+    if (r->offset + r->length < r->offset) {
+      say (why, whylen, "request %" PRIu64 ": offset + length overflows",
+           r->id);
+      return BLKLOG_BAD;
+    }
+    if (r->complete_ns < r->submit_ns) {
+      say (why, whylen, "request %" PRIu64 " completes before it was "
+           "submitted", r->id);
+      return BLKLOG_BAD;
+    }
+    switch (r->payload) {
+    case BLKLOG_PAYLOAD_NONE:
+      want = BLKLOG_REQ_FIXED;
+      break;
+    case BLKLOG_PAYLOAD_HASH:
+      want = BLKLOG_REQ_FIXED + 8;
+      break;
+    case BLKLOG_PAYLOAD_DATA:
+      if (r->op != BLKLOG_WRITE || r->length > BLKLOG_BODY_MAX) {
+        say (why, whylen, "request %" PRIu64 ": payload data on a %s",
+             r->id, blklog_op_name (r->op));
+        return BLKLOG_BAD;
+      }
+      want = BLKLOG_REQ_FIXED + 8 + (uint32_t) r->length;
+      break;
+    default:
+      say (why, whylen, "request %" PRIu64 ": unknown payload kind %u",
+           r->id, r->payload);
+      return BLKLOG_BAD;
+    }
+    if (r->payload != BLKLOG_PAYLOAD_NONE && r->op != BLKLOG_READ &&
+        r->op != BLKLOG_WRITE) {
+      say (why, whylen, "request %" PRIu64 ": payload on a %s",
+           r->id, blklog_op_name (r->op));
+      return BLKLOG_BAD;
+    }
+    if (body != want) {
+      say (why, whylen, "request %" PRIu64 ": record length %" PRIu32
+           ", expected %" PRIu32, r->id, body, want);
+      return BLKLOG_BAD;
+    }
+    if (r->payload != BLKLOG_PAYLOAD_NONE)
+      r->hash = get64 (b + BLKLOG_REQ_FIXED);
+    if (r->payload == BLKLOG_PAYLOAD_DATA)
+      r->data = b + BLKLOG_REQ_FIXED + 8;
+    break;
+  default:
+    say (why, whylen, "unknown record type %u", r->type);
+    return BLKLOG_BAD;
+  }
+  *used = 8 + (size_t) body;
+  return BLKLOG_OK;
+}
+
+/* ---- the mapped reader ---- */
+
+int
+blklog_open (struct blklog_reader *rd, const char *path,
+             char *why, size_t whylen)
+{
+  struct stat st;
+  int fd, r;
+  char hwhy[256];
+
+  memset (rd, 0, sizeof *rd);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    say (why, whylen, "%s: %s", path, strerror (errno));
+    return -1;
+  }
+  if (fstat (fd, &st) == -1) {
+    say (why, whylen, "%s: %s", path, strerror (errno));
+    close (fd);
+    return -1;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    say (why, whylen, "%s: not a regular file", path);
+    close (fd);
+    return -1;
+  }
+  rd->size = (size_t) st.st_size;
+  if (rd->size > 0) {
+    void *m = mmap (NULL, rd->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      say (why, whylen, "%s: mmap: %s", path, strerror (errno));
+      close (fd);
+      return -1;
+    }
+    rd->map = m;
+  }
+  close (fd);
+  r = blklog_parse_header (rd->map ? rd->map : (const unsigned char *) "",
+                           rd->size, &rd->header, hwhy, sizeof hwhy);
+  if (r != BLKLOG_OK) {
+    if (rd->size == 0)
+      say (why, whylen, "%s: the file is empty (no header)", path);
+    else
+      say (why, whylen, "%s: %s", path, hwhy);
+    blklog_close (rd);
+    return -1;
+  }
+  rd->path = strdup (path);
+  rd->pos = rd->header.header_len;
+  return 0;
+}
+
+int
+blklog_next (struct blklog_reader *rd, struct blklog_record *r)
+{
+  char why[256];
+  size_t used;
+  int ret;
+
+  if (rd->pos >= rd->size)
+    return 0;
+  ret = blklog_parse_record (rd->map + rd->pos, rd->size - rd->pos, r, &used,
+                             why, sizeof why);
+  if (ret == BLKLOG_OK) {
+    rd->pos += used;
+    rd->nrecords++;
+    return 1;
+  }
+  if (ret == BLKLOG_SHORT) {
+    rd->truncated = 1;
+    snprintf (rd->why, sizeof rd->why,
+              "the log is truncated: %" PRIu64 " whole records read, the "
+              "last one ends at byte %zu, the file has %zu bytes (%s)",
+              rd->nrecords, rd->pos, rd->size, why);
+    return 0;
+  }
+  snprintf (rd->why, sizeof rd->why,
+            "corrupt record at byte %zu (after %" PRIu64 " whole records): "
+            "%s", rd->pos, rd->nrecords, why);
+  return -1;
+}
+
+void
+blklog_close (struct blklog_reader *rd)
+{
+  if (rd->map)
+    munmap ((void *) rd->map, rd->size);
+  rd->map = NULL;
+  free (rd->path);
+  rd->path = NULL;
+}
+
+/* ---- the buffered writer ---- */
+
+static int
+flush_buf (struct blklog_writer *w)
+{
+  size_t done = 0;
+
+  while (done < w->len) {
+    ssize_t n = write (w->fd, w->buf + done, w->len - done);
+    if (n == -1) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    done += (size_t) n;
+  }
+  w->len = 0;
+  return 0;
+}
+
+static int
+reserve (struct blklog_writer *w, size_t n)
+{
+  if (w->len + n <= w->cap)
+    return 0;
+  if (flush_buf (w) == -1)
+    return -1;
+  if (n > w->cap) {
+    unsigned char *b = realloc (w->buf, n);
+    if (b == NULL)
+      return -1;
+    w->buf = b;
+    w->cap = n;
+  }
+  return 0;
+}
+
+int
+blklog_writer_open (struct blklog_writer *w, const char *path,
+                    const struct blklog_header *h)
+{
+  w->cap = 1 << 20;
+  w->len = 0;
+  w->buf = malloc (w->cap);
+  if (w->buf == NULL)
+    return -1;
+  w->fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd == -1) {
+    free (w->buf);
+    w->buf = NULL;
+    return -1;
+  }
+  w->len = blklog_encode_header (w->buf, h);
+  return 0;
+}
+
+int
+blklog_writer_add (struct blklog_writer *w, const struct blklog_record *r)
+{
+  size_t n = blklog_record_size (r);
+
+  if (reserve (w, n) == -1)
+    return -1;
+  w->len += blklog_encode_record (w->buf + w->len, r);
+  return 0;
+}
+
+int
+blklog_writer_close (struct blklog_writer *w)
+{
+  int ret = flush_buf (w);
+
+  if (ret == 0 && fsync (w->fd) == -1)
+    ret = -1;
+  if (close (w->fd) == -1)
+    ret = -1;
+  free (w->buf);
+  w->buf = NULL;
+  return ret;
+}

@@ -1,0 +1,150 @@
+/* nbdkit-blk blkreplay: the log format, shared by the filter and the
+ * blkreplay tool.  docs/blkreplay-format.md is the specification; this
+ * is its only implementation.
+ *
+ * Encoding is into caller-provided memory (the filter encodes outside
+ * its queue lock); decoding works on a buffer (the tool maps the file)
+ * and never trusts a length it has not checked against the buffer.
+ *
+ * Thread-safety: the encode/decode functions are pure; a blklog_reader
+ * or blklog_writer belongs to one thread at a time.
+ */
+#ifndef BLKREPLAY_REPLAYLOG_H
+#define BLKREPLAY_REPLAYLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLKLOG_MAGIC "BLKRPLAY"
+#define BLKLOG_VERSION 1
+#define BLKLOG_HEADER_FIXED 42          /* header bytes besides creator */
+#define BLKLOG_CREATOR_MAX 1024
+#define BLKLOG_NAME_MAX 4096            /* NBD's limit on export names */
+/* A record body is at most one 64 MiB payload plus its fields: any
+ * longer length field is corruption, not a record cut short.
+ */
+#define BLKLOG_BODY_MAX ((UINT32_C (64) << 20) + 4096)
+#define BLKLOG_REQ_FIXED 59             /* request body before payload */
+
+enum blklog_data { BLKLOG_DATA_NONE = 0, BLKLOG_DATA_HASH = 1,
+                   BLKLOG_DATA_FULL = 2 };
+
+enum blklog_type { BLKLOG_CONN_OPEN = 1, BLKLOG_CONN_CLOSE = 2,
+                   BLKLOG_REQUEST = 3 };
+
+/* Operations: the same numbers as enum blk_hook_op. */
+enum blklog_op { BLKLOG_READ = 0, BLKLOG_WRITE, BLKLOG_ZERO, BLKLOG_TRIM,
+                 BLKLOG_FLUSH, BLKLOG_EXTENTS, BLKLOG_CACHE, BLKLOG_OP__MAX };
+
+/* Request flags (the NBD command flags). */
+#define BLKLOG_F_FUA       UINT32_C (1)
+#define BLKLOG_F_NO_HOLE   UINT32_C (2)
+#define BLKLOG_F_FAST_ZERO UINT32_C (4)
+#define BLKLOG_F_REQ_ONE   UINT32_C (8)
+#define BLKLOG_F__ALL      UINT32_C (15)
+
+/* What a request record carries after its fixed fields. */
+enum blklog_payload { BLKLOG_PAYLOAD_NONE = 0, BLKLOG_PAYLOAD_HASH = 1,
+                      BLKLOG_PAYLOAD_DATA = 2 };
+
+struct blklog_header {
+  uint32_t version;
+  uint64_t export_size;
+  uint64_t created_ns;          /* CLOCK_REALTIME, ns since the epoch */
+  uint32_t data_mode;           /* enum blklog_data */
+  char creator[BLKLOG_CREATOR_MAX + 1];
+  size_t header_len;            /* bytes on disk */
+};
+
+struct blklog_record {
+  uint8_t type;                 /* enum blklog_type */
+  uint64_t conn;
+  /* CONN_OPEN, CONN_CLOSE: */
+  uint64_t time_ns;
+  /* CONN_OPEN: */
+  uint64_t export_size;
+  uint8_t readonly;
+  const char *name;             /* not NUL-terminated */
+  uint16_t name_len;
+  /* REQUEST: */
+  uint64_t id;
+  uint8_t op;                   /* enum blklog_op */
+  uint32_t flags;
+  uint64_t offset;
+  uint64_t length;
+  uint64_t submit_ns, complete_ns;  /* monotonic, since log creation */
+  uint32_t error;               /* 0 or the errno the request returned */
+  uint8_t payload;              /* enum blklog_payload */
+  uint64_t hash;                /* PAYLOAD_HASH, also computed for DATA */
+  const unsigned char *data;    /* PAYLOAD_DATA: length bytes */
+};
+
+extern const char *blklog_op_name (unsigned op);
+extern int blklog_op_lookup (const char *name);
+extern const char *blklog_data_name (unsigned mode);
+/* "fua|no_hole" style, into BUF. */
+extern const char *blklog_flags_str (uint32_t flags, char *buf, size_t len);
+
+/* ---- encoding ---- */
+
+/* Bytes blklog_encode_header needs. */
+extern size_t blklog_header_size (const struct blklog_header *h);
+extern size_t blklog_encode_header (unsigned char *buf,
+                                    const struct blklog_header *h);
+/* Bytes blklog_encode_record needs, framing (length, CRC) included. */
+extern size_t blklog_record_size (const struct blklog_record *r);
+extern size_t blklog_encode_record (unsigned char *buf,
+                                    const struct blklog_record *r);
+
+/* ---- decoding ---- */
+
+/* Results of the parse functions. */
+#define BLKLOG_OK 1
+#define BLKLOG_SHORT 0          /* the buffer ends inside it: truncated */
+#define BLKLOG_BAD (-1)         /* corrupt; WHY says how */
+
+extern int blklog_parse_header (const unsigned char *buf, size_t len,
+                                struct blklog_header *h,
+                                char *why, size_t whylen);
+/* On BLKLOG_OK, *USED is the bytes the record took; R points into BUF. */
+extern int blklog_parse_record (const unsigned char *buf, size_t len,
+                                struct blklog_record *r, size_t *used,
+                                char *why, size_t whylen);
+
+/* A whole log file, mapped. */
+struct blklog_reader {
+  char *path;
+  const unsigned char *map;
+  size_t size;
+  size_t pos;                   /* offset of the next record */
+  uint64_t nrecords;            /* whole records returned so far */
+  struct blklog_header header;
+  /* After blklog_next returned 0 or -1: */
+  int truncated;                /* the file ends inside a record */
+  char why[512];                /* what stopped the reader */
+};
+
+/* Opens and checks the header.  -1 with a message in WHY. */
+extern int blklog_open (struct blklog_reader *rd, const char *path,
+                        char *why, size_t whylen);
+/* 1: a record; 0: clean end of file, or a truncated last record
+ * (rd->truncated, rd->why); -1: a corrupt record (rd->why).
+ */
+extern int blklog_next (struct blklog_reader *rd, struct blklog_record *r);
+extern void blklog_close (struct blklog_reader *rd);
+
+/* ---- a simple buffered file writer (the tool's import) ---- */
+
+struct blklog_writer {
+  int fd;
+  unsigned char *buf;
+  size_t len, cap;
+};
+
+extern int blklog_writer_open (struct blklog_writer *w, const char *path,
+                               const struct blklog_header *h);
+extern int blklog_writer_add (struct blklog_writer *w,
+                              const struct blklog_record *r);
+extern int blklog_writer_close (struct blklog_writer *w);
+
+#endif /* BLKREPLAY_REPLAYLOG_H */

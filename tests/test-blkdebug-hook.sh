@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Events a plugin reports through the hook drive the same engine, and
+# with blkdebug-layer=backend a failure hits the plugin's own bracketed
+# backend I/O (as QEMU's blkdebug under qcow2 fails the I/O below it).
+. "$abs_top_srcdir/tests/functions.sh"
+requires_cmd nbdsh
+
+start_nbdkit srv --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
+  blkdebug-layer=backend \
+  blkdebug-inject=event=write_aio,iotype=write,errno=ENOSPC,once=on \
+  blkdebug-set-state=event=flush_to_disk,state=1,new_state=2 \
+  blkdebug-inject=event=read_aio,state=2,iotype=read,errno=EPERM \
+  blkdebug-inject=event=pwritev,errno=EIO
+nbdsh -u "$(uri srv)" -c '
+def outcome(f, *a):
+    try:
+        f(*a)
+        return "ok"
+    except nbd.Error as e:
+        return e.errno
+r = [outcome(h.pwrite, b"a" * 512, 0),   # write_aio from the plugin
+     outcome(h.pwrite, b"b" * 512, 0),   # once: gone
+     outcome(h.pread, 512, 0),           # state 1: not armed
+     outcome(h.flush),                   # flush_to_disk: state 2
+     outcome(h.pread, 512, 0),           # armed by the plugin read_aio
+     outcome(h.zero, 512, 0)]            # iotype read only
+# pwritev is raised only by the filter in client mode: never here.
+assert r == ["ENOSPC", "ok", "ok", "ok", "EPERM", "ok"], r
+'
+stop_nbdkit srv
+
+# The same rules in client mode fail the client request before the
+# plugin sees it; plugin events still count.
+start_nbdkit cl --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
+  blkdebug-inject=event=flush_to_disk,iotype=read,errno=EPERM
+nbdsh -u "$(uri cl)" -c '
+h.pread(512, 0)
+h.flush()          # the plugin reports flush_to_disk (nothing written yet)
+try:
+    h.pread(512, 0)
+    assert False, "read after the plugin flush_to_disk event succeeded"
+except nbd.Error as e:
+    assert e.errno == "EPERM", e
+'

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Bad parameters of the filter and the tool get clear errors.
+. "$abs_top_srcdir/tests/functions.sh"
+blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
+f="$(filter blkreplay)"
+
+expect_fail_nbdkit 'blkreplay-log=FILE is required' --filter="$f" memory 1M
+expect_fail_nbdkit "blkreplay-mode: unknown mode 'play'" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/x" blkreplay-mode=play
+expect_fail_nbdkit "blkreplay-data: unknown value 'some'" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/x" blkreplay-data=some
+expect_fail_nbdkit "blkreplay-sync: unknown value 'often'" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/x" blkreplay-sync=often
+expect_fail_nbdkit "blkreplay-sync-interval: cannot parse '1 fortnight'" --filter="$f" \
+  memory 1M blkreplay-log="$tmpdir/x" blkreplay-sync-interval='1 fortnight'
+expect_fail_nbdkit "blkreplay-queue: '1K' is too small" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/x" blkreplay-queue=1K
+expect_fail_nbdkit "blkreplay-divergence: unknown value 'maybe'" --filter="$f" \
+  memory 1M blkreplay-log="$tmpdir/x" blkreplay-divergence=maybe
+expect_fail_nbdkit "cannot create '$tmpdir/no/such/dir/log'" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/no/such/dir/log"
+expect_fail_nbdkit "$tmpdir/missing: No such file" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/missing" blkreplay-mode=replay
+echo "garbage garbage garbage garbage garbage garbage" > "$tmpdir/garbage"
+expect_fail_nbdkit "not a blkreplay log" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/garbage" blkreplay-mode=replay
+
+t () {
+  want="$1"; shift
+  st=0
+  "$blkreplay" "$@" > "$tmpdir/out" 2>&1 || st=$?
+  [ $st = 2 ] || { cat "$tmpdir/out"; fail "blkreplay $*: exit $st, expected 2"; }
+  grep -q -- "$want" "$tmpdir/out" || { cat "$tmpdir/out"; fail "blkreplay $*: no '$want'"; }
+}
+t "unknown command 'replay'" replay x
+t 'Usage' run
+t "not a blkreplay log" dump "$tmpdir/garbage"
+t "$tmpdir/missing: No such file" stats "$tmpdir/missing"
+t "--timing: unknown value 'slow'" run "$tmpdir/garbage" nbd://x --timing=slow
+t "--timing: cannot parse '-1'" run "$tmpdir/garbage" nbd://x --timing=scale=-1
+t "--queue-depth: cannot parse '0'" run "$tmpdir/garbage" nbd://x --queue-depth=0
+t "import needs one of" import -o "$tmpdir/o"
+"$blkreplay" --help | grep -q 'blkreplay run LOG URI' || fail "--help"

@@ -1,0 +1,71 @@
+/* Unit tests: filters/blkdebug/control.c (the command protocol). */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "control.h"
+
+static struct bd_engine *e;
+static void setup (void) { e = bd_engine_new (1); }
+static void teardown (void) { bd_engine_free (e); }
+
+static char out[4096];
+
+static int
+run (const char *cmd)
+{
+  FILE *fp = fmemopen (out, sizeof out, "w");
+  int r = bd_control_exec (e, cmd, fp);
+  fclose (fp);
+  return r;
+}
+
+TestSuite (control, .init = setup, .fini = teardown);
+
+Test (control, commands)
+{
+  cr_assert_eq (run ("state\n"), 0);
+  cr_assert_str_eq (out, "OK 1\n");
+  cr_assert_eq (run ("set-state 7"), 0);
+  run ("state");
+  cr_assert_str_eq (out, "OK 7\n");
+  cr_assert_eq (run ("inject event=read_aio,errno=ENOSPC,once=on\n"), 0);
+  cr_assert_str_eq (out, "OK 1\n");
+  cr_assert_eq (run ("set-state-rule event=read_aio,state=7,new_state=8"), 0);
+  cr_assert_str_eq (out, "OK 2\n");
+  cr_assert_eq (run ("rules"), 0);
+  cr_assert (strncmp (out, "OK 2\n1 inject event=read_aio", 28) == 0, "%s", out);
+  cr_assert (strstr (out, "errno=ENOSPC") != NULL, "%s", out);
+  cr_assert (strstr (out, "\n2 set-state event=read_aio state=7 new_state=8")
+             != NULL, "%s", out);
+  cr_assert_eq (run ("remove 1"), 0);
+  cr_assert_eq (run ("remove 1"), -1);
+  cr_assert (strncmp (out, "ERR no rule with id '1'", 23) == 0, "%s", out);
+  cr_assert_eq (run ("clear"), 0);
+  run ("rules");
+  cr_assert_str_eq (out, "OK 0\n");
+  cr_assert_eq (run ("break read_aio T1"), 0);
+  cr_assert_eq (run ("resume T1"), -1);
+  cr_assert_eq (run ("remove_break T1"), 0);
+  cr_assert_eq (run ("wait_break T1 10ms"), -1);
+}
+
+Test (control, bad_commands)
+{
+  cr_assert_eq (run (""), -1);
+  cr_assert_eq (run ("frobnicate"), -1);
+  cr_assert_str_eq (out, "ERR unknown command 'frobnicate' (try 'help')\n");
+  cr_assert_eq (run ("break nosuch T"), -1);
+  cr_assert_str_eq (out, "ERR unknown event 'nosuch'\n");
+  cr_assert_eq (run ("break read_aio"), -1);
+  cr_assert_str_eq (out, "ERR usage: break EVENT TAG\n");
+  cr_assert_eq (run ("set-state x"), -1);
+  cr_assert_eq (run ("inject event=read_aio,errno=EWHAT"), -1);
+  cr_assert (strstr (out, "errno: 'EWHAT'") != NULL, "%s", out);
+  cr_assert_eq (run ("wait_break T 5parsecs"), -1);
+  cr_assert (strncmp (out, "ERR timeout:", 12) == 0, "%s", out);
+}

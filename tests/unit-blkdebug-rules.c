@@ -1,0 +1,201 @@
+/* Unit tests: filters/blkdebug/rules.c (QEMU rule files, inline rules). */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "blk-hook.h"
+#include "rules.h"
+
+static struct bd_rule_list
+parse_ok (const char *text)
+{
+  struct bd_rule_list l = { 0 };
+  char why[512] = "";
+  cr_assert_eq (bd_parse_config (text, strlen (text), "t.cfg", &l, why,
+                                 sizeof why), 0, "rejected: %s", why);
+  return l;
+}
+
+static void
+parse_bad (const char *text, const char *needle)
+{
+  struct bd_rule_list l = { 0 };
+  char why[512] = "";
+  cr_assert_eq (bd_parse_config (text, strlen (text), "t.cfg", &l, why,
+                                 sizeof why), -1, "accepted: %s", text);
+  cr_assert (strstr (why, needle) != NULL, "message '%s' lacks '%s'", why,
+             needle);
+  cr_assert_eq (l.n, 0);
+}
+
+Test (rules, qemu_file)
+{
+  struct bd_rule_list l = parse_ok (
+    "# a comment\n"
+    "\n"
+    "[inject-error]\n"
+    "event = \"write_aio\"\n"
+    "errno = \"28\"\n"
+    "sector = \"8\"\n"
+    "once = \"on\"\n"
+    "iotype = \"write\"\n"
+    "\n"
+    "[set-state]\n"
+    "  event   =   \"read_aio\"\n"
+    "state = \"1\"\n"
+    "new_state = \"0x2\"\n"
+    "[inject-error \"named\"] # QEMU ignores the rest of the line\r\n"
+    "event = \"l2_load\"   # so a comment here is fine\r\n");
+
+  cr_assert_eq (l.n, 3);
+  cr_assert_eq (l.rules[0]->action, BD_INJECT);
+  cr_assert_eq (l.rules[0]->event, BLK_EV_WRITE_AIO);
+  cr_assert_eq (l.rules[0]->error, ENOSPC);
+  cr_assert_eq (l.rules[0]->sector_offset, 8 * 512);
+  cr_assert (l.rules[0]->once);
+  cr_assert_eq (l.rules[0]->iotype_mask, 1u << BD_IO_WRITE);
+  cr_assert_str_eq (l.rules[0]->origin, "t.cfg:3");
+  cr_assert_eq (l.rules[1]->action, BD_SET_STATE);
+  cr_assert_eq (l.rules[1]->state, 1);
+  cr_assert_eq (l.rules[1]->new_state, 2);
+  cr_assert_eq (l.rules[2]->event, BLK_EV_L2_LOAD);
+  cr_assert_eq (l.rules[2]->error, EIO, "default errno is EIO");
+  cr_assert_eq (l.rules[2]->iotype_mask, BD_IOMASK_DEFAULT);
+  cr_assert_eq (l.rules[2]->sector_offset, -1);
+  bd_list_free (&l);
+}
+
+Test (rules, last_value_wins)
+{
+  struct bd_rule_list l = parse_ok ("[inject-error]\nevent = \"read_aio\"\n"
+                                    "errno = \"5\"\nerrno = \"22\"\n");
+  cr_assert_eq (l.rules[0]->error, 22);
+  bd_list_free (&l);
+}
+
+Test (rules, qemu_misreads_are_errors)
+{
+  parse_bad ("[inject-error]\nevent = write_aio\n",
+             "t.cfg:2: the value of 'event' must be in double quotes");
+  parse_bad ("[inject-error]\nevent=\"write_aio\"\n",
+             "t.cfg:2: write 'event = ...' with spaces");
+  parse_bad ("[inject-error]\nevent = \"l2_alloc.write\"\n",
+             "t.cfg:2: event: 'l2_alloc.write' is the old dotted name; "
+             "use 'l2_alloc_write'");
+  parse_bad ("[inject-error]\n  # indented\nevent = \"read_aio\"\n",
+             "t.cfg:2: comments must start in the first column");
+  parse_bad ("[inject-error]\n  \nevent = \"read_aio\"\n",
+             "t.cfg:2: a line with only white space");
+  parse_bad ("[inject-error]\nerrno = \"5\"\n",
+             "t.cfg:1: [inject-error] section: missing event=");
+  parse_bad ("event = \"read_aio\"\n", "t.cfg:1: 'event' before any");
+  parse_bad ("[inject-eror]\n", "t.cfg:1: unknown section [inject-eror]");
+  parse_bad ("[inject-error\n", "t.cfg:1: missing ']'");
+  parse_bad ("[inject-error]\nevent = \"read_aio\n", "missing closing");
+  parse_bad ("[inject-error]\nevent = \"read_aio\" x\n", "unexpected text");
+  parse_bad ("[inject-error]\nevent = \"bogus\"\n",
+             "t.cfg:2: event: unknown event 'bogus'");
+  parse_bad ("[inject-error]\nevent = \"read_aio\"\nerrno = \"-5\"\n",
+             "t.cfg:3: errno: '-5' is not");
+  parse_bad ("[inject-error]\nevent = \"read_aio\"\nstate = \"2x\"\n",
+             "t.cfg:3: state: '2x' is not a state number");
+  parse_bad ("[inject-error]\nevent = \"read_aio\"\nonce = \"maybe\"\n",
+             "t.cfg:3: once: 'maybe' is not a boolean");
+  parse_bad ("[inject-error]\nevent = \"read_aio\"\niotype = \"trim\"\n",
+             "t.cfg:3: iotype: unknown I/O type 'trim'");
+  parse_bad ("[set-state]\nevent = \"read_aio\"\nerrno = \"5\"\n",
+             "t.cfg:3: unknown set-state attribute 'errno'");
+  parse_bad ("[inject-error]\nevnt = \"read_aio\"\n",
+             "t.cfg:2: unknown inject-error attribute 'evnt'");
+  parse_bad ("[inject-error]\nevent = \"\"\n", "unknown event ''");
+  parse_bad ("[inject-error]\nevent\n", "t.cfg:2: expected '=' after 'event'");
+}
+
+Test (rules, nul_byte)
+{
+  struct bd_rule_list l = { 0 };
+  char why[256];
+  cr_assert_eq (bd_parse_config ("[a]\0", 4, "t.cfg", &l, why, sizeof why), -1);
+  cr_assert (strstr (why, "NUL") != NULL);
+}
+
+Test (rules, inline)
+{
+  char why[512] = "";
+  struct bd_rule *r = bd_parse_inline (BD_INJECT,
+    "event=write_aio,errno=ENOSPC,sector=2048,once=on", "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  cr_assert_eq (r->error, ENOSPC);
+  cr_assert_eq (r->sector_offset, 2048 * 512);
+  cr_assert_eq (r->count, 1, "once means count=1");
+  bd_rule_free (r);
+
+  r = bd_parse_inline (BD_SET_STATE, "event=read_aio,state=1,new_state=2",
+                       "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  cr_assert_eq (r->new_state, 2);
+  bd_rule_free (r);
+
+  r = bd_parse_inline (BD_INJECT, "event=read_aio,errno=EBOGUS", "x", why,
+                       sizeof why);
+  cr_assert_null (r);
+  cr_assert (strstr (why, "errno: 'EBOGUS' is not") != NULL, "%s", why);
+  r = bd_parse_inline (BD_INJECT, "event=read_aio,junk", "x", why, sizeof why);
+  cr_assert_null (r);
+  cr_assert (strstr (why, "'junk' is not key=value") != NULL, "%s", why);
+  r = bd_parse_inline (BD_INJECT, "errno=5", "x", why, sizeof why);
+  cr_assert_null (r);
+  cr_assert (strstr (why, "missing event=") != NULL, "%s", why);
+}
+
+Test (rules, extras)
+{
+  char why[512] = "";
+  struct bd_rule *r = bd_parse_inline (BD_INJECT,
+    "event=none,iotype=read,probability=25%,after=3,count=2,offset=1M,"
+    "length=64K,delay=10ms,seed=7", "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  cr_assert_eq (r->prob, UINT64_C (1) << 30);
+  cr_assert_eq (r->after, 3);
+  cr_assert_eq (r->count, 2);
+  cr_assert_eq (r->offset, 1 << 20);
+  cr_assert_eq (r->length, 64 << 10);
+  cr_assert_eq (r->delay_ns, 10000000);
+  cr_assert_eq (r->error, 0, "delay= alone is not an error");
+  bd_rule_free (r);
+
+  r = bd_parse_inline (BD_INJECT, "event=none,delay=1s", "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  cr_assert_eq (r->error, 0, "delay alone does not fail");
+  bd_rule_free (r);
+
+  r = bd_parse_inline (BD_INJECT, "event=none,probability=1:4", "x", why,
+                       sizeof why);
+  cr_assert_eq (r->prob, UINT64_C (1) << 30);
+  bd_rule_free (r);
+
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,probability=1.5",
+                                   "x", why, sizeof why));
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,corrupt=3", "x",
+                                   why, sizeof why));
+  cr_assert (strstr (why, "iotype=read") != NULL, "%s", why);
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,torn=512", "x",
+                                   why, sizeof why));
+  cr_assert (strstr (why, "iotype=write") != NULL, "%s", why);
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,delay=5xs", "x",
+                                   why, sizeof why));
+  cr_assert (strstr (why, "delay:") != NULL, "%s", why);
+}
+
+Test (rules, errno_names)
+{
+  cr_assert_eq (bd_errno_parse ("EIO"), EIO);
+  cr_assert_eq (bd_errno_parse ("5"), 5);
+  cr_assert_eq (bd_errno_parse ("0x1c"), 28);
+  cr_assert_eq (bd_errno_parse ("EFOO"), -1);
+  cr_assert_eq (bd_errno_parse ("99999"), -1);
+  cr_assert_str_eq (bd_errno_name (ENOSPC), "ENOSPC");
+}

@@ -1,0 +1,262 @@
+/* Unit tests: the blkreplay log format (filters/blkreplay/replaylog.c)
+ * and its checksums (crc32c.c).
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "crc32c.h"
+#include "replaylog.h"
+
+Test (crc32c, known_values)
+{
+  /* The CRC-32C check value, and RFC 3720's 32 bytes of zeroes. */
+  unsigned char z[32] = { 0 };
+
+  cr_assert_eq (crc32c ("123456789", 9), 0xe3069283);
+  cr_assert_eq (crc32c (z, 32), 0x8a9136aa);
+  crc32c_force_software (1);
+  cr_assert_eq (crc32c ("123456789", 9), 0xe3069283);
+  cr_assert_eq (crc32c (z, 32), 0x8a9136aa);
+  crc32c_force_software (0);
+}
+
+Test (crc32c, hardware_and_table_agree)
+{
+  unsigned char buf[4096 + 77];
+  size_t i, len;
+
+  for (i = 0; i < sizeof buf; i++)
+    buf[i] = (unsigned char) (i * 131 + (i >> 3));
+  for (len = 0; len < sizeof buf; len += len < 80 ? 1 : 61) {
+    uint32_t a, b;
+    uint64_t ha, hb;
+    crc32c_force_software (0);
+    a = crc32c (buf + 1, len);
+    ha = blkhash64 (buf + 1, len);
+    crc32c_force_software (1);
+    b = crc32c (buf + 1, len);
+    hb = blkhash64 (buf + 1, len);
+    crc32c_force_software (0);
+    cr_assert_eq (a, b, "crc32c differs at length %zu", len);
+    cr_assert_eq (ha, hb, "blkhash64 differs at length %zu", len);
+  }
+}
+
+Test (blkhash64, sensitive)
+{
+  unsigned char a[4096] = { 0 }, b[4096] = { 0 };
+  uint64_t h = blkhash64 (a, sizeof a);
+  size_t i;
+
+  /* Every single-bit flip and the length change the hash. */
+  for (i = 0; i < sizeof b * 8; i += 7) {
+    b[i / 8] ^= (unsigned char) (1 << (i % 8));
+    cr_assert_neq (blkhash64 (b, sizeof b), h, "bit %zu", i);
+    b[i / 8] ^= (unsigned char) (1 << (i % 8));
+  }
+  cr_assert_neq (blkhash64 (a, 4095), h);
+  cr_assert_neq (blkhash64 (a, 0), blkhash64 (a, 1));
+}
+
+static size_t
+sample_log (unsigned char *buf, size_t cap)
+{
+  struct blklog_header h;
+  struct blklog_record r;
+  static const unsigned char data[512] = { 1, 2, 3 };
+  size_t pos;
+
+  memset (&h, 0, sizeof h);
+  h.export_size = 1 << 20;
+  h.created_ns = 1234;
+  h.data_mode = BLKLOG_DATA_FULL;
+  strcpy (h.creator, "unit test");
+  cr_assert (blklog_header_size (&h) < cap);
+  pos = blklog_encode_header (buf, &h);
+
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_CONN_OPEN;
+  r.conn = 7;
+  r.time_ns = 10;
+  r.export_size = 1 << 20;
+  r.name = "disk";
+  r.name_len = 4;
+  pos += blklog_encode_record (buf + pos, &r);
+
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_REQUEST;
+  r.id = 1;
+  r.conn = 7;
+  r.op = BLKLOG_WRITE;
+  r.flags = BLKLOG_F_FUA;
+  r.offset = 4096;
+  r.length = sizeof data;
+  r.submit_ns = 100;
+  r.complete_ns = 150;
+  r.payload = BLKLOG_PAYLOAD_DATA;
+  r.hash = blkhash64 (data, sizeof data);
+  r.data = data;
+  pos += blklog_encode_record (buf + pos, &r);
+
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_REQUEST;
+  r.id = 2;
+  r.conn = 7;
+  r.op = BLKLOG_READ;
+  r.offset = 0;
+  r.length = 512;
+  r.submit_ns = 160;
+  r.complete_ns = 170;
+  r.error = 5;
+  pos += blklog_encode_record (buf + pos, &r);
+
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_CONN_CLOSE;
+  r.conn = 7;
+  r.time_ns = 200;
+  pos += blklog_encode_record (buf + pos, &r);
+  cr_assert (pos <= cap);
+  return pos;
+}
+
+Test (log, round_trip)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf), pos, used;
+  struct blklog_header h;
+  struct blklog_record r;
+  char why[256];
+
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (h.export_size, 1 << 20);
+  cr_assert_eq (h.created_ns, 1234);
+  cr_assert_eq (h.data_mode, BLKLOG_DATA_FULL);
+  cr_assert_str_eq (h.creator, "unit test");
+  pos = h.header_len;
+
+  cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,
+                                     sizeof why), BLKLOG_OK, "%s", why);
+  cr_assert_eq (r.type, BLKLOG_CONN_OPEN);
+  cr_assert_eq (r.conn, 7);
+  cr_assert_eq (r.name_len, 4);
+  cr_assert (memcmp (r.name, "disk", 4) == 0);
+  pos += used;
+
+  cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,
+                                     sizeof why), BLKLOG_OK, "%s", why);
+  cr_assert_eq (r.type, BLKLOG_REQUEST);
+  cr_assert_eq (r.op, BLKLOG_WRITE);
+  cr_assert_eq (r.flags, BLKLOG_F_FUA);
+  cr_assert_eq (r.offset, 4096);
+  cr_assert_eq (r.length, 512);
+  cr_assert_eq (r.payload, BLKLOG_PAYLOAD_DATA);
+  cr_assert_eq (r.data[2], 3);
+  cr_assert_eq (r.hash, blkhash64 (r.data, 512));
+  pos += used;
+
+  cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,
+                                     sizeof why), BLKLOG_OK, "%s", why);
+  cr_assert_eq (r.op, BLKLOG_READ);
+  cr_assert_eq (r.error, 5);
+  cr_assert_eq (r.submit_ns, 160);
+  cr_assert_eq (r.complete_ns, 170);
+  pos += used;
+
+  cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,
+                                     sizeof why), BLKLOG_OK, "%s", why);
+  cr_assert_eq (r.type, BLKLOG_CONN_CLOSE);
+  pos += used;
+  cr_assert_eq (pos, len);
+}
+
+/* Every cut of the log is read up to its last whole record, and the
+ * reader says it is truncated (never corrupt, never a crash).
+ */
+Test (log, truncated_everywhere)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf), cut;
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path);
+  size_t ends[8], nends = 0, pos, used;
+  struct blklog_header h;
+  struct blklog_record r;
+
+  cr_assert (fd >= 0);
+  blklog_parse_header (buf, len, &h, why, sizeof why);
+  pos = h.header_len;
+  while (pos < len) {
+    cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,
+                                       sizeof why), BLKLOG_OK);
+    pos += used;
+    ends[nends++] = pos;
+  }
+  for (cut = 0; cut <= len; cut++) {
+    struct blklog_reader rd;
+    size_t whole = 0, k;
+    int ret;
+
+    cr_assert_eq (ftruncate (fd, 0), 0);
+    cr_assert_eq (pwrite (fd, buf, cut, 0), (ssize_t) cut);
+    if (cut < h.header_len) {
+      cr_assert_eq (blklog_open (&rd, path, why, sizeof why), -1);
+      continue;
+    }
+    cr_assert_eq (blklog_open (&rd, path, why, sizeof why), 0, "%s", why);
+    while ((ret = blklog_next (&rd, &r)) == 1)
+      whole++;
+    cr_assert_eq (ret, 0, "cut %zu: %s", cut, rd.why);
+    for (k = 0; k < nends && ends[k] <= cut; k++)
+      ;
+    cr_assert_eq (whole, k, "cut %zu: %zu records, expected %zu", cut,
+                  whole, k);
+    {
+      int boundary = cut == h.header_len || (k > 0 && ends[k - 1] == cut);
+      cr_assert_eq (rd.truncated, !boundary, "cut %zu", cut);
+    }
+    if (rd.truncated)
+      cr_assert (strstr (rd.why, "truncated") != NULL);
+    blklog_close (&rd);
+  }
+  close (fd);
+  unlink (path);
+}
+
+Test (log, corruption_detected)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf), i;
+  struct blklog_header h;
+  struct blklog_record r;
+  char why[256];
+  size_t used;
+
+  blklog_parse_header (buf, len, &h, why, sizeof why);
+  /* Flip each byte of the first record: never accepted as it was. */
+  for (i = h.header_len; i < len; i++) {
+    int ret;
+    buf[i] ^= 0x40;
+    ret = blklog_parse_record (buf + h.header_len, len - h.header_len, &r,
+                               &used, why, sizeof why);
+    buf[i] ^= 0x40;
+    if (i < h.header_len + 4 + 28 + 4 + 4)
+      cr_assert_neq (ret, BLKLOG_OK, "byte %zu", i);
+  }
+  /* A bad magic and a future version are clear errors. */
+  buf[0] = 'X';
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert (strstr (why, "not a blkreplay log") != NULL);
+  buf[0] = 'B';
+  buf[8] = 9;
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert (strstr (why, "version 9") != NULL, "%s", why);
+}

@@ -1,0 +1,251 @@
+/* blkreplay dump / verify: every record of a log, as text or JSON
+ * lines; or only the integrity check of the file.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crc32c.h"
+#include "replaylog.h"
+#include "tool.h"
+
+static void
+json_string (FILE *fp, const char *s, size_t len)
+{
+  size_t i;
+
+  fputc ('"', fp);
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char) s[i];
+    if (c == '"' || c == '\\')
+      fprintf (fp, "\\%c", c);
+    else if (c < 0x20 || c >= 0x7f)
+      fprintf (fp, "\\u%04x", c);
+    else
+      fputc (c, fp);
+  }
+  fputc ('"', fp);
+}
+
+static const char *
+errname (uint32_t e, char *buf, size_t len)
+{
+  if (e == 0)
+    return "ok";
+  snprintf (buf, len, "%s", strerror ((int) e));
+  return buf;
+}
+
+static void
+print_header (const struct blklog_header *h, int json)
+{
+  char t[64];
+  time_t secs = (time_t) (h->created_ns / 1000000000u);
+  struct tm tm;
+
+  gmtime_r (&secs, &tm);
+  strftime (t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (json) {
+    printf ("{\"type\":\"header\",\"version\":%" PRIu32 ",\"export_size\":%"
+            PRIu64 ",\"created\":\"%s\",\"created_ns\":%" PRIu64
+            ",\"data\":\"%s\",\"creator\":", h->version, h->export_size, t,
+            h->created_ns, blklog_data_name (h->data_mode));
+    json_string (stdout, h->creator, strlen (h->creator));
+    printf ("}\n");
+  }
+  else
+    printf ("header: version %" PRIu32 ", export size %" PRIu64 ", created %s,"
+            " data %s, creator \"%s\"\n", h->version, h->export_size, t,
+            blklog_data_name (h->data_mode), h->creator);
+}
+
+/* Export names by connection, so every request line can name its
+ * export (the log keeps the name once, in the connection record).
+ */
+struct cname { uint64_t conn; const char *name; uint16_t len; };
+static struct cname *cnames;
+static size_t ncnames;
+
+static void
+remember_name (const struct blklog_record *r)
+{
+  struct cname *n = realloc (cnames, (ncnames + 1) * sizeof *n);
+
+  if (n == NULL)
+    return;                     /* only the convenience is lost */
+  cnames = n;
+  cnames[ncnames++] = (struct cname) { r->conn, r->name, r->name_len };
+}
+
+static void
+forget_names (void)
+{
+  free (cnames);
+  cnames = NULL;
+  ncnames = 0;
+}
+
+static const struct cname *
+name_of (uint64_t conn)
+{
+  size_t i;
+
+  for (i = ncnames; i-- > 0; )
+    if (cnames[i].conn == conn)
+      return &cnames[i];
+  return NULL;
+}
+
+static void
+print_record (const struct blklog_record *r, int json)
+{
+  char f[64], e[128];
+  const struct cname *cn;
+
+  switch (r->type) {
+  case BLKLOG_CONN_OPEN:
+    remember_name (r);
+    if (json) {
+      printf ("{\"type\":\"open\",\"conn\":%" PRIu64 ",\"time_ns\":%" PRIu64
+              ",\"export_size\":%" PRIu64 ",\"readonly\":%s,\"export\":",
+              r->conn, r->time_ns, r->export_size,
+              r->readonly ? "true" : "false");
+      json_string (stdout, r->name, r->name_len);
+      printf ("}\n");
+    }
+    else
+      printf ("open    conn %" PRIu64 " t=%" PRIu64 " export \"%.*s\" size %"
+              PRIu64 "%s\n", r->conn, r->time_ns, (int) r->name_len, r->name,
+              r->export_size, r->readonly ? " readonly" : "");
+    break;
+  case BLKLOG_CONN_CLOSE:
+    if (json)
+      printf ("{\"type\":\"close\",\"conn\":%" PRIu64 ",\"time_ns\":%" PRIu64
+              "}\n", r->conn, r->time_ns);
+    else
+      printf ("close   conn %" PRIu64 " t=%" PRIu64 "\n", r->conn, r->time_ns);
+    break;
+  default:
+    blklog_flags_str (r->flags, f, sizeof f);
+    if (json) {
+      printf ("{\"type\":\"request\",\"id\":%" PRIu64 ",\"conn\":%" PRIu64
+              ",\"op\":\"%s\",\"flags\":\"%s\",\"offset\":%" PRIu64
+              ",\"length\":%" PRIu64 ",\"submit_ns\":%" PRIu64
+              ",\"complete_ns\":%" PRIu64 ",\"error\":%" PRIu32,
+              r->id, r->conn, blklog_op_name (r->op), f, r->offset,
+              r->length, r->submit_ns, r->complete_ns, r->error);
+      if (r->payload != BLKLOG_PAYLOAD_NONE)
+        printf (",\"hash\":\"%016" PRIx64 "\"", r->hash);
+      if (r->payload == BLKLOG_PAYLOAD_DATA)
+        printf (",\"data\":true");
+      if ((cn = name_of (r->conn)) != NULL) {
+        printf (",\"export\":");
+        json_string (stdout, cn->name, cn->len);
+      }
+      printf ("}\n");
+    }
+    else {
+      printf ("request #%" PRIu64 " conn %" PRIu64 " %-7s offset %" PRIu64
+              " length %" PRIu64 " flags %s submit %" PRIu64 " complete %"
+              PRIu64 " (+%" PRIu64 ") %s", r->id, r->conn,
+              blklog_op_name (r->op), r->offset, r->length, f[0] ? f : "-",
+              r->submit_ns, r->complete_ns, r->complete_ns - r->submit_ns,
+              errname (r->error, e, sizeof e));
+      if (r->payload != BLKLOG_PAYLOAD_NONE)
+        printf (" hash %016" PRIx64, r->hash);
+      if (r->payload == BLKLOG_PAYLOAD_DATA)
+        printf (" +data");
+      printf ("\n");
+    }
+  }
+}
+
+/* Reads every record, printing them unless QUIET.  Returns 0 for a
+ * whole log, 1 for a truncated or corrupt one (noted on stderr), 2 if
+ * it cannot be opened.
+ */
+static int
+walk (const char *path, int json, int quiet, int *truncated)
+{
+  struct blklog_reader rd;
+  struct blklog_record r;
+  char why[1024];
+  int ret;
+
+  if (blklog_open (&rd, path, why, sizeof why) == -1) {
+    fprintf (stderr, "blkreplay: %s\n", why);
+    return EXIT_USAGE;
+  }
+  if (!quiet)
+    print_header (&rd.header, json);
+  while ((ret = blklog_next (&rd, &r)) == 1) {
+    if (r.type == BLKLOG_REQUEST && r.payload == BLKLOG_PAYLOAD_DATA &&
+        blkhash64 (r.data, r.length) != r.hash) {
+      fprintf (stderr, "blkreplay: %s: request #%" PRIu64 " at byte %zu: "
+               "its data does not match its hash\n", path, r.id, rd.pos);
+      blklog_close (&rd);
+      forget_names ();
+      return EXIT_MISMATCH;
+    }
+    if (!quiet)
+      print_record (&r, json);
+  }
+  fflush (stdout);
+  if (ret == -1) {
+    fprintf (stderr, "blkreplay: %s: %s\n", path, rd.why);
+    blklog_close (&rd);
+    forget_names ();
+    return EXIT_MISMATCH;
+  }
+  *truncated = rd.truncated;
+  if (rd.truncated)
+    fprintf (stderr, "blkreplay: note: %s: %s\n", path, rd.why);
+  else if (quiet)
+    printf ("%s: OK, version %" PRIu32 ", %" PRIu64 " records, %zu bytes, "
+            "data %s, created by \"%s\"\n", path, rd.header.version,
+            rd.nrecords, rd.size, blklog_data_name (rd.header.data_mode),
+            rd.header.creator);
+  blklog_close (&rd);
+  forget_names ();
+  return 0;
+}
+
+int
+cmd_dump (int argc, char **argv)
+{
+  const char *path = NULL;
+  int json = 0, i, trunc = 0;
+
+  for (i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--json") == 0)
+      json = 1;
+    else if (argv[i][0] == '-' && argv[i][1])
+      usage (EXIT_USAGE);
+    else if (path == NULL)
+      path = argv[i];
+    else
+      usage (EXIT_USAGE);
+  }
+  if (path == NULL)
+    usage (EXIT_USAGE);
+  /* A truncated log is still dumped (its whole records): exit 0. */
+  return walk (path, json, 0, &trunc);
+}
+
+int
+cmd_verify (int argc, char **argv)
+{
+  int trunc = 0, r;
+
+  if (argc != 2 || argv[1][0] == '-')
+    usage (EXIT_USAGE);
+  r = walk (argv[1], 0, 1, &trunc);
+  if (r == 0 && trunc)
+    return EXIT_MISMATCH;
+  return r;
+}

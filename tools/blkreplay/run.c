@@ -1,0 +1,769 @@
+/* blkreplay run LOG URI: replays a log against any NBD server.
+ *
+ * The recorded connections are opened at once; each request goes on
+ * the connection that sent it.  Requests are issued in submission (id)
+ * order; a request waits until every request the recording completed
+ * before it was submitted has completed in the replay too.  That keeps
+ * what the recorded client could have known (a read after the write it
+ * waited for) and reproduces the recorded queue depth, whatever the
+ * server's speed.  --timing adds the recorded delays (or scaled ones).
+ *
+ * Every completion is checked: the result against the recorded one
+ * (after the NBD protocol's errno mapping), a read's data against the
+ * recorded hash.  Everything is drained before disconnecting (nbdkit
+ * 1.32 asserts on a disconnect with requests in flight).
+ *
+ * Single-threaded: one poll loop over all connections; the libnbd
+ * completion callbacks run inside nbd_aio_notify_*, on this thread.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#include "crc32c.h"
+#include "loadlog.h"
+#include "tool.h"
+
+#define NBUCKETS 40             /* latency histogram: 2^i ns buckets */
+
+struct conn {
+  uint64_t id;
+  struct nbd_handle *nbd;
+  unsigned inflight;
+  int can_fua, can_fast_zero, can_trim, can_flush, can_cache, can_extents;
+};
+
+struct slot {
+  struct tl_req *req;
+  struct conn *conn;
+  void *buf;                    /* owned read or pattern buffer */
+  uint64_t t_start;
+  int finished;
+  int unverifiable;             /* a read of data the log does not hold */
+  struct slot *prev, *next;     /* the in-flight list */
+};
+
+/* Requests in flight, for the hazard check of --queue-depth. */
+static struct slot *inflight_head;
+
+static int
+reads_only (unsigned op)
+{
+  return op == BLKLOG_READ || op == BLKLOG_EXTENTS || op == BLKLOG_CACHE;
+}
+
+/* --queue-depth ignores the recorded ordering, but not data hazards: R
+ * waits while an in-flight request overlaps it and one of the two
+ * modifies data, and a flush is a barrier both ways.  The final image
+ * is then the recorded one whatever the server's timing.
+ */
+static int
+conflicts (const struct tl_req *r)
+{
+  const struct slot *s;
+
+  for (s = inflight_head; s; s = s->next) {
+    const struct tl_req *q = s->req;
+    if (r->op == BLKLOG_FLUSH || q->op == BLKLOG_FLUSH)
+      return 1;
+    if (reads_only (r->op) && reads_only (q->op))
+      continue;
+    if (r->offset < q->offset + q->length && q->offset < r->offset + r->length)
+      return 1;
+  }
+  return 0;
+}
+
+/* Ranges written with a generated pattern (the log has no payload for
+ * them): sorted, disjoint, merged [lo, hi) intervals.  A read that
+ * overlaps one cannot be checked against the recorded hash; every other
+ * read still is.
+ */
+struct range { uint64_t lo, hi; };
+static struct range *dirty;
+static size_t ndirty, dirty_cap;
+
+static int
+dirty_overlaps (uint64_t lo, uint64_t hi)
+{
+  size_t a = 0, b = ndirty;
+
+  /* First range ending after lo. */
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (dirty[m].hi <= lo)
+      a = m + 1;
+    else
+      b = m;
+  }
+  return a < ndirty && dirty[a].lo < hi;
+}
+
+static void
+dirty_add (uint64_t lo, uint64_t hi)
+{
+  size_t a = 0, b = ndirty, first, last;
+
+  if (lo >= hi)
+    return;
+  /* Ranges touching [lo, hi) are [first, last). */
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (dirty[m].hi < lo)
+      a = m + 1;
+    else
+      b = m;
+  }
+  first = last = a;
+  while (last < ndirty && dirty[last].lo <= hi) {
+    if (dirty[last].lo < lo) lo = dirty[last].lo;
+    if (dirty[last].hi > hi) hi = dirty[last].hi;
+    last++;
+  }
+  if (first == last) {
+    if (ndirty == dirty_cap) {
+      struct range *n;
+      dirty_cap = dirty_cap ? dirty_cap * 2 : 64;
+      n = realloc (dirty, dirty_cap * sizeof *n);
+      if (n == NULL) {
+        fprintf (stderr, "blkreplay: out of memory\n");
+        exit (EXIT_USAGE);
+      }
+      dirty = n;
+    }
+    memmove (&dirty[first + 1], &dirty[first],
+             (ndirty - first) * sizeof *dirty);
+    ndirty++;
+  }
+  else {
+    memmove (&dirty[first + 1], &dirty[last],
+             (ndirty - last) * sizeof *dirty);
+    ndirty -= last - first - 1;
+  }
+  dirty[first].lo = lo;
+  dirty[first].hi = hi;
+}
+
+/* The replay (one, file-scope: the callbacks reach it through slots). */
+static struct tl_log log_;
+static struct tl_req **by_id;   /* submission order */
+static size_t *need;            /* per by_id: completions needed first */
+static size_t *cpos;            /* per log seq: position in completion order */
+static unsigned char *cdone;    /* per completion-order position */
+static size_t prefix;           /* leading completion-order entries done */
+static struct conn *conns;
+static size_t nconns;
+static size_t completed, issued;
+static uint64_t mismatches, skipped, verified_reads, unverifiable_reads;
+static uint64_t first_bad_id = UINT64_MAX;
+static char first_bad[768];
+static uint64_t hist[NBUCKETS];
+static uint64_t op_count[BLKLOG_OP__MAX], op_bytes[BLKLOG_OP__MAX];
+static int verify_reads = 1, verify_results = 1;
+
+static uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* What errno an NBD client sees for an errno the server returned. */
+static int
+wire_errno (int e)
+{
+  switch (e) {
+  case 0: return 0;
+  case EROFS: case EPERM: return EPERM;
+  case EIO: return EIO;
+  case ENOMEM: return ENOMEM;
+  case EDQUOT: case EFBIG: case ENOSPC: return ENOSPC;
+  case ESHUTDOWN: return ESHUTDOWN;
+  case ENOTSUP: return ENOTSUP;
+  case EOVERFLOW: return EOVERFLOW;
+  default: return EINVAL;
+  }
+}
+
+static const char *
+describe (const struct tl_req *r, char *buf, size_t len)
+{
+  char f[64];
+
+  blklog_flags_str (r->flags, f, sizeof f);
+  if (r->op == BLKLOG_FLUSH)
+    snprintf (buf, len, "request #%" PRIu64 " (connection %" PRIu64 ", flush%s%s)",
+              r->id, r->conn, f[0] ? " " : "", f);
+  else
+    snprintf (buf, len, "request #%" PRIu64 " (connection %" PRIu64 ", %s "
+              "offset %" PRIu64 " length %" PRIu64 "%s%s)", r->id, r->conn,
+              blklog_op_name (r->op), r->offset, r->length, f[0] ? " " : "", f);
+  return buf;
+}
+
+static void
+mismatch (const struct tl_req *r, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static void
+mismatch (const struct tl_req *r, const char *fmt, ...)
+{
+  char d[256], m[400];
+  va_list ap;
+
+  mismatches++;
+  /* The lowest id is "the first": completion order varies by run. */
+  if (r->id >= first_bad_id)
+    return;
+  first_bad_id = r->id;
+  va_start (ap, fmt);
+  vsnprintf (m, sizeof m, fmt, ap);
+  va_end (ap);
+  snprintf (first_bad, sizeof first_bad, "%s: %s",
+            describe (r, d, sizeof d), m);
+}
+
+static void
+finish (struct slot *s, int err)
+{
+  struct tl_req *r = s->req;
+  uint64_t lat = now_ns () - s->t_start;
+  unsigned b = 0;
+  size_t p;
+
+  if (s->finished)
+    return;
+  s->finished = 1;
+  while (b < NBUCKETS - 1 && (UINT64_C (2) << b) <= lat)
+    b++;
+  hist[b]++;
+  s->conn->inflight--;
+  completed++;
+
+  if (verify_results && err != wire_errno ((int) r->error))
+    mismatch (r, "result '%s', the recording had '%s'",
+              err ? strerror (err) : "success",
+              r->error ? strerror ((int) r->error) : "success");
+  else if (r->op == BLKLOG_READ && err == 0 && verify_reads &&
+           r->payload == BLKLOG_PAYLOAD_HASH && !s->unverifiable) {
+    uint64_t h = blkhash64 (s->buf, r->length);
+    verified_reads++;
+    if (h != r->hash)
+      mismatch (r, "read data hash %016" PRIx64 ", the recording had %016"
+                PRIx64, h, r->hash);
+  }
+
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    inflight_head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+
+  p = cpos[r->seq];
+  cdone[p] = 1;
+  while (prefix < log_.nreqs && cdone[prefix])
+    prefix++;
+  free (s->buf);
+  free (s);
+}
+
+static int
+completion_cb (void *user_data, int *error)
+{
+  finish (user_data, *error);
+  return 1;                     /* retire the command */
+}
+
+static int
+extent_cb (void *user_data, const char *metacontext, uint64_t offset,
+           uint32_t *entries, size_t nr_entries, int *error)
+{
+  return 0;
+}
+
+static struct conn *
+find_conn (uint64_t id)
+{
+  size_t i;
+
+  for (i = 0; i < nconns; i++)
+    if (conns[i].id == id)
+      return &conns[i];
+  return &conns[0];
+}
+
+static void
+issue (struct tl_req *r, struct conn *c)
+{
+  struct slot *s = calloc (1, sizeof *s);
+  nbd_completion_callback cb = { .callback = completion_cb, .user_data = s };
+  uint32_t fl = 0;
+  int64_t cookie = -1;
+
+  if (s == NULL) {
+    fprintf (stderr, "blkreplay: out of memory\n");
+    exit (EXIT_USAGE);
+  }
+  s->req = r;
+  s->conn = c;
+  s->next = inflight_head;
+  if (inflight_head)
+    inflight_head->prev = s;
+  inflight_head = s;
+  if ((r->flags & BLKLOG_F_FUA) && c->can_fua)
+    fl |= LIBNBD_CMD_FLAG_FUA;
+  if ((r->flags & BLKLOG_F_NO_HOLE) && r->op == BLKLOG_ZERO)
+    fl |= LIBNBD_CMD_FLAG_NO_HOLE;
+  if ((r->flags & BLKLOG_F_FAST_ZERO) && c->can_fast_zero)
+    fl |= LIBNBD_CMD_FLAG_FAST_ZERO;
+  if ((r->flags & BLKLOG_F_REQ_ONE) && r->op == BLKLOG_EXTENTS)
+    fl |= LIBNBD_CMD_FLAG_REQ_ONE;
+  op_count[r->op]++;
+  if (r->op != BLKLOG_FLUSH)
+    op_bytes[r->op] += r->length;
+  c->inflight++;
+  issued++;
+  s->t_start = now_ns ();
+
+  /* Operations the server cannot do are skipped (counted, reported),
+   * not failed: the replay target may lack e.g. trim.
+   */
+  if ((r->op == BLKLOG_TRIM && !c->can_trim) ||
+      (r->op == BLKLOG_FLUSH && !c->can_flush) ||
+      (r->op == BLKLOG_CACHE && !c->can_cache) ||
+      (r->op == BLKLOG_EXTENTS && !c->can_extents)) {
+    skipped++;
+    /* The result is unknown: count it as the recorded one. */
+    finish (s, wire_errno ((int) r->error));
+    return;
+  }
+
+  switch (r->op) {
+  case BLKLOG_READ:
+    s->unverifiable = dirty_overlaps (r->offset, r->offset + r->length);
+    if (s->unverifiable)
+      unverifiable_reads++;
+    s->buf = malloc (r->length ? r->length : 1);
+    if (s->buf == NULL) {
+      fprintf (stderr, "blkreplay: out of memory\n");
+      exit (EXIT_USAGE);
+    }
+    cookie = nbd_aio_pread (c->nbd, s->buf, r->length, r->offset, cb, fl);
+    break;
+  case BLKLOG_WRITE:
+    if (r->payload == BLKLOG_PAYLOAD_DATA)
+      cookie = nbd_aio_pwrite (c->nbd, r->data, r->length, r->offset, cb, fl);
+    else {
+      /* Not recorded: a pattern that names the request. */
+      uint64_t i, *p;
+      dirty_add (r->offset, r->offset + r->length);
+      s->buf = malloc (r->length + 8);
+      if (s->buf == NULL) {
+        fprintf (stderr, "blkreplay: out of memory\n");
+        exit (EXIT_USAGE);
+      }
+      p = s->buf;
+      for (i = 0; i < (r->length + 7) / 8; i++)
+        p[i] = r->id * UINT64_C (0x9e3779b97f4a7c15) + i;
+      cookie = nbd_aio_pwrite (c->nbd, s->buf, r->length, r->offset, cb, fl);
+    }
+    break;
+  case BLKLOG_ZERO:
+    cookie = nbd_aio_zero (c->nbd, r->length, r->offset, cb, fl);
+    break;
+  case BLKLOG_TRIM:
+    cookie = nbd_aio_trim (c->nbd, r->length, r->offset, cb, fl);
+    break;
+  case BLKLOG_FLUSH:
+    cookie = nbd_aio_flush (c->nbd, cb, fl);
+    break;
+  case BLKLOG_EXTENTS: {
+    nbd_extent_callback ecb = { .callback = extent_cb };
+    cookie = nbd_aio_block_status (c->nbd, r->length, r->offset, ecb, cb, fl);
+    break;
+  }
+  case BLKLOG_CACHE:
+    cookie = nbd_aio_cache (c->nbd, r->length, r->offset, cb, fl);
+    break;
+  }
+  if (cookie == -1) {
+    /* Refused before it was sent (e.g. beyond the end of the export):
+     * the callback will not run.
+     */
+    int e = nbd_get_errno ();
+    finish (s, e ? e : EINVAL);
+  }
+}
+
+static int
+by_id_cmp (const void *a, const void *b)
+{
+  const struct tl_req *x = *(struct tl_req *const *) a;
+  const struct tl_req *y = *(struct tl_req *const *) b;
+
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+by_complete_cmp (const void *a, const void *b)
+{
+  const struct tl_req *x = *(struct tl_req *const *) a;
+  const struct tl_req *y = *(struct tl_req *const *) b;
+
+  if (x->complete_ns != y->complete_ns)
+    return x->complete_ns < y->complete_ns ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+print_histogram (FILE *fp)
+{
+  uint64_t max = 0;
+  unsigned i, lo = NBUCKETS, hi = 0;
+  char a[32], b[32];
+
+  for (i = 0; i < NBUCKETS; i++) {
+    if (hist[i]) {
+      if (i < lo) lo = i;
+      hi = i;
+      if (hist[i] > max) max = hist[i];
+    }
+  }
+  if (max == 0)
+    return;
+  fprintf (fp, "replay latency:\n");
+  for (i = lo; i <= hi; i++) {
+    unsigned w = (unsigned) ((hist[i] * 50 + max - 1) / max);
+    char bar[51];
+    memset (bar, '@', w);
+    bar[w] = '\0';
+    char label[80];
+    snprintf (label, sizeof label, "[%s, %s)",
+              tl_dur (i ? UINT64_C (1) << i : 0, a, sizeof a),
+              tl_dur (UINT64_C (2) << i, b, sizeof b));
+    fprintf (fp, "%-20s %10" PRIu64 " |%-50s|\n", label, hist[i], bar);
+  }
+}
+
+int
+cmd_run (int argc, char **argv)
+{
+  const char *path = NULL, *uri = NULL;
+  double scale = 0;             /* 0: fast */
+  unsigned qd_override = 0;
+  int progress = isatty (2), json = 0, ai, status;
+  size_t i, ni = 0;
+  struct tl_req **corder;
+  uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
+  struct pollfd *fds;
+  int any_unrecorded_write = 0, recorded_exports = 0;
+  char b1[32], b2[32];
+
+  for (ai = 1; ai < argc; ai++) {
+    const char *a = argv[ai];
+    if (strcmp (a, "--timing=fast") == 0)
+      scale = 0;
+    else if (strcmp (a, "--timing=recorded") == 0)
+      scale = 1;
+    else if (strncmp (a, "--timing=scale=", 15) == 0) {
+      char *end;
+      scale = strtod (a + 15, &end);
+      if (*end || !(scale > 0) || !isfinite (scale)) {
+        fprintf (stderr, "blkreplay: --timing: cannot parse '%s' (use "
+                 "scale=X with X > 0, e.g. scale=0.5 for twice the "
+                 "recorded speed)\n", a + 15);
+        return EXIT_USAGE;
+      }
+    }
+    else if (strncmp (a, "--timing=", 9) == 0) {
+      fprintf (stderr, "blkreplay: --timing: unknown value '%s' (use "
+               "recorded, fast or scale=X)\n", a + 9);
+      return EXIT_USAGE;
+    }
+    else if (strncmp (a, "--queue-depth=", 14) == 0) {
+      char *end;
+      unsigned long v = strtoul (a + 14, &end, 10);
+      if (*end || v == 0 || v > 4096) {
+        fprintf (stderr, "blkreplay: --queue-depth: cannot parse '%s' (use "
+                 "1 to 4096)\n", a + 14);
+        return EXIT_USAGE;
+      }
+      qd_override = (unsigned) v;
+    }
+    else if (strcmp (a, "--recorded-exports") == 0)
+      recorded_exports = 1;
+    else if (strcmp (a, "--no-verify") == 0)
+      verify_reads = verify_results = 0;
+    else if (strcmp (a, "--progress") == 0)
+      progress = 1;
+    else if (strcmp (a, "--quiet") == 0 || strcmp (a, "-q") == 0)
+      progress = 0;
+    else if (strcmp (a, "--json") == 0)
+      json = 1;
+    else if (a[0] == '-')
+      usage (EXIT_USAGE);
+    else if (!path)
+      path = a;
+    else if (!uri)
+      uri = a;
+    else
+      usage (EXIT_USAGE);
+  }
+  if (!path || !uri)
+    usage (EXIT_USAGE);
+  if (tl_load (&log_, path) == -1)
+    return EXIT_USAGE;
+
+  /* Orders, and what each request waits for. */
+  by_id = malloc ((log_.nreqs + 1) * sizeof *by_id);
+  corder = malloc ((log_.nreqs + 1) * sizeof *corder);
+  need = malloc ((log_.nreqs + 1) * sizeof *need);
+  cpos = malloc ((log_.nreqs + 1) * sizeof *cpos);
+  cdone = calloc (log_.nreqs + 1, 1);
+  if (!by_id || !corder || !need || !cpos || !cdone) {
+    fprintf (stderr, "blkreplay: out of memory\n");
+    return EXIT_USAGE;
+  }
+  for (i = 0; i < log_.nreqs; i++) {
+    by_id[i] = corder[i] = &log_.reqs[i];
+    if (log_.reqs[i].submit_ns < first_submit)
+      first_submit = log_.reqs[i].submit_ns;
+    if (log_.reqs[i].op == BLKLOG_WRITE &&
+        log_.reqs[i].payload != BLKLOG_PAYLOAD_DATA)
+      any_unrecorded_write = 1;
+  }
+  qsort (by_id, log_.nreqs, sizeof *by_id, by_id_cmp);
+  qsort (corder, log_.nreqs, sizeof *corder, by_complete_cmp);
+  for (i = 0; i < log_.nreqs; i++)
+    cpos[corder[i]->seq] = i;
+  for (i = 0; i < log_.nreqs; i++) {
+    /* Completed strictly before this one was submitted. */
+    size_t lo = 0, hi = log_.nreqs;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (corder[mid]->complete_ns < by_id[i]->submit_ns)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    need[i] = lo;
+  }
+  /* The recorder takes a request's id and its submission time one after
+   * the other, not atomically: a later id can carry an earlier time and
+   * even complete before an earlier id's recorded submission.  Requests
+   * are issued in id order, so never wait for a completion-order prefix
+   * that holds a later id (it would wait forever): cap NEED by the
+   * earliest completion position of any later request.
+   */
+  {
+    size_t sufmin = log_.nreqs;
+    for (i = log_.nreqs; i-- > 0; ) {
+      if (need[i] > sufmin)
+        need[i] = sufmin;
+      if (cpos[by_id[i]->seq] < sufmin)
+        sufmin = cpos[by_id[i]->seq];
+    }
+  }
+  if (any_unrecorded_write && verify_reads)
+    fprintf (stderr, "blkreplay: note: %s does not hold write payloads "
+             "(recorded with blkreplay-data=%s): writes send a generated "
+             "pattern, and reads of what they wrote are not verified; "
+             "record with blkreplay-data=full to verify every read\n", path,
+             blklog_data_name (log_.rd.header.data_mode));
+
+  /* Connections: the recorded ones, or one. */
+  nconns = log_.nconns ? log_.nconns : 1;
+  conns = calloc (nconns, sizeof *conns);
+  fds = calloc (nconns, sizeof *fds);
+  if (!conns || !fds) {
+    fprintf (stderr, "blkreplay: out of memory\n");
+    return EXIT_USAGE;
+  }
+  for (i = 0; i < nconns; i++) {
+    struct conn *c = &conns[i];
+    c->id = log_.nconns ? log_.conns[i].id : (log_.nreqs ? log_.reqs[0].conn : 0);
+    c->nbd = nbd_create ();
+    if (c->nbd == NULL ||
+        nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+        (recorded_exports && nbd_set_opt_mode (c->nbd, true) == -1) ||
+        nbd_connect_uri (c->nbd, uri) == -1) {
+      fprintf (stderr, "blkreplay: %s: cannot connect: %s\n", uri,
+               nbd_get_error ());
+      return EXIT_USAGE;
+    }
+    if (recorded_exports) {
+      /* The export each connection asked for when it was recorded. */
+      const char *name = log_.nconns ? log_.conns[i].name : "";
+      if (nbd_set_export_name (c->nbd, name) == -1 ||
+          nbd_opt_go (c->nbd) == -1) {
+        fprintf (stderr, "blkreplay: %s: cannot open the recorded export "
+                 "'%s': %s\n", uri, name, nbd_get_error ());
+        return EXIT_USAGE;
+      }
+    }
+    c->can_fua = nbd_can_fua (c->nbd) == 1;
+    c->can_fast_zero = nbd_can_fast_zero (c->nbd) == 1;
+    c->can_trim = nbd_can_trim (c->nbd) == 1;
+    c->can_flush = nbd_can_flush (c->nbd) == 1;
+    c->can_cache = nbd_can_cache (c->nbd) == 1;
+    c->can_extents =
+      nbd_can_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+    if (i == 0) {
+      int64_t sz = nbd_get_size (c->nbd);
+      if (sz >= 0 && log_.rd.header.export_size &&
+          (uint64_t) sz != log_.rd.header.export_size)
+        fprintf (stderr, "blkreplay: note: the export has %" PRId64
+                 " bytes, the recording had %" PRIu64 "\n", sz,
+                 log_.rd.header.export_size);
+    }
+  }
+
+  start = now_ns ();
+  while (completed < log_.nreqs) {
+    int timeout = -1, n;
+    uint64_t t;
+
+    /* Issue what may go now. */
+    while (ni < log_.nreqs) {
+      struct tl_req *r = by_id[ni];
+      struct conn *c = find_conn (r->conn);
+      if (qd_override ? c->inflight >= qd_override || conflicts (r)
+          : prefix < need[ni])
+        break;
+      if (scale > 0) {
+        uint64_t due = start + (uint64_t) ((double) (r->submit_ns - first_submit) * scale);
+        t = now_ns ();
+        if (t < due) {
+          timeout = (int) ((due - t + 999999) / 1000000);
+          break;
+        }
+      }
+      issue (r, c);
+      ni++;
+    }
+    if (completed == log_.nreqs)
+      break;
+
+    for (i = 0; i < nconns; i++) {
+      unsigned dir = nbd_aio_get_direction (conns[i].nbd);
+      fds[i].fd = nbd_aio_get_fd (conns[i].nbd);
+      fds[i].events = 0;
+      fds[i].revents = 0;
+      if (dir & LIBNBD_AIO_DIRECTION_READ)
+        fds[i].events |= POLLIN;
+      if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+        fds[i].events |= POLLOUT;
+    }
+    if (progress && (timeout == -1 || timeout > 250))
+      timeout = 250;
+    n = poll (fds, nconns, timeout);
+    if (n == -1) {
+      if (errno == EINTR)
+        continue;
+      perror ("blkreplay: poll");
+      return EXIT_USAGE;
+    }
+    for (i = 0; i < nconns; i++) {
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (nbd_aio_notify_read (conns[i].nbd) == -1) {
+          fprintf (stderr, "blkreplay: connection %" PRIu64 ": %s\n",
+                   conns[i].id, nbd_get_error ());
+          return EXIT_USAGE;
+        }
+      }
+      else if (fds[i].revents & POLLOUT) {
+        if (nbd_aio_notify_write (conns[i].nbd) == -1) {
+          fprintf (stderr, "blkreplay: connection %" PRIu64 ": %s\n",
+                   conns[i].id, nbd_get_error ());
+          return EXIT_USAGE;
+        }
+      }
+    }
+    if (progress) {
+      t = now_ns ();
+      if (t - last_progress >= 250000000) {
+        fprintf (stderr, "\rblkreplay: %zu/%zu requests (%zu%%), %" PRIu64
+                 " mismatches ", completed, log_.nreqs,
+                 log_.nreqs ? completed * 100 / log_.nreqs : 100, mismatches);
+        last_progress = t;
+      }
+    }
+  }
+  elapsed = now_ns () - start;
+  if (progress)
+    fprintf (stderr, "\r%60s\r", "");
+
+  /* Everything completed: now disconnect cleanly. */
+  for (i = 0; i < nconns; i++) {
+    nbd_shutdown (conns[i].nbd, 0);
+    nbd_close (conns[i].nbd);
+  }
+
+  status = mismatches ? EXIT_MISMATCH : 0;
+  if (json) {
+    printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
+            "\"elapsed_ns\":%" PRIu64 ",\"requests_per_second\":%.1f,"
+            "\"verified_reads\":%" PRIu64 ",\"unverifiable_reads\":%"
+            PRIu64 ",\"skipped\":%" PRIu64
+            ",\"mismatches\":%" PRIu64, path, log_.nreqs, nconns, elapsed,
+            elapsed ? (double) log_.nreqs * 1e9 / (double) elapsed : 0.0,
+            verified_reads, unverifiable_reads, skipped, mismatches);
+    if (mismatches) {
+      printf (",\"first_mismatch\":{\"id\":%" PRIu64 ",\"message\":\"",
+              first_bad_id);
+      for (const char *p = first_bad; *p; p++)
+        if (*p == '"' || *p == '\\')
+          printf ("\\%c", *p);
+        else
+          putchar (*p);
+      printf ("\"}");
+    }
+    printf ("}\n");
+  }
+  else {
+    printf ("blkreplay: replayed %zu requests on %zu connection%s in %s "
+            "(%.0f requests/s)\n", log_.nreqs, nconns, nconns == 1 ? "" : "s",
+            tl_dur (elapsed, b1, sizeof b1),
+            elapsed ? (double) log_.nreqs * 1e9 / (double) elapsed : 0.0);
+    for (i = 0; i < BLKLOG_OP__MAX; i++)
+      if (op_count[i])
+        printf ("  %-8s %8" PRIu64 "  %s\n", blklog_op_name ((unsigned) i),
+                op_count[i], i == BLKLOG_FLUSH ? "" :
+                tl_size (op_bytes[i], b2, sizeof b2));
+    printf ("  verified reads %" PRIu64 ", unverifiable reads (of "
+            "unrecorded writes) %" PRIu64 ", skipped (unsupported by the "
+            "server) %" PRIu64 ", mismatches %" PRIu64 "\n",
+            verified_reads, unverifiable_reads, skipped, mismatches);
+    print_histogram (stdout);
+  }
+  fflush (stdout);
+  if (mismatches)
+    fprintf (stderr, "blkreplay: FAILED: %" PRIu64 " mismatch%s; first "
+             "mismatch: %s\n", mismatches, mismatches == 1 ? "" : "es",
+             first_bad);
+  free (by_id);
+  free (corder);
+  free (need);
+  free (cpos);
+  free (cdone);
+  free (conns);
+  free (fds);
+  free (dirty);
+  tl_free (&log_);
+  return status;
+}
