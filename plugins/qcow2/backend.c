@@ -28,9 +28,8 @@ backend_pread (struct backend *b, void *buf, size_t n, uint64_t off, int meta)
     r = b->ops->pread (b, buf, n, off) == -1 ? (errno ? errno : EIO) : 0;
   blk_hook_io_end (&io, r);
   if (r) {
-    errno = r;
-    nbdkit_error ("%s: read of %zu bytes at offset %" PRIu64 " failed: %m",
-                  b->name, n, off);
+    nbdkit_error ("%s: read of %zu bytes at offset %" PRIu64 " failed: %s",
+                  b->name, n, off, qcow2_errstr (r));
     errno = r;
     return -1;
   }
@@ -50,9 +49,8 @@ backend_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off,
     r = b->ops->pwrite (b, buf, n, off) == -1 ? (errno ? errno : EIO) : 0;
   blk_hook_io_end (&io, r);
   if (r) {
-    errno = r;
-    nbdkit_error ("%s: write of %zu bytes at offset %" PRIu64 " failed: %m",
-                  b->name, n, off);
+    nbdkit_error ("%s: write of %zu bytes at offset %" PRIu64 " failed: %s",
+                  b->name, n, off, qcow2_errstr (r));
     errno = r;
     return -1;
   }
@@ -70,8 +68,7 @@ backend_flush (struct backend *b)
     r = b->ops->flush (b) == -1 ? (errno ? errno : EIO) : 0;
   blk_hook_io_end (&io, r);
   if (r) {
-    errno = r;
-    nbdkit_error ("%s: flush failed: %m", b->name);
+    nbdkit_error ("%s: flush failed: %s", b->name, qcow2_errstr (r));
     errno = r;
     return -1;
   }
@@ -92,8 +89,10 @@ int
 backend_grow (struct backend *b, uint64_t new_size)
 {
   if (b->ops->grow (b, new_size) == -1) {
-    nbdkit_error ("%s: cannot grow to %" PRIu64 " bytes: %m",
-                  b->name, new_size);
+    int e = errno;
+    nbdkit_error ("%s: cannot grow to %" PRIu64 " bytes: %s",
+                  b->name, new_size, qcow2_errstr (e));
+    errno = e;
     return -1;
   }
   return 0;

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct backend;
 
@@ -73,5 +74,17 @@ extern int backend_flush (struct backend *b);
 extern int64_t backend_size (struct backend *b);
 extern int backend_grow (struct backend *b, uint64_t new_size);
 extern void backend_close (struct backend *b);
+
+/* Errors raised while serving requests name errno with this, not %m:
+ * strerror() (which %m uses) takes glibc's locale lock through
+ * gettext, and under the sanitizer preload a worker thread doing that
+ * leaves nbdkit hanging at exit.  strerrordesc_np is a plain table.
+ */
+static inline const char *
+qcow2_errstr (int e)
+{
+  const char *s = strerrordesc_np (e);
+  return s ? s : "Unknown error";
+}
 
 #endif /* QCOW2_BACKEND_H */

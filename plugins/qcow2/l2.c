@@ -58,7 +58,7 @@ l2_writeback_all (struct qcow2_image *img)
     int r;
 
     if (buf == NULL) {
-      nbdkit_error ("%s: %m", img->path);
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
       return -1;
     }
     for (i2 = 0; i2 < img->l1_size; i2++)

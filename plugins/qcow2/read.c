@@ -52,7 +52,7 @@ read_compressed (struct qcow2_image *img, uint64_t e, uint8_t *out)
   compressed_range (img, e, &off, &len);
   in = malloc (len);
   if (in == NULL) {
-    nbdkit_error ("%s: %m", img->path);
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
     return -1;
   }
   blk_hook_event (BLK_EV_READ_COMPRESSED);
@@ -92,7 +92,7 @@ run_seg (struct qcow2_image *img, uint8_t *buf, const struct rseg *r)
     uint8_t *c = malloc (img->cluster_size);
     int ret;
     if (c == NULL) {
-      nbdkit_error ("%s: %m", img->path);
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
       return -1;
     }
     ret = read_compressed (img, r->s.entry, c);

@@ -72,7 +72,7 @@ write_reftable (struct qcow2_image *img)
   int r;
 
   if (buf == NULL) {
-    nbdkit_error ("%s: %m", img->path);
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
     return -1;
   }
   for (i = 0; i < img->reftable_entries; i++)
@@ -328,7 +328,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   nt = calloc (new_n, sizeof *nt);
   blk = malloc (cs);
   if (nt == NULL || blk == NULL || mcache_resize (&img->rbc, new_n) == -1) {
-    nbdkit_error ("%s: %m", img->path);
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
     free (nt); free (blk);
     return -1;
   }
@@ -367,7 +367,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   free (blk);
   blk = calloc (tclusters, cs);
   if (blk == NULL) {
-    nbdkit_error ("%s: %m", img->path);
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
     goto fail;
   }
   for (b = 0; b < new_n; b++)
@@ -418,7 +418,7 @@ queue_free (struct qcow2_image *img, uint64_t host_off, uint64_t len)
       size_t cap = img->pending_cap ? img->pending_cap * 2 : 256;
       uint64_t *p = realloc (img->pending, cap * sizeof *p);
       if (p == NULL) {
-        nbdkit_error ("%s: %m", img->path);
+        nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
         return -1;
       }
       img->pending = p;

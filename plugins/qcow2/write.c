@@ -49,7 +49,7 @@ inflight_add (struct qcow2_image *img, uint64_t g)
     size_t cap = img->inflight.cap ? img->inflight.cap * 2 : 16;
     uint64_t *v = realloc (img->inflight.v, cap * sizeof *v);
     if (v == NULL) {
-      nbdkit_error ("%s: %m", img->path);
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
       return -1;
     }
     img->inflight.v = v;
@@ -257,7 +257,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   /* Merge and write, outside meta_lock. */
   cbuf = malloc (cs);
   if (cbuf == NULL) {
-    nbdkit_error ("%s: %m", img->path);
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
     r = -1;
   }
   else if (in_place && img->extl2) {
