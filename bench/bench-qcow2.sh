@@ -5,6 +5,9 @@
 #
 #   bench/bench-qcow2.sh            (ROUNDS=5 RUNTIME=3 by default)
 #   ROUNDS=7 RUNTIME=5 WORKLOADS="rr16 rwu" bench/bench-qcow2.sh
+#   SERVERS="qnbd-wb-uring plugin raw" bench/bench-qcow2.sh
+# (abs_top_builddir=DIR for a build outside the source tree; _build/
+# is found by itself.)  Needs about 3 GB free in /var/tmp.
 #
 # Each round runs every workload on every server, in an order that
 # alternates between rounds; the figures are medians over rounds.
@@ -17,6 +20,8 @@ PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 top="$(cd "$(dirname "$0")/.." && pwd)"
 : "${abs_top_builddir:=$top}"
 plugin="$abs_top_builddir/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
+# quickstart.sh builds out of tree, in _build/.
+[ -e "$plugin" ] || plugin="$top/_build/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
 ROUNDS="${ROUNDS:-5}"
 RUNTIME="${RUNTIME:-3}"
 SIZE="${SIZE:-1G}"
