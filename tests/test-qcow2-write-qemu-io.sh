@@ -57,3 +57,18 @@ for c in zlib zstd; do
   judge c.qcow2 c.raw
   rm -f c.qcow2 c.raw
 done
+
+# qemu-img convert into the export (write zeroes with and without fast
+# zero, partial clusters), as users copy disks in.
+qemu-img create -q -f raw src2.raw 8M
+qemu-io -f raw -c 'write -P 0x81 0 1M' -c 'write -P 0x82 3000k 5k' \
+  -c 'write -P 0x83 7M 100k' src2.raw >/dev/null
+for opts in "compat=1.1" "compat=0.10" "cluster_size=512"; do
+  rm -f cv.qcow2
+  qemu-img create -q -f qcow2 -o "$opts" cv.qcow2 8M
+  qemu-io -f qcow2 -c 'write -P 0x99 0 8M' cv.qcow2 >/dev/null   # old data
+  serve cv cv.qcow2
+  qemu-img convert -n -f raw -O raw src2.raw "$(uri cv)"
+  stop_nbdkit cv
+  judge cv.qcow2 src2.raw
+done

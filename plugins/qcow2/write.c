@@ -479,6 +479,27 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
   return r;
 }
 
+/* Does all of guest cluster G read as zeroes already (so a partial
+ * zero request has nothing to do)?  1 yes, 0 no, -1 error.
+ */
+static int
+already_zero (struct qcow2_image *img, uint64_t g)
+{
+  uint64_t e, bm;
+  struct mslot *s;
+  int r;
+
+  pthread_mutex_lock (&img->meta_lock);
+  while (inflight_has (img, g))
+    pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
+  r = l2_lookup (img, g, 0, &s, &e, &bm);
+  if (r == 0)
+    r = s ? old_reads_zero (img, e, bm)
+      : !(img->backing || img->backing_raw);
+  pthread_mutex_unlock (&img->meta_lock);
+  return r;
+}
+
 int
 qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
             int may_trim, int fast)
@@ -495,11 +516,16 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
     int r;
 
     if (n < cs) {
-      if (fast) {
-        errno = ENOTSUP;
-        return -1;
+      r = already_zero (img, offset >> img->cluster_bits);
+      if (r == 0) {
+        if (fast) {
+          errno = ENOTSUP;
+          return -1;
+        }
+        r = write_zero_bytes (img, offset, n);
       }
-      r = write_zero_bytes (img, offset, n);
+      else if (r == 1)
+        r = 0;
     }
     else {
       r = zero_cluster (img, offset >> img->cluster_bits, may_trim, 0);
