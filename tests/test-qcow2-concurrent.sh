@@ -50,15 +50,31 @@ PY
   judge c.qcow2 c.raw
 done
 
-# fio with verify, QD16, random 4k writes then a verifying read pass.
-if command -v fio >/dev/null && fio --enghelp=nbd >/dev/null 2>&1; then
-  rm -f f.qcow2
-  qemu-img create -q -f qcow2 f.qcow2 32M
-  serve f f.qcow2
-  fio --name=v --ioengine=nbd --uri="$(uri f)" --rw=randwrite --bs=4k \
-      --iodepth=16 --size=32M --io_size=8M --verify=crc32c --verify_fatal=1 \
-      --randrepeat=1 --output="$tmpdir/fio.out" >/dev/null 2>&1 ||
-    { cat "$tmpdir/fio.out" >&2; fail "fio verify failed"; }
-  stop_nbdkit f
-  qemu-img check f.qcow2 | grep -q "No errors were found" || fail "fio image check"
+# fio with verify, QD16, random 4k writes then a verifying read pass,
+# on v3 and v2, small clusters, over a backing file and over
+# snapshots; then qemu-img check, and QEMU reads what the plugin reads.
+if fio --enghelp=nbd >/dev/null 2>&1; then
+  qemu-img create -q -f qcow2 fbase.qcow2 32M
+  qemu-io -f qcow2 -c 'write -P 0x5b 0 20M' fbase.qcow2 >/dev/null
+  for opts in compat=1.1 compat=0.10,cluster_size=4k backing snapshots \
+              extended_l2=on,cluster_size=32k; do
+    rm -f f.qcow2
+    case "$opts" in
+      backing) qemu-img create -q -f qcow2 -b fbase.qcow2 -F qcow2 f.qcow2 32M ;;
+      snapshots) qemu-img convert -O qcow2 fbase.qcow2 f.qcow2
+                 qemu-img snapshot -c s f.qcow2 ;;
+      *) qemu-img create -q -f qcow2 -o "$opts" f.qcow2 32M ;;
+    esac
+    serve f f.qcow2
+    fio --name=v --ioengine=nbd --uri="$(uri f)" --rw=randwrite --bs=4k \
+        --iodepth=16 --size=32M --io_size=6M --verify=crc32c --verify_fatal=1 \
+        --randrepeat=1 --output="$tmpdir/fio.out" >/dev/null 2>&1 ||
+      { cat "$tmpdir/fio.out" >&2; fail "fio verify failed ($opts)"; }
+    stop_nbdkit f
+    qemu-img check f.qcow2 > check.out 2>&1 && grep -q "No errors were found" check.out &&
+      ! grep -q leaked check.out || { cat check.out >&2; fail "fio image check ($opts)"; }
+    serve fr f.qcow2 readonly=true
+    same_as_qemu fr f.qcow2
+    stop_nbdkit fr
+  done
 fi
