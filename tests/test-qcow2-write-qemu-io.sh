@@ -72,3 +72,16 @@ for opts in "compat=1.1" "compat=0.10" "cluster_size=512"; do
   stop_nbdkit cv
   judge cv.qcow2 src2.raw
 done
+
+# A virtual size that is not a multiple of the cluster size: the last,
+# short cluster is whole for zero and trim.
+qemu-img create -q -f qcow2 odd.qcow2 4195328
+qemu-img create -q -f raw odd.raw 4195328
+serve odd odd.qcow2
+both odd odd.raw 'write -P 1 4194000 1328' 'write -z 4194304 1024' \
+  'write -P 2 4190000 5328' 'discard 4128768 66560' 'write -P 3 4195000 328' \
+  'write -z -u 4194304 1024'
+nbdinfo --map "$(uri odd)" | grep -q "4195328 *3 *hole,zero" ||
+  fail "odd size: the end is not a zero hole"
+stop_nbdkit odd
+judge odd.qcow2 odd.raw

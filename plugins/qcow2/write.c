@@ -513,9 +513,10 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
   while (offset < end) {
     uint64_t within = offset & (cs - 1);
     uint64_t n = cs - within < end - offset ? cs - within : end - offset;
+    int whole = n == cs || (within == 0 && offset + n == img->size);
     int r;
 
-    if (n < cs) {
+    if (!whole) {
       r = already_zero (img, offset >> img->cluster_bits);
       if (r == 0) {
         if (fast) {
@@ -550,6 +551,12 @@ qcow2_trim (struct qcow2_image *img, uint64_t count, uint64_t offset)
   uint64_t cs = img->cluster_size, end = offset + count;
   uint64_t first = (offset + cs - 1) >> img->cluster_bits;
   uint64_t last = end >> img->cluster_bits, g;
+
+  /* The last cluster of an image whose size is not a multiple of the
+   * cluster size is whole when the request reaches the end.
+   */
+  if (end == img->size)
+    last = (end + cs - 1) >> img->cluster_bits;
 
   if (img->readonly) {
     errno = EROFS;
