@@ -46,8 +46,13 @@ for i in range(600):
         h.pwrite(data, off)
         ref[off:off + n] = data
     elif op < 0.85:
-        h.zero(n, off, nbd.CMD_FLAG_NO_HOLE if rnd.random() < 0.5 else 0)
-        ref[off:off + n] = bytes(n)
+        f = rnd.choice([0, nbd.CMD_FLAG_NO_HOLE, nbd.CMD_FLAG_FAST_ZERO])
+        try:
+            h.zero(n, off, f)
+            ref[off:off + n] = bytes(n)
+        except nbd.Error as e:
+            # Fast zero may refuse (nothing written); nothing else may fail.
+            assert f == nbd.CMD_FLAG_FAST_ZERO and e.errno == "ENOTSUP", e
     else:
         # A trim leaves undefined data: trim, then rewrite the range.
         h.trim(n, off)

@@ -510,6 +510,28 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
     errno = EROFS;
     return -1;
   }
+  /* A fast zero that cannot be done fast must fail before changing
+   * anything: check every piece first.
+   */
+  if (fast) {
+    uint64_t o = offset;
+    int has_backing = img->backing || img->backing_raw;
+    while (o < end) {
+      uint64_t w = o & (cs - 1), k = cs - w < end - o ? cs - w : end - o;
+      int whole = k == cs || (w == 0 && o + k == img->size);
+      int ok = whole && (img->h.version >= 3 || (!has_backing && may_trim));
+      if (!ok) {
+        int z = already_zero (img, o >> img->cluster_bits);
+        if (z == -1)
+          return -1;
+        if (z == 0) {
+          errno = ENOTSUP;
+          return -1;
+        }
+      }
+      o += k;
+    }
+  }
   while (offset < end) {
     uint64_t within = offset & (cs - 1);
     uint64_t n = cs - within < end - offset ? cs - within : end - offset;
