@@ -59,6 +59,10 @@ for i in range(600):
         data = bytes([rnd.randrange(1, 256)]) * n
         h.pwrite(data, off)
         ref[off:off + n] = data
+    if rnd.random() < 0.1:
+        ro = rnd.randrange(0, size - 1)
+        rn = min(rnd.randrange(1, 200000), size - ro)
+        assert h.pread(rn, ro) == bytes(ref[ro:ro + rn]), "read at %d+%d (op %d)" % (ro, rn, i)
     if i % 100 == 99:
         h.flush()
 assert h.pread(size, 0) == bytes(ref), "read-back differs"
