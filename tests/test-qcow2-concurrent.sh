@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Many parallel writers on overlapping unallocated clusters (several
+# Many parallel writers (and zeroers) on overlapping unallocated clusters (several
 # connections, many requests in flight each, disjoint bytes of the
 # same clusters, over a backing file so every allocation copies on
 # write), then fio with verify.  qemu-img check + compare judge.
@@ -25,8 +25,11 @@ rnd.shuffle(blocks)
 cookies = []
 for b in blocks:
     off = b * 4096 + $w * 1024
-    buf = nbd.Buffer.from_bytearray(bytearray([($w * 64 + b) % 251 + 1]) * 1024)
-    cookies.append(h.aio_pwrite(buf, off))
+    if b % 5 == $w:            # some pieces are zeroed instead
+        cookies.append(h.aio_zero(1024, off))
+    else:
+        buf = nbd.Buffer.from_bytearray(bytearray([($w * 64 + b) % 251 + 1]) * 1024)
+        cookies.append(h.aio_pwrite(buf, off))
     while h.aio_in_flight() >= 32:
         h.poll(-1)
 while h.aio_in_flight() > 0:
@@ -42,7 +45,10 @@ ref = bytearray(open("base.raw", "rb").read())
 for w in range(4):
     for b in range(2048):
         off = b * 4096 + w * 1024
-        ref[off:off + 1024] = bytes([(w * 64 + b) % 251 + 1]) * 1024
+        if b % 5 == w:
+            ref[off:off + 1024] = bytes(1024)
+        else:
+            ref[off:off + 1024] = bytes([(w * 64 + b) % 251 + 1]) * 1024
 open("c.raw", "wb").write(ref)
 PY
   nbdsh -u "$(uri c)" -c 'h.flush()'
