@@ -442,6 +442,8 @@ qcow2_close (struct qcow2_image *img)
 {
   if (img == NULL)
     return;
+  if (qcow2_debug_meta)
+    nbdkit_debug ("qcow2: closing %s", img->path);
   if (!img->readonly && img->l1 && img->reftable &&
       qcow2_flush (img) == 0 && img->dirty_set) {
     /* Everything is consistent on disk again. */
@@ -510,5 +512,9 @@ qcow2_flush (struct qcow2_image *img)
     meta = 1;
   }
   blk_hook_event (BLK_EV_FLUSH_TO_DISK);
-  return backend_flush (img->file);
+  if (backend_flush (img->file) == -1)
+    return -1;
+  if (qcow2_debug_meta && meta)
+    nbdkit_debug ("qcow2: %s: metadata written back", img->path);
+  return 0;
 }
