@@ -63,5 +63,12 @@ for opts in "compat=1.1" "compat=0.10" "cluster_size=512"; do
     fail "snapshot export is not read-only"
   stop_nbdkit snap
   rm -f got.raw
+  # Round trip: QEMU snapshots what the plugin wrote, the plugin
+  # writes over that snapshot.
+  qemu-img snapshot -c three s.qcow2
+  serve s s.qcow2
+  both s s.raw 'write -P 0xc1 0 1M' 'write -P 0xc2 3M 10k' 'flush'
+  stop_nbdkit s
+  judge s.qcow2 s.raw
 done
 expect_fail_nbdkit "no snapshot with the ID or name 'nope'" "$QCOW2" s.qcow2 snapshot=nope
