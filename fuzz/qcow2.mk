@@ -1,1 +1,23 @@
-# libFuzzer targets of the qcow2 module (none yet).
+# libFuzzer targets of the qcow2 module: the header / extension /
+# snapshot table parser.  Seeds: any qcow2 images (qemu-img create).
+noinst_PROGRAMS += fuzz-qcow2-header
+fuzz_qcow2_header_SOURCES = fuzz-qcow2-header.c ../plugins/qcow2/header.c
+fuzz_qcow2_header_CPPFLAGS = -I$(top_srcdir)/plugins/qcow2
+fuzz_qcow2_header_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_qcow2_header_LDFLAGS = $(FUZZ_CFLAGS)
+
+# The whole engine on an in-memory image: open, read, extents, write.
+noinst_PROGRAMS += fuzz-qcow2-image
+fuzz_qcow2_image_SOURCES = fuzz-qcow2-image.c \
+	../plugins/qcow2/header.c ../plugins/qcow2/backend.c \
+	../plugins/qcow2/cache.c ../plugins/qcow2/image.c \
+	../plugins/qcow2/l2.c ../plugins/qcow2/map.c \
+	../plugins/qcow2/refcount.c ../plugins/qcow2/read.c \
+	../plugins/qcow2/write.c ../plugins/qcow2/extents.c \
+	../plugins/qcow2/compress.c ../plugins/qcow2/backend-file.c \
+	../common/hook/blk-hook.c
+fuzz_qcow2_image_CPPFLAGS = -I$(top_srcdir)/plugins/qcow2 \
+	-I$(top_srcdir)/common/include -I$(top_srcdir)/common/hook
+fuzz_qcow2_image_CFLAGS = $(FUZZ_CFLAGS) $(NBDKIT_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) -pthread
+fuzz_qcow2_image_LDFLAGS = $(FUZZ_CFLAGS) -pthread
+fuzz_qcow2_image_LDADD = $(ZLIB_LIBS) $(ZSTD_LIBS)

@@ -1,0 +1,90 @@
+/* nbdkit-blk qcow2: the storage-backend interface.
+ *
+ * The qcow2 engine never touches a file descriptor: every byte of the
+ * image, of its external data file and of a raw backing file goes
+ * through one of these.  A backend is a byte-addressed store with five
+ * operations; the rbd plugin adds an RBD implementation next to the
+ * file one (backend-file.c).  Keep it that narrow.
+ *
+ *   pread (b, buf, n, off)   read N bytes at OFF.  Bytes past the end
+ *                            of the store read as zeroes (return 0).
+ *   pwrite (b, buf, n, off)  write N bytes at OFF; OFF + N <= size as
+ *                            last set by grow, unless the backend has
+ *                            BACKEND_EXTENDS_ON_WRITE.
+ *   flush (b)                make every completed write durable.
+ *   size (b)                 current size in bytes, or -1.
+ *   grow (b, new_size)       make the store at least NEW_SIZE bytes
+ *                            (never shrinks).  The engine calls it
+ *                            before writing past the end, unless the
+ *                            backend has BACKEND_EXTENDS_ON_WRITE.
+ *   close (b)                release everything (also frees B).
+ *
+ * Every operation returns 0 or -1 with errno set (size: -1), and must
+ * be callable from many threads at once on the same backend.
+ *
+ * The engine calls the backend_* wrappers below, never the ops: they
+ * bracket every I/O through the shared hook (layer "backend", see
+ * common/hook/blk-hook.h) so that blkdebug can fail it and latency can
+ * time it, and they keep error reporting in one place.
+ */
+#ifndef QCOW2_BACKEND_H
+#define QCOW2_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct backend;
+
+struct backend_ops {
+  const char *name;                     /* "file", "rbd" */
+  int (*pread) (struct backend *b, void *buf, size_t n, uint64_t off);
+  int (*pwrite) (struct backend *b, const void *buf, size_t n, uint64_t off);
+  int (*flush) (struct backend *b);
+  int64_t (*size) (struct backend *b);
+  int (*grow) (struct backend *b, uint64_t new_size);
+  void (*close) (struct backend *b);
+};
+
+#define BACKEND_EXTENDS_ON_WRITE 1u     /* pwrite past the end grows it */
+
+struct backend {
+  const struct backend_ops *ops;
+  void *priv;                           /* the implementation's state */
+  char *name;                           /* for messages: the path */
+  unsigned caps;                        /* BACKEND_* */
+};
+
+/* The file implementation (backend-file.c).  PATH is opened O_RDONLY
+ * or O_RDWR; with CREATE the file is created (O_EXCL).  On error it
+ * calls nbdkit_error naming the file and returns NULL.
+ */
+extern struct backend *backend_file_open (const char *path, int readonly,
+                                          int create);
+
+/* Wrappers used by the engine: hook bracketing + nbdkit_error on
+ * failure (naming WHAT, e.g. "L2 table").  META marks qcow2 metadata
+ * (BLK_HOOK_F_METADATA) as opposed to guest data.
+ */
+extern int backend_pread (struct backend *b, void *buf, size_t n,
+                          uint64_t off, int meta);
+extern int backend_pwrite (struct backend *b, const void *buf, size_t n,
+                           uint64_t off, int meta);
+extern int backend_flush (struct backend *b);
+extern int64_t backend_size (struct backend *b);
+extern int backend_grow (struct backend *b, uint64_t new_size);
+extern void backend_close (struct backend *b);
+
+/* Errors raised while serving requests name errno with this, not %m:
+ * strerror() (which %m uses) takes glibc's locale lock through
+ * gettext, and under the sanitizer preload a worker thread doing that
+ * leaves nbdkit hanging at exit.  strerrordesc_np is a plain table.
+ */
+static inline const char *
+qcow2_errstr (int e)
+{
+  const char *s = strerrordesc_np (e);
+  return s ? s : "Unknown error";
+}
+
+#endif /* QCOW2_BACKEND_H */

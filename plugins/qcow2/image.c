@@ -1,0 +1,520 @@
+/* nbdkit-blk qcow2: opening and closing images (header checks, L1 and
+ * refcount tables, backing chain, external data file) and the ordered
+ * metadata write-back at flush.
+ *
+ * Thread model: qcow2_open/qcow2_close run single-threaded (plugin
+ * load/unload).  qcow2_flush takes meta_lock, and free_lock
+ * exclusively while applying frees (see image.h).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "blk-hook.h"
+#include "cleanup.h"
+#include "image.h"
+
+#define MAX_CHAIN_DEPTH 256
+
+static char *
+dir_of (const char *path)
+{
+  char *copy = strdup (path), *d, *r;
+
+  if (copy == NULL)
+    return NULL;
+  d = dirname (copy);
+  r = strdup (d);
+  free (copy);
+  return r;
+}
+
+/* Resolve NAME (relative names are relative to the directory of
+ * IMG_PATH, as QEMU does) and refuse anything outside DIR (already a
+ * realpath).  Formats are never probed; this only finds the file.
+ */
+static char *
+confined_path (const char *img_path, const char *name, const char *dir,
+               const char *what)
+{
+  CLEANUP_FREE char *base = NULL, *joined = NULL;
+  char *rp;
+  size_t dl;
+
+  if (dir == NULL) {
+    nbdkit_error ("%s: refusing to open its %s '%s': no backing-dir",
+                  img_path, what, name);
+    return NULL;
+  }
+  dl = strlen (dir);
+
+  if (strncmp (name, "json:", 5) == 0 || strstr (name, "://")) {
+    nbdkit_error ("%s: %s '%s' is not a plain file name (protocols and "
+                  "json: names are not supported)", img_path, what, name);
+    return NULL;
+  }
+  if (name[0] == '/')
+    joined = strdup (name);
+  else {
+    base = dir_of (img_path);
+    if (base && asprintf (&joined, "%s/%s", base, name) == -1)
+      joined = NULL;
+  }
+  if (joined == NULL) {
+    nbdkit_error ("%s: %m", img_path);
+    return NULL;
+  }
+  rp = realpath (joined, NULL);
+  if (rp == NULL) {
+    nbdkit_error ("%s: cannot find its %s '%s': %m", img_path, what, joined);
+    return NULL;
+  }
+  if (!(strcmp (dir, "/") == 0 ||
+        (strncmp (rp, dir, dl) == 0 && rp[dl] == '/'))) {
+    nbdkit_error ("%s: %s '%s' resolves to '%s', outside the allowed "
+                  "directory '%s' (set backing-dir=)", img_path, what, name,
+                  rp, dir);
+    free (rp);
+    return NULL;
+  }
+  return rp;
+}
+
+static int
+write_header (struct qcow2_image *img)
+{
+  uint8_t hdr[QCOW2_V3_HEADER_LEN];
+  size_t n = qcow2_header_encode (&img->h, hdr, sizeof hdr);
+
+  if (backend_pwrite (img->file, hdr, n, 0, 1) == -1 ||
+      backend_flush (img->file) == -1)
+    return -1;
+  return 0;
+}
+
+/* With lazy refcounts QEMU's contract is: the dirty bit is set while
+ * metadata may be inconsistent on disk, and whoever opens a dirty
+ * image repairs the refcounts.  So the ordering syncs can go.
+ */
+int
+qcow2_lazy_mark_dirty (struct qcow2_image *img)
+{
+  if (!img->lazy || img->dirty_set)
+    return 0;
+  img->h.incompatible |= QCOW2_INCOMPAT_DIRTY;
+  if (write_header (img) == -1) {
+    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+    return -1;
+  }
+  img->dirty_set = 1;
+  if (qcow2_debug_meta)
+    nbdkit_debug ("qcow2: %s: lazy refcounts: dirty bit set", img->path);
+  return 0;
+}
+
+static int
+read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
+            uint64_t **out, const char *what)
+{
+  uint8_t *buf = malloc (n ? n * 8 : 1);
+  uint64_t *t = calloc (n ? n : 1, sizeof *t), i;
+
+  if (buf == NULL || t == NULL) {
+    nbdkit_error ("%s: %m", img->path);
+    free (buf); free (t);
+    return -1;
+  }
+  if (n && backend_pread (img->file, buf, n * 8, off, 1) == -1) {
+    nbdkit_error ("%s: cannot read the %s", img->path, what);
+    free (buf); free (t);
+    return -1;
+  }
+  for (i = 0; i < n; i++)
+    t[i] = qcow2_be64 (buf + i * 8);
+  free (buf);
+  *out = t;
+  return 0;
+}
+
+static int
+select_snapshot (struct qcow2_image *img, const char *want, uint64_t fsize)
+{
+  struct qcow2_snapshot *s = NULL;
+  uint64_t len;
+  uint8_t *buf;
+  char why[256];
+  uint32_t i, found = UINT32_MAX;
+  int r = -1;
+
+  if (img->h.nb_snapshots == 0) {
+    nbdkit_error ("%s: snapshot '%s' not found: the image has no snapshots",
+                  img->path, want);
+    return -1;
+  }
+  len = fsize - img->h.snapshots_offset;
+  if (len > 16 * 1024 * 1024)
+    len = 16 * 1024 * 1024;
+  buf = malloc (len);
+  if (buf == NULL) {
+    nbdkit_error ("%s: %m", img->path);
+    return -1;
+  }
+  if (backend_pread (img->file, buf, len, img->h.snapshots_offset, 1) == -1)
+    goto out;
+  if (qcow2_snapshots_parse (buf, len, img->h.nb_snapshots, &img->h, fsize,
+                             &s, why, sizeof why) == -1) {
+    nbdkit_error ("%s: %s", img->path, why);
+    goto out;
+  }
+  for (i = 0; i < img->h.nb_snapshots && found == UINT32_MAX; i++)
+    if (strcmp (s[i].id, want) == 0)
+      found = i;
+  for (i = 0; i < img->h.nb_snapshots && found == UINT32_MAX; i++)
+    if (strcmp (s[i].name, want) == 0)
+      found = i;
+  if (found == UINT32_MAX) {
+    nbdkit_error ("%s: no snapshot with the ID or name '%s' "
+                  "(list them with 'qemu-img snapshot -l')", img->path, want);
+    goto out;
+  }
+  img->l1_offset = s[found].l1_table_offset;
+  img->l1_size = s[found].l1_size;
+  img->size = s[found].disk_size;
+  r = 0;
+ out:
+  qcow2_snapshots_free (s, img->h.nb_snapshots);
+  free (buf);
+  return r;
+}
+
+static int
+open_backing (struct qcow2_image *img, const struct qcow2_options *o)
+{
+  CLEANUP_FREE char *bpath = NULL;
+  const char *fmt = img->h.backing_format;
+
+  if (img->depth + 1 >= MAX_CHAIN_DEPTH) {
+    nbdkit_error ("%s: backing chain deeper than %d images (a loop?)",
+                  img->path, MAX_CHAIN_DEPTH);
+    return -1;
+  }
+  if (fmt == NULL) {
+    nbdkit_error ("%s: the image names a backing file ('%s') but not its "
+                  "format, and formats are never probed: record it with "
+                  "'qemu-img rebase -u -b %s -F FORMAT', or use backing=off",
+                  img->path, img->h.backing_file, img->h.backing_file);
+    return -1;
+  }
+  bpath = confined_path (img->path, img->h.backing_file, o->backing_dir,
+                         "backing file");
+  if (bpath == NULL)
+    return -1;
+  if (strcmp (fmt, "qcow2") == 0) {
+    struct qcow2_options bo = *o;
+    bo.readonly = 1;
+    bo.snapshot = NULL;
+    if (bo.cache_size > 4 * 1024 * 1024)
+      bo.cache_size = 4 * 1024 * 1024;
+    img->backing = qcow2_open (bpath, &bo, img->depth + 1);
+    if (img->backing == NULL)
+      return -1;
+    img->backing_size = img->backing->size;
+  }
+  else if (strcmp (fmt, "raw") == 0) {
+    int64_t sz;
+    img->backing_raw = backend_file_open (bpath, 1, 0);
+    if (img->backing_raw == NULL)
+      return -1;
+    sz = backend_size (img->backing_raw);
+    if (sz == -1)
+      return -1;
+    img->backing_size = (uint64_t) sz;
+  }
+  else {
+    nbdkit_error ("%s: backing file '%s' has format '%s': only qcow2 and "
+                  "raw are supported", img->path, img->h.backing_file, fmt);
+    return -1;
+  }
+  return 0;
+}
+
+struct qcow2_image *
+qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
+{
+  struct qcow2_options o = *opts;
+  CLEANUP_FREE char *dir = NULL;
+  struct backend *file;
+
+  if (depth == 0) {
+    /* The confinement directory for the whole chain. */
+    dir = o.backing_dir ? realpath (o.backing_dir, NULL) : NULL;
+    if (o.backing_dir && dir == NULL) {
+      nbdkit_error ("backing-dir: cannot resolve '%s': %m", o.backing_dir);
+      return NULL;
+    }
+    if (dir == NULL) {
+      CLEANUP_FREE char *rp = realpath (path, NULL);
+      dir = rp ? dir_of (rp) : NULL;
+      if (dir == NULL) {
+        nbdkit_error ("%s: %m", path);
+        return NULL;
+      }
+    }
+    o.backing_dir = dir;
+  }
+  file = backend_file_open (path, o.readonly || o.snapshot != NULL, 0);
+  if (file == NULL)
+    return NULL;
+  return qcow2_open_backend (file, path, &o, depth);
+}
+
+struct qcow2_image *
+qcow2_open_backend (struct backend *file, const char *path,
+                    const struct qcow2_options *opts, int depth)
+{
+  struct qcow2_image *img = calloc (1, sizeof *img);
+  struct qcow2_options o = *opts;
+  CLEANUP_FREE uint8_t *hbuf = NULL;
+  uint8_t first[QCOW2_V3_HEADER_LEN] = { 0 };
+  char why[256];
+  int64_t fsize;
+  uint64_t hlen, cache, i, l1_needed;
+  unsigned n;
+  pthread_rwlockattr_t rwa;
+
+  if (img == NULL || (img->path = strdup (path)) == NULL) {
+    nbdkit_error ("%s: %m", path);
+    free (img);
+    backend_close (file);
+    return NULL;
+  }
+  img->depth = depth;
+  img->readonly = o.readonly || o.snapshot != NULL;
+  pthread_mutex_init (&img->meta_lock, NULL);
+  pthread_cond_init (&img->inflight_cond, NULL);
+  pthread_rwlockattr_init (&rwa);
+  pthread_rwlockattr_setkind_np (&rwa,
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init (&img->free_lock, &rwa);
+  pthread_rwlockattr_destroy (&rwa);
+  img->file = file;
+  img->data = img->file;
+  fsize = backend_size (img->file);
+  if (fsize == -1)
+    goto fail;
+  hlen = (uint64_t) fsize < sizeof first ? (uint64_t) fsize : sizeof first;
+  if (backend_pread (img->file, first, hlen, 0, 1) == -1)
+    goto fail;
+  n = qcow2_be32 (first + 20);
+  if (n < QCOW2_MIN_CLUSTER_BITS || n > QCOW2_MAX_CLUSTER_BITS)
+    n = QCOW2_MIN_CLUSTER_BITS; /* the parser names the problem */
+  hlen = (uint64_t) fsize < (1ull << n) ? (uint64_t) fsize : (1ull << n);
+  hbuf = malloc (hlen ? hlen : 1);
+  if (hbuf == NULL || backend_pread (img->file, hbuf, hlen, 0, 1) == -1)
+    goto fail;
+  if (qcow2_header_parse (hbuf, hlen, (uint64_t) fsize, &img->h,
+                          why, sizeof why) == -1) {
+    nbdkit_error ("%s: %s", path, why);
+    goto fail;
+  }
+  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT)) {
+    nbdkit_error ("%s: the image is marked corrupt: repair it with "
+                  "'qemu-img check -r all', or open it with readonly=true",
+                  path);
+    goto fail;
+  }
+  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_DIRTY)) {
+    nbdkit_error ("%s: the image is dirty (lazy refcounts were not written "
+                  "back): repair its refcounts with 'qemu-img check -r all', "
+                  "or open it with readonly=true", path);
+    goto fail;
+  }
+
+  img->cluster_bits = img->h.cluster_bits;
+  img->cluster_size = 1ull << img->cluster_bits;
+  img->extl2 = !!(img->h.incompatible & QCOW2_INCOMPAT_EXTL2);
+  img->esize = img->extl2 ? 16 : 8;
+  img->l2_bits = img->cluster_bits - (img->extl2 ? 4 : 3);
+  img->sc_bits = img->cluster_bits - (img->extl2 ? 5 : 0);
+  img->external_data = !!(img->h.incompatible & QCOW2_INCOMPAT_DATA_FILE);
+  img->size = img->h.size;
+  img->l1_size = img->h.l1_size;
+  img->l1_offset = img->h.l1_table_offset;
+  img->refcount_order = img->h.refcount_order;
+  img->rb_entries = (img->cluster_size * 8) >> img->refcount_order;
+  img->rc_max = img->refcount_order == 6 ? UINT64_MAX
+    : (1ull << (1u << img->refcount_order)) - 1;
+  img->host_end = ((uint64_t) fsize + img->cluster_size - 1) / img->cluster_size;
+  img->grown_to = (uint64_t) fsize;
+
+  if (o.snapshot && select_snapshot (img, o.snapshot, (uint64_t) fsize) == -1)
+    goto fail;
+  l1_needed = (img->size + (img->cluster_size << img->l2_bits) - 1)
+    >> (img->cluster_bits + img->l2_bits);
+  if (l1_needed > img->l1_size) {
+    nbdkit_error ("%s: L1 table (%" PRIu32 " entries) too small for the "
+                  "virtual size %" PRIu64, path, img->l1_size, img->size);
+    goto fail;
+  }
+  if (read_table (img, img->l1_offset, img->l1_size, &img->l1, "L1 table") == -1)
+    goto fail;
+  for (i = 0; i < img->l1_size; i++) {
+    if ((img->l1[i] & QCOW2_L1_RESERVED) ||
+        ((img->l1[i] & QCOW2_OFFSET_MASK) & (img->cluster_size - 1))) {
+      nbdkit_error ("%s: corrupt L1 entry %" PRIu64 ": 0x%016" PRIx64
+                    " (reserved bits set or unaligned)", path, i, img->l1[i]);
+      goto fail;
+    }
+  }
+  img->reftable_entries = (uint64_t) img->h.refcount_table_clusters
+    * img->cluster_size / 8;
+  if (!img->readonly &&
+      read_table (img, img->h.refcount_table_offset, img->reftable_entries,
+                  &img->reftable, "refcount table") == -1)
+    goto fail;
+  if (img->readonly)
+    img->reftable_entries = 0;
+
+  cache = o.cache_size ? o.cache_size : 16 * 1024 * 1024;
+  n = (unsigned) (cache * 3 / 4 / img->cluster_size);
+  if (mcache_init (&img->l2c, img->cluster_size, n < 4 ? 4 : n,
+                   img->l1_size) == -1) {
+    nbdkit_error ("%s: cannot allocate the L2 cache: %m", path);
+    goto fail;
+  }
+  n = img->readonly ? 0 : (unsigned) (cache / 4 / img->cluster_size);
+  if (mcache_init (&img->rbc, img->cluster_size,
+                   img->readonly ? 1 : (n < 4 ? 4 : n),
+                   img->reftable_entries) == -1) {
+    nbdkit_error ("%s: cannot allocate the refcount cache: %m", path);
+    goto fail;
+  }
+
+  if (img->external_data) {
+    CLEANUP_FREE char *dp = confined_path (path, img->h.data_file,
+                                           o.backing_dir, "external data file");
+    if (dp == NULL)
+      goto fail;
+    img->data = backend_file_open (dp, img->readonly, 0);
+    if (img->data == NULL) {
+      img->data = img->file;
+      goto fail;
+    }
+  }
+  if (img->h.backing_file && o.backing && open_backing (img, &o) == -1)
+    goto fail;
+
+  img->lazy = !img->readonly && img->h.version >= 3 &&
+    (img->h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS);
+  if (!img->readonly && img->h.version >= 3 && img->h.autoclear) {
+    /* We do not maintain bitmaps (nor keep an external data file a
+     * valid raw image): clear those bits before anything is written,
+     * so QEMU knows not to trust them.
+     */
+    img->h.autoclear = 0;
+    if (write_header (img) == -1)
+      goto fail;
+  }
+  if (qcow2_debug_meta)
+    nbdkit_debug ("qcow2: opened %s: v%" PRIu32 ", cluster %" PRIu64
+                  ", size %" PRIu64 ", refcount bits %u%s%s%s%s", path,
+                  img->h.version, img->cluster_size, img->size,
+                  1u << img->refcount_order, img->extl2 ? ", extended L2" : "",
+                  img->external_data ? ", external data" : "",
+                  img->backing || img->backing_raw ? ", backing" : "",
+                  img->readonly ? ", read-only" : "");
+  return img;
+
+ fail:
+  qcow2_close (img);
+  return NULL;
+}
+
+void
+qcow2_close (struct qcow2_image *img)
+{
+  if (img == NULL)
+    return;
+  if (qcow2_debug_meta)
+    nbdkit_debug ("qcow2: closing %s", img->path);
+  if (!img->readonly && img->l1 && img->reftable &&
+      qcow2_flush (img) == 0 && img->dirty_set) {
+    /* Everything is consistent on disk again. */
+    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+    if (write_header (img) == 0)
+      img->dirty_set = 0;
+  }
+  if (img->backing)
+    qcow2_close (img->backing);
+  backend_close (img->backing_raw);
+  if (img->data && img->data != img->file)
+    backend_close (img->data);
+  backend_close (img->file);
+  mcache_free (&img->l2c);
+  mcache_free (&img->rbc);
+  qcow2_header_free (&img->h);
+  free (img->l1);
+  free (img->reftable);
+  free (img->pending);
+  free (img->inflight.v);
+  free (img->path);
+  pthread_mutex_destroy (&img->meta_lock);
+  pthread_rwlock_destroy (&img->free_lock);
+  pthread_cond_destroy (&img->inflight_cond);
+  free (img);
+}
+
+/* The write-back order that makes a crash leak at worst (image.h). */
+int
+qcow2_flush (struct qcow2_image *img)
+{
+  LOCK_GUARD (&img->meta_lock);
+  int meta = img->rbc.ndirty || img->reftable_dirty;
+
+  if (img->readonly)
+    return 0;
+  if ((meta || img->l2c.ndirty || img->l1_dirty || img->npending) &&
+      qcow2_lazy_mark_dirty (img) == -1)
+    return -1;
+  blk_hook_event (BLK_EV_FLUSH_TO_OS);
+  if (img->data != img->file && backend_flush (img->data) == -1)
+    return -1;
+  /* 1. refcount increments (and guest data in the same file). */
+  if (meta) {
+    if (rc_writeback_all (img) == -1 ||
+        (!img->lazy && backend_flush (img->file) == -1))
+      return -1;
+  }
+  /* 2. L2 tables, then the L1 table. */
+  if (img->l2c.ndirty || img->l1_dirty) {
+    if (!meta && !img->lazy && backend_flush (img->file) == -1)
+      return -1;                /* data before L2 */
+    if (l2_writeback_all (img) == -1 ||
+        (!img->lazy && backend_flush (img->file) == -1))
+      return -1;
+    meta = 1;
+  }
+  /* 3. Frees, now that nothing on disk references those clusters. */
+  if (img->npending) {
+    int r;
+    pthread_rwlock_wrlock (&img->free_lock);
+    r = apply_pending_frees (img);
+    pthread_rwlock_unlock (&img->free_lock);
+    if (r == -1 || rc_writeback_all (img) == -1)
+      return -1;
+    meta = 1;
+  }
+  blk_hook_event (BLK_EV_FLUSH_TO_DISK);
+  if (backend_flush (img->file) == -1)
+    return -1;
+  if (qcow2_debug_meta && meta)
+    nbdkit_debug ("qcow2: %s: metadata written back", img->path);
+  return 0;
+}

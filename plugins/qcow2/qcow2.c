@@ -1,0 +1,281 @@
+/* nbdkit-blk: nbdkit-qcow2-plugin.so, serves a qcow2 image read/write.
+ *
+ *   nbdkit qcow2 [file=]IMAGE [readonly=true] [snapshot=NAME|ID]
+ *                [backing=on|off] [backing-dir=DIR] [cache-size=SIZE]
+ *                [discard=unmap|ignore] [create=SIZE [cluster-size=SIZE]]
+ *
+ * Thread model: parallel.  One image is shared by every connection;
+ * its locks are described in image.h and at the top of each engine
+ * file.  Configuration globals are written in .config and read-only
+ * afterwards; the image pointer is set in .get_ready and cleared in
+ * .unload, when no request runs.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "image.h"
+
+/* -D qcow2.meta=1: metadata allocation / table loads. */
+__attribute__ ((visibility ("default"))) int qcow2_debug_meta = 0;
+
+static char *filename;
+static struct qcow2_options opts = { .backing = 1, .discard = 1 };
+static char *backing_dir, *snapshot;
+static int64_t create_size = -1;
+static unsigned create_cluster_bits = 16;
+static struct qcow2_image *img;
+
+static void
+qcow2_unload (void)
+{
+  qcow2_close (img);
+  img = NULL;
+  free (filename);
+  free (backing_dir);
+  free (snapshot);
+}
+
+static int
+set_string (char **p, const char *value)
+{
+  free (*p);
+  *p = strdup (value);
+  if (*p == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  return 0;
+}
+
+static int
+qcow2_config (const char *key, const char *value)
+{
+  int r;
+
+  if (strcmp (key, "file") == 0) {
+    free (filename);
+    filename = nbdkit_absolute_path (value);
+    return filename ? 0 : -1;
+  }
+  if (strcmp (key, "readonly") == 0) {
+    r = nbdkit_parse_bool (value);
+    if (r == -1)
+      return -1;
+    opts.readonly = r;
+    return 0;
+  }
+  if (strcmp (key, "snapshot") == 0)
+    return set_string (&snapshot, value);
+  if (strcmp (key, "backing") == 0) {
+    r = nbdkit_parse_bool (value);
+    if (r == -1)
+      return -1;
+    opts.backing = r;
+    return 0;
+  }
+  if (strcmp (key, "backing-dir") == 0) {
+    free (backing_dir);
+    backing_dir = nbdkit_absolute_path (value);
+    return backing_dir ? 0 : -1;
+  }
+  if (strcmp (key, "cache-size") == 0) {
+    int64_t v = nbdkit_parse_size (value);
+    if (v == -1)
+      return -1;
+    if (v < 65536) {
+      nbdkit_error ("cache-size: '%s' is too small (at least 64K)", value);
+      return -1;
+    }
+    opts.cache_size = (uint64_t) v;
+    return 0;
+  }
+  if (strcmp (key, "discard") == 0) {
+    if (strcmp (value, "unmap") == 0 || strcmp (value, "on") == 0)
+      opts.discard = 1;
+    else if (strcmp (value, "ignore") == 0 || strcmp (value, "off") == 0)
+      opts.discard = 0;
+    else {
+      nbdkit_error ("discard: cannot parse '%s' (expected unmap or ignore)",
+                    value);
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "create") == 0) {
+    create_size = nbdkit_parse_size (value);
+    return create_size == -1 ? -1 : 0;
+  }
+  if (strcmp (key, "cluster-size") == 0) {
+    int64_t v = nbdkit_parse_size (value);
+    unsigned bits = 0;
+    if (v == -1)
+      return -1;
+    while (bits < 63 && (1ll << bits) < v)
+      bits++;
+    if ((1ll << bits) != v || bits < QCOW2_MIN_CLUSTER_BITS ||
+        bits > QCOW2_MAX_CLUSTER_BITS) {
+      nbdkit_error ("cluster-size: '%s' must be a power of 2 from 512 to 2M",
+                    value);
+      return -1;
+    }
+    create_cluster_bits = bits;
+    return 0;
+  }
+  nbdkit_error ("qcow2: unknown parameter '%s'", key);
+  return -1;
+}
+
+static int
+qcow2_config_complete (void)
+{
+  if (filename == NULL) {
+    nbdkit_error ("qcow2: file=IMAGE is required");
+    return -1;
+  }
+  if (snapshot && create_size >= 0) {
+    nbdkit_error ("qcow2: snapshot= and create= cannot be combined");
+    return -1;
+  }
+  return 0;
+}
+
+static int
+qcow2_get_ready (void)
+{
+  if (create_size >= 0 && access (filename, F_OK) == -1) {
+    if (opts.readonly) {
+      nbdkit_error ("%s: create= needs a writable image", filename);
+      return -1;
+    }
+    if (qcow2_create (filename, (uint64_t) create_size,
+                      create_cluster_bits) == -1)
+      return -1;
+    nbdkit_debug ("qcow2: created %s (%" PRIi64 " bytes)", filename,
+                  create_size);
+  }
+  opts.backing_dir = backing_dir;
+  opts.snapshot = snapshot;
+  img = qcow2_open (filename, &opts, 0);
+  return img ? 0 : -1;
+}
+
+static void *
+qcow2_open_conn (int readonly)
+{
+  return NBDKIT_HANDLE_NOT_NEEDED;
+}
+
+static int64_t
+qcow2_get_size (void *h)
+{
+  return (int64_t) img->size;
+}
+
+static int qcow2_can_write (void *h) { return !img->readonly; }
+static int qcow2_can_flush (void *h) { return 1; }
+static int qcow2_can_fua (void *h) { return NBDKIT_FUA_EMULATE; }
+static int qcow2_can_trim (void *h) { return !img->readonly && opts.discard; }
+static int qcow2_can_zero (void *h) { return !img->readonly; }
+static int qcow2_can_fast_zero (void *h) { return 1; }
+static int qcow2_can_extents (void *h) { return 1; }
+static int qcow2_can_multi_conn (void *h) { return 1; }
+
+static int
+fail_errno (void)
+{
+  nbdkit_set_error (errno ? errno : EIO);
+  return -1;
+}
+
+static int
+qcow2_pread (void *h, void *buf, uint32_t count, uint64_t offset,
+             uint32_t flags)
+{
+  return qcow2_read (img, buf, count, offset) == -1 ? fail_errno () : 0;
+}
+
+static int
+qcow2_pwrite (void *h, const void *buf, uint32_t count, uint64_t offset,
+              uint32_t flags)
+{
+  return qcow2_write (img, buf, count, offset) == -1 ? fail_errno () : 0;
+}
+
+static int
+qcow2_zero_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  int r = qcow2_zero (img, count, offset, !!(flags & NBDKIT_FLAG_MAY_TRIM),
+                      !!(flags & NBDKIT_FLAG_FAST_ZERO));
+  return r == -1 ? fail_errno () : 0;
+}
+
+static int
+qcow2_trim_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  return qcow2_trim (img, count, offset) == -1 ? fail_errno () : 0;
+}
+
+static int
+qcow2_flush_cb (void *h, uint32_t flags)
+{
+  return qcow2_flush (img) == -1 ? fail_errno () : 0;
+}
+
+static int
+qcow2_extents_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags,
+                  struct nbdkit_extents *ext)
+{
+  return qcow2_extents (img, count, offset, ext) == -1 ? fail_errno () : 0;
+}
+
+#define qcow2_config_help \
+  "[file=]IMAGE          The qcow2 image (required).\n" \
+  "readonly=true         Open the image read-only.\n" \
+  "snapshot=NAME|ID      Export an internal snapshot (read-only).\n" \
+  "backing=on|off        Open the backing chain (default on).\n" \
+  "backing-dir=DIR       Backing/data files must lie inside DIR.\n" \
+  "cache-size=SIZE       L2 + refcount cache size (default 16M).\n" \
+  "discard=unmap|ignore  What trim does (default unmap).\n" \
+  "create=SIZE           Create a v3 image if IMAGE is missing.\n" \
+  "cluster-size=SIZE     Cluster size for create= (default 64K)."
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+static struct nbdkit_plugin plugin = {
+  .name = "qcow2",
+  .longname = "nbdkit-blk qcow2 plugin",
+  .version = PACKAGE_VERSION,
+  .unload = qcow2_unload,
+  .config = qcow2_config,
+  .config_complete = qcow2_config_complete,
+  .config_help = qcow2_config_help,
+  .magic_config_key = "file",
+  .get_ready = qcow2_get_ready,
+  .open = qcow2_open_conn,
+  .get_size = qcow2_get_size,
+  .can_write = qcow2_can_write,
+  .can_flush = qcow2_can_flush,
+  .can_fua = qcow2_can_fua,
+  .can_trim = qcow2_can_trim,
+  .can_zero = qcow2_can_zero,
+  .can_fast_zero = qcow2_can_fast_zero,
+  .can_extents = qcow2_can_extents,
+  .can_multi_conn = qcow2_can_multi_conn,
+  .pread = qcow2_pread,
+  .pwrite = qcow2_pwrite,
+  .zero = qcow2_zero_cb,
+  .trim = qcow2_trim_cb,
+  .flush = qcow2_flush_cb,
+  .extents = qcow2_extents_cb,
+  .errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN (plugin)

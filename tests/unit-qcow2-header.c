@@ -1,0 +1,128 @@
+/* Unit tests of the qcow2 header parser (plugins/qcow2/header.c). */
+#include <config.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "header.h"
+
+#define CS 65536
+
+static uint8_t img[4 * CS];
+static char why[256];
+
+/* A valid empty v3 image: header, reftable at 1, L1 at 3. */
+static void
+make_v3 (void)
+{
+  struct qcow2_header h = {
+    .version = 3, .cluster_bits = 16, .size = 1 << 30, .l1_size = 2,
+    .l1_table_offset = 3 * CS, .refcount_table_offset = CS,
+    .refcount_table_clusters = 1, .refcount_order = 4, .header_length = 104,
+  };
+  memset (img, 0, sizeof img);
+  cr_assert_eq (qcow2_header_encode (&h, img, sizeof img), 104);
+}
+
+static int
+parse (struct qcow2_header *h)
+{
+  why[0] = '\0';
+  return qcow2_header_parse (img, CS, sizeof img, h, why, sizeof why);
+}
+
+Test (qcow2_header, valid_v3)
+{
+  struct qcow2_header h;
+  make_v3 ();
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  cr_assert_eq (h.version, 3);
+  cr_assert_eq (h.size, 1 << 30);
+  cr_assert_null (h.backing_file);
+  qcow2_header_free (&h);
+}
+
+Test (qcow2_header, extensions_and_backing)
+{
+  struct qcow2_header h;
+  make_v3 ();
+  /* Unknown extension (skipped), then backing format, then end. */
+  qcow2_put32 (img + 104, 0x11223344); qcow2_put32 (img + 108, 3);
+  qcow2_put32 (img + 120, QCOW2_EXT_BACKING_FORMAT); qcow2_put32 (img + 124, 5);
+  memcpy (img + 128, "qcow2", 5);
+  memcpy (img + 512, "base.qcow2", 10);
+  qcow2_put64 (img + 8, 512); qcow2_put32 (img + 16, 10);
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  cr_assert_str_eq (h.backing_file, "base.qcow2");
+  cr_assert_str_eq (h.backing_format, "qcow2");
+  qcow2_header_free (&h);
+}
+
+Test (qcow2_header, rejects)
+{
+  struct qcow2_header h;
+  struct { unsigned off, width; uint64_t val; const char *msg; } cases[] = {
+    { 0, 4, 0, "bad magic" },
+    { 4, 4, 1, "version 1" },
+    { 20, 4, 8, "cluster size" },
+    { 20, 4, 22, "cluster size" },
+    { 24, 8, 1ull << 63, "absurd" },
+    { 36, 4, 1, "too small" },
+    { 40, 8, 5 * CS, "outside the file" },
+    { 56, 4, 0, "refcount table size" },
+    { 72, 8, 1ull << 40, "incompatible feature bit 40" },
+    { 96, 4, 9, "refcount order" },
+    { 100, 4, 100, "header length" },
+    { 32, 4, 2, "encrypted" },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    make_v3 ();
+    if (cases[i].width == 4)
+      qcow2_put32 (img + cases[i].off, (uint32_t) cases[i].val);
+    else
+      qcow2_put64 (img + cases[i].off, cases[i].val);
+    cr_assert_eq (parse (&h), -1, "case %zu accepted", i);
+    cr_assert (strstr (why, cases[i].msg), "case %zu: '%s' lacks '%s'",
+               i, why, cases[i].msg);
+    qcow2_header_free (&h);
+  }
+}
+
+Test (qcow2_header, extension_overrun)
+{
+  struct qcow2_header h;
+  make_v3 ();
+  qcow2_put32 (img + 104, 0x11223344); qcow2_put32 (img + 108, CS);
+  cr_assert_eq (parse (&h), -1);
+  cr_assert (strstr (why, "overruns"), "%s", why);
+  qcow2_header_free (&h);
+}
+
+Test (qcow2_header, snapshot_table)
+{
+  struct qcow2_header h;
+  struct qcow2_snapshot *s;
+  uint8_t t[128] = { 0 };
+
+  make_v3 ();
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  qcow2_put64 (t, 3 * CS); qcow2_put32 (t + 8, 2);
+  t[13] = 1; t[15] = 4;                      /* id "1", name "snap" */
+  qcow2_put32 (t + 36, 16);
+  qcow2_put64 (t + 48, 12345 * 512);         /* disk size */
+  memcpy (t + 56, "1snap", 5);
+  cr_assert_eq (qcow2_snapshots_parse (t, sizeof t, 1, &h, sizeof img, &s,
+                                       why, sizeof why), 0, "%s", why);
+  cr_assert_str_eq (s[0].name, "snap");
+  cr_assert_str_eq (s[0].id, "1");
+  cr_assert_eq (s[0].disk_size, 12345 * 512);
+  qcow2_snapshots_free (s, 1);
+  /* Truncated. */
+  cr_assert_eq (qcow2_snapshots_parse (t, 50, 1, &h, sizeof img, &s,
+                                       why, sizeof why), -1);
+  qcow2_header_free (&h);
+}
