@@ -177,7 +177,7 @@ cp "$demo/start.qcow2" "$demo/disk.qcow2"
 cp "$demo/start.qcow2" "$demo/replay.qcow2"
 if [ -e "$(plugin qcow2)" ]; then
   image () { echo "$(plugin qcow2)" "$demo/$1.qcow2"; }
-  compare () { qemu-img compare -q "$demo/$1.qcow2" "$demo/$2.qcow2"; }
+  compare () { qemu-img compare -q -f qcow2 -F qcow2 "$demo/$1.qcow2" "$demo/$2.qcow2"; }
   echo "served by nbdkit-qcow2-plugin"
 else
   # Until the qcow2 plugin lands, serve the same disks as raw files.
@@ -200,7 +200,7 @@ unserve rec
 cat "$demo/latency.txt"
 
 say "2. Replay: the recorded workload against a fresh copy of the start image"
-"$builddir/tools/blkreplay/blkreplay" stats "$demo/workload.blog" | head -8
+"$builddir/tools/blkreplay/blkreplay" stats "$demo/workload.blog" | head -7
 # shellcheck disable=SC2046
 serve rep $(image replay)
 "$builddir/tools/blkreplay/blkreplay" run "$demo/workload.blog" "$(uri rep)" --timing=fast --quiet |
@@ -210,6 +210,10 @@ if compare disk replay; then
   echo "recorded and replayed images are identical"
 else
   die "replayed image differs from the recorded one"
+fi
+if [ -e "$(plugin qcow2)" ]; then
+  echo "\$ qemu-img check replay.qcow2"
+  qemu-img check "$demo/replay.qcow2"
 fi
 
 say "3. Injected error: QEMU blkdebug rules armed at run time through the control socket"
