@@ -51,6 +51,7 @@ _rbd_cleanup ()
   done
   if [ "$RBD_DIR" != "$tmpdir/ceph" ]; then
     for i in $_rbd_images; do
+      timeout 30 rbd snap purge --no-progress "rbd/$i" >/dev/null 2>&1
       timeout 30 rbd rm --no-progress "rbd/$i" >/dev/null 2>&1 ||
         echo "warning: could not remove rbd/$i" >&2
     done

@@ -12,6 +12,12 @@ unit_rbd_spec_LDADD = $(top_builddir)/plugins/rbd/librbdspec.la $(CRITERION_LIBS
 SCRIPT_TESTS += \
 	test-rbd-fio-verify.sh \
 	test-rbd-export.sh \
-	test-rbd-zero-trim.sh
+	test-rbd-zero-trim.sh \
+	test-rbd-bad-params.sh \
+	test-rbd-mon-timeout.sh \
+	test-rbd-snapshot.sh \
+	test-rbd-two-servers.sh \
+	test-rbd-osd-restart.sh \
+	test-rbd-latency-layers.sh
 
 EXTRA_DIST += rbd-functions.sh ceph/ceph-cluster.sh

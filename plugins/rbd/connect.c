@@ -221,13 +221,15 @@ blkrbd_connect (void)
       break;
     case EACCES: case EPERM:
       nbdkit_error ("rbd: cluster '%s' refused %s: %s: check id= and the key "
-                    "in keyring=%s", cluster_name (), name, strerror (-r),
-                    blkrbd_cfg.keyring ? blkrbd_cfg.keyring : "(from the conf)");
+                    "in %s", cluster_name (), name, strerror (-r),
+                    blkrbd_cfg.keyring ? blkrbd_cfg.keyring
+                    : "the keyring named by the conf (or give keyring=)");
       break;
     case ENOENT:
-      nbdkit_error ("rbd: no key for %s (keyring=%s): %s: give keyring=FILE",
+      nbdkit_error ("rbd: no key for %s in %s: %s: give keyring=FILE",
                     name,
-                    blkrbd_cfg.keyring ? blkrbd_cfg.keyring : "(from the conf)",
+                    blkrbd_cfg.keyring ? blkrbd_cfg.keyring
+                    : "the keyring named by the conf",
                     strerror (-r));
       break;
     default:
