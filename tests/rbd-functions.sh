@@ -103,3 +103,19 @@ rbd_image ()
   _rbd_images="$_rbd_images $name"
   eval "$var=\$name"
 }
+
+# rbd_expect_fail PATTERN ARGS...: expect_fail_nbdkit, plus what a
+# failed .after_fork needs: nbdkit leaves its socket behind then, so
+# remove it before each attempt; and under --enable-sanitizers preload
+# the runtimes as start_nbdkit does (nbdkit itself is not instrumented).
+rbd_expect_fail ()
+{
+  rm -f "$tmpdir/expect-fail.sock"
+  if [ -n "$SANITIZER_PRELOAD" ]; then
+    LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \
+    ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
+      expect_fail_nbdkit "$@"
+  else
+    expect_fail_nbdkit "$@"
+  fi
+}

@@ -7,36 +7,33 @@ rbd_shared_cluster
 rbd_image img 16M
 rbd snap create "rbd/$img@s1" >/dev/null 2>&1 || fail "rbd snap create failed"
 plug="$(plugin rbd)"
-# nbdkit leaves its socket behind when .after_fork fails: remove it
-# before the next attempt.
-expect_fail () { rm -f "$tmpdir/expect-fail.sock"; expect_fail_nbdkit "$@"; }
 
 # Parameters checked before connecting.
-expect_fail "no image given" "$plug"
-expect_fail "image: 'justanimage' has no pool" "$plug" justanimage
-expect_fail "image: 'a/b/c/d' has too many '/'" "$plug" a/b/c/d
-expect_fail "timeout: cannot parse 'soon'" "$plug" "rbd/$img" timeout=soon
-expect_fail "rbd-cache: cannot parse 'maybe'" "$plug" "rbd/$img" rbd-cache=maybe
-expect_fail "snapshot: 'x' contradicts the snapshot 's1'" "$plug" "rbd/$img@s1" snapshot=x
-expect_fail "unknown parameter 'pool'" "$plug" "rbd/$img" pool=rbd
+rbd_expect_fail "no image given" "$plug"
+rbd_expect_fail "image: 'justanimage' has no pool" "$plug" justanimage
+rbd_expect_fail "image: 'a/b/c/d' has too many '/'" "$plug" a/b/c/d
+rbd_expect_fail "timeout: cannot parse 'soon'" "$plug" "rbd/$img" timeout=soon
+rbd_expect_fail "rbd-cache: cannot parse 'maybe'" "$plug" "rbd/$img" rbd-cache=maybe
+rbd_expect_fail "snapshot: 'x' contradicts the snapshot 's1'" "$plug" "rbd/$img@s1" snapshot=x
+rbd_expect_fail "unknown parameter 'pool'" "$plug" "rbd/$img" pool=rbd
 
 # Found wrong when connecting.
-expect_fail "no pool 'nosuchpool'" "$plug" "nosuchpool/$img"
-expect_fail "no image 'nosuch' in pool 'rbd'" "$plug" rbd/nosuch
-expect_fail "no image '$img' in pool 'rbd' namespace 'ns9'" "$plug" "rbd/ns9/$img"
-expect_fail "image '$img' in pool 'rbd' has no snapshot 'nosnap'" "$plug" "rbd/$img@nosnap"
-expect_fail "image '$img' in pool 'rbd' has no snapshot 'nosnap'" "$plug" "rbd/$img" snapshot=nosnap
-expect_fail "conf: cannot read '$tmpdir/missing.conf'" "$plug" "rbd/$img" conf="$tmpdir/missing.conf"
+rbd_expect_fail "no pool 'nosuchpool'" "$plug" "nosuchpool/$img"
+rbd_expect_fail "no image 'nosuch' in pool 'rbd'" "$plug" rbd/nosuch
+rbd_expect_fail "no image '$img' in pool 'rbd' namespace 'ns9'" "$plug" "rbd/ns9/$img"
+rbd_expect_fail "image '$img' in pool 'rbd' has no snapshot 'nosnap'" "$plug" "rbd/$img@nosnap"
+rbd_expect_fail "image '$img' in pool 'rbd' has no snapshot 'nosnap'" "$plug" "rbd/$img" snapshot=nosnap
+rbd_expect_fail "conf: cannot read '$tmpdir/missing.conf'" "$plug" "rbd/$img" conf="$tmpdir/missing.conf"
 head -c 300 /dev/urandom | base64 > "$tmpdir/garbage.conf"
 printf '[global\nmon host = \n' >> "$tmpdir/garbage.conf"
-expect_fail "conf: cannot parse '$tmpdir/garbage.conf'" "$plug" "rbd/$img" conf="$tmpdir/garbage.conf"
-expect_fail "keyring: cannot read '$tmpdir/missing.keyring'" "$plug" "rbd/$img" keyring="$tmpdir/missing.keyring"
+rbd_expect_fail "conf: cannot parse '$tmpdir/garbage.conf'" "$plug" "rbd/$img" conf="$tmpdir/garbage.conf"
+rbd_expect_fail "keyring: cannot read '$tmpdir/missing.keyring'" "$plug" "rbd/$img" keyring="$tmpdir/missing.keyring"
 # A key the cluster does not know, for a user it does know.
 ceph-authtool --create-keyring "$tmpdir/wrong.keyring" --gen-key -n client.admin >/dev/null
-expect_fail "refused client.admin: .* check id= and the key in $tmpdir/wrong.keyring" \
+rbd_expect_fail "refused client.admin: .* check id= and the key in $tmpdir/wrong.keyring" \
   "$plug" "rbd/$img" keyring="$tmpdir/wrong.keyring" timeout=10s
 # A user the cluster does not know.
-expect_fail "refused client.nobody" "$plug" "rbd/$img" id=nobody timeout=10s
+rbd_expect_fail "refused client.nobody" "$plug" "rbd/$img" id=nobody timeout=10s
 
 # And the same image with everything right does start.
 start_nbdkit ok "$plug" "rbd/$img" conf="$CEPH_CONF" id=admin cluster=ceph \

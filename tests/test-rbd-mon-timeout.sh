@@ -3,6 +3,7 @@
 # error after about 2 s, instead of librados' default 300 s.
 # (No cluster needed: the conf names a port nobody listens on.)
 . "$abs_top_srcdir/tests/functions.sh"
+. "$abs_top_srcdir/tests/rbd-functions.sh"
 requires_cmd ceph-authtool
 
 # A port that is closed now: bind it, note it, release it.
@@ -18,7 +19,7 @@ log file = /dev/null
 EOC
 
 start=$(date +%s%N)
-expect_fail_nbdkit "no monitor of cluster 'ceph' \\(mon host in $tmpdir/ceph.conf\\) answered within 2s" \
+rbd_expect_fail "no monitor of cluster 'ceph' \\(mon host in $tmpdir/ceph.conf\\) answered within 2s" \
   "$(plugin rbd)" rbd/img conf="$tmpdir/ceph.conf" timeout=2s
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "gave up after $ms ms"

@@ -49,3 +49,12 @@ ext.clear()
 h.block_status(M, 0, cb)
 assert ext[0][1] & 3 == 0, "written data reported as a hole: %r" % ext
 '
+
+# A never-written image is one hole (librbd reports no range at all).
+rbd_image empty 8M
+start_nbdkit empty "$(plugin rbd)" "rbd/$empty"
+nbdsh --base-allocation -u "$(uri empty)" -c '
+ext = []
+h.block_status(8 << 20, 0, lambda meta, off, e, err: ext.extend(e))
+assert ext == [8 << 20, 3], "fresh image: %r" % ext
+'

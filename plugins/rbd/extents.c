@@ -97,7 +97,8 @@ blkrbd_extents (uint32_t count, uint64_t offset, struct nbdkit_extents *ex)
     return r;
   }
 
-  qsort (rs.v, rs.n, sizeof *rs.v, cmp_range);
+  if (rs.n > 1)                 /* rs.v is NULL when nothing was found */
+    qsort (rs.v, rs.n, sizeof *rs.v, cmp_range);
   pos = offset;
   for (i = 0; i < rs.n; i++) {
     uint64_t off = rs.v[i].off, end = off + rs.v[i].len;
