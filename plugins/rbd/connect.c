@@ -62,10 +62,6 @@ read_conf (void)
   const char *conf = blkrbd_cfg.conf;
   int r;
 
-  if (conf && access (conf, R_OK) == -1) {
-    nbdkit_error ("conf: cannot read '%s': %m", conf);
-    return -1;
-  }
   r = rados_conf_read_file (blkrbd_conn.cluster, conf);
   if (r < 0) {
     if (conf)
@@ -90,14 +86,9 @@ read_conf (void)
 static int
 apply_parameters (void)
 {
-  if (blkrbd_cfg.keyring) {
-    if (access (blkrbd_cfg.keyring, R_OK) == -1) {
-      nbdkit_error ("keyring: cannot read '%s': %m", blkrbd_cfg.keyring);
-      return -1;
-    }
-    if (set_option ("keyring", blkrbd_cfg.keyring) == -1)
-      return -1;
-  }
+  if (blkrbd_cfg.keyring &&
+      set_option ("keyring", blkrbd_cfg.keyring) == -1)
+    return -1;
   if (blkrbd_cfg.rbd_cache >= 0 &&
       set_option ("rbd_cache", blkrbd_cfg.rbd_cache ? "true" : "false") == -1)
     return -1;
@@ -192,6 +183,18 @@ blkrbd_connect (void)
   const char *id = blkrbd_cfg.id ? blkrbd_cfg.id : "admin";
   char wbuf[512], tbuf[32];
   int r;
+
+  /* Files first, before librados exists: a missing file is the most
+   * common mistake, and the message is clearer from here.
+   */
+  if (blkrbd_cfg.conf && access (blkrbd_cfg.conf, R_OK) == -1) {
+    nbdkit_error ("conf: cannot read '%s': %m", blkrbd_cfg.conf);
+    return -1;
+  }
+  if (blkrbd_cfg.keyring && access (blkrbd_cfg.keyring, R_OK) == -1) {
+    nbdkit_error ("keyring: cannot read '%s': %m", blkrbd_cfg.keyring);
+    return -1;
+  }
 
   snprintf (name, sizeof name, "client.%s", id);
   r = rados_create2 (&blkrbd_conn.cluster, cluster_name (), name, 0);
