@@ -1,1 +1,23 @@
-# Tests of the rbd module (none yet).
+# Tests of plugins/rbd and of the test cluster (tests/ceph/).
+#
+# The integration tests share one single-node cluster, started by the
+# first of them and stopped when make exits (see rbd-functions.sh);
+# tests that stop daemons start a private one.
+
+UNIT_TESTS += unit-rbd-spec
+unit_rbd_spec_SOURCES = unit-rbd-spec.c
+unit_rbd_spec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/rbd
+unit_rbd_spec_LDADD = $(top_builddir)/plugins/rbd/librbdspec.la $(CRITERION_LIBS)
+
+SCRIPT_TESTS += \
+	test-rbd-fio-verify.sh \
+	test-rbd-export.sh \
+	test-rbd-zero-trim.sh \
+	test-rbd-bad-params.sh \
+	test-rbd-mon-timeout.sh \
+	test-rbd-snapshot.sh \
+	test-rbd-two-servers.sh \
+	test-rbd-osd-restart.sh \
+	test-rbd-latency-layers.sh
+
+EXTRA_DIST += rbd-functions.sh ceph/ceph-cluster.sh
