@@ -93,6 +93,7 @@ nbdkit_env ()
 # $tmpdir/NAME.log.  Waits until it accepts connections.
 start_nbdkit ()
 {
+  local name s p
   name="$1"; shift
   s="$tmpdir/$name.sock"
   rm -f "$s"
@@ -116,6 +117,7 @@ start_nbdkit ()
 # stop_nbdkit NAME: SIGTERM, wait for a clean exit; returns its status.
 stop_nbdkit ()
 {
+  local p st
   p="$(server_pid "$1")"
   kill -TERM "$p" 2>/dev/null || return 0
   st=0
@@ -128,8 +130,10 @@ stop_nbdkit ()
 # an error message matching the extended regex PATTERN.
 expect_fail_nbdkit ()
 {
+  local pat out
   pat="$1"; shift
   out="$tmpdir/expect-fail.log"
+  rm -f "$tmpdir/expect-fail.sock"
   # shellcheck disable=SC2046
   if timeout 10 env $(nbdkit_env) "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" \
        >"$out" 2>&1; then
