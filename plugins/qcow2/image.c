@@ -49,8 +49,11 @@ confined_path (const char *img_path, const char *name, const char *dir,
   size_t dl;
 
   if (dir == NULL) {
-    nbdkit_error ("%s: refusing to open its %s '%s': no backing-dir",
-                  img_path, what, name);
+    nbdkit_error ("%s: refusing to open its %s '%s': backing and data "
+                  "files are opened only for an image in a local file%s",
+                  img_path, what, name,
+                  strcmp (what, "backing file") == 0
+                  ? " (backing=off serves the image without it)" : "");
     return NULL;
   }
   dl = strlen (dir);
