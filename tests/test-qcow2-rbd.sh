@@ -31,8 +31,9 @@ rbd_import img q.qcow2
 size0=$(rbd info --format json "rbd/$img" | jq .size)
 
 start_nbdkit srv -v "$QCOW2" "rbd:rbd/$img"
-grep -q "rbd: opened rbd/$img" "$(server_log srv)" || fail "no rbd debug line"
 same_as_qemu srv q.qcow2
+# (The socket exists before .after_fork connects: look only now.)
+grep -q "rbd: opened rbd/$img" "$(server_log srv)" || fail "no rbd debug line"
 # qemu-io writes (allocating, partial clusters, zero, discard), done to
 # the reference too.
 both srv ref.raw 'write -P 0x11 8M 64k' 'write -P 0x12 9M 1000' \
