@@ -63,6 +63,20 @@ size1=$(rbd info --format json "rbd/$img" | jq .size)
 rbd export --no-progress "rbd/$img" back.qcow2 >/dev/null || fail "rbd export failed"
 judge back.qcow2 ref.raw
 
+# Refcount-table growth writes past everything allocated: the RBD
+# image must be grown first there too.  512-byte clusters and 64-bit
+# refcounts: the image's one-cluster refcount table covers 2M of host.
+qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=64 s.qcow2 8M
+qemu-img create -q -f raw s.raw 8M
+rbd_import simg s.qcow2
+start_nbdkit s "$QCOW2" "rbd:rbd/$simg"
+both s s.raw 'write -P 0x21 0 3M' 'write -P 0x22 7M 4k'
+stop_nbdkit s || fail "nbdkit did not stop cleanly (small clusters)"
+rbd export --no-progress "rbd/$simg" s-back.qcow2 >/dev/null || fail "rbd export failed"
+[ "$(od -An -tu4 --endian=big -j 56 -N 4 s-back.qcow2 | tr -d ' ')" -gt 1 ] ||
+  fail "the refcount table did not grow"
+judge s-back.qcow2 s.raw
+
 # nbdkit -r (no readonly=true): nothing written to the RBD image.
 rbd_import ro back.qcow2
 start_nbdkit ro -r "$QCOW2" "rbd:rbd/$ro"
