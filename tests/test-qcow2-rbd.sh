@@ -78,11 +78,18 @@ rbd export --no-progress "rbd/$simg" s-back.qcow2 >/dev/null || fail "rbd export
 judge s-back.qcow2 s.raw
 
 # nbdkit -r (no readonly=true): nothing written to the RBD image.
+# The hookevents fixture checks that RBD I/O is bracketed (layer
+# "backend", as for files).
+EVF="$abs_top_builddir/tests/.libs/nbdkit-hookevents-filter.so"
 rbd_import ro back.qcow2
-start_nbdkit ro -r "$QCOW2" "rbd:rbd/$ro"
+start_nbdkit ro -r --filter="$EVF" "$QCOW2" "rbd:rbd/$ro" hookevents-file="$tmpdir/ro.ev"
 nbdcopy "$(uri ro)" - | cmp - ref.raw || fail "-r: data differs"
 nbdsh -u "$(uri ro)" -c 'h.flush()'
 stop_nbdkit ro
+reads=$(awk '$1 == "io" && $2 == "read" { print $3 }' ro.ev)
+[ "${reads:-0}" -gt 0 ] || fail "no bracketed backend reads on RBD: $(cat ro.ev)"
+[ "$(awk '$1 == "io" && $2 == "write" { print $3 }' ro.ev)" = 0 ] ||
+  fail "-r: backend writes on RBD: $(cat ro.ev)"
 rbd export --no-progress "rbd/$ro" ro-back.qcow2 >/dev/null
 cmp back.qcow2 ro-back.qcow2 || fail "serving with -r changed the RBD image"
 
