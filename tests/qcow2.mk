@@ -13,7 +13,9 @@ SCRIPT_TESTS += \
 	test-qcow2-create.sh \
 	test-qcow2-crash.sh \
 	test-qcow2-events.sh \
-	test-qcow2-blkdebug.sh
+	test-qcow2-blkdebug.sh \
+	test-qcow2-readonly.sh \
+	test-qcow2-rbd.sh
 
 UNIT_TESTS += unit-qcow2-header
 unit_qcow2_header_SOURCES = unit-qcow2-header.c

@@ -6,8 +6,8 @@
 
 UNIT_TESTS += unit-rbd-spec
 unit_rbd_spec_SOURCES = unit-rbd-spec.c
-unit_rbd_spec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/rbd
-unit_rbd_spec_LDADD = $(top_builddir)/plugins/rbd/librbdspec.la $(CRITERION_LIBS)
+unit_rbd_spec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/rbd
+unit_rbd_spec_LDADD = $(top_builddir)/common/rbd/libblkrbdspec.la $(CRITERION_LIBS)
 
 SCRIPT_TESTS += \
 	test-rbd-fio-verify.sh \

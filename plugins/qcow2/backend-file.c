@@ -131,6 +131,21 @@ backend_file_open (const char *path, int readonly, int create)
     return NULL;
   }
   p->fd = open (path, flags, 0644);
+  if (p->fd == -1 && !readonly && !create &&
+      (errno == EACCES || errno == EROFS || errno == EPERM)) {
+    /* Not writable (mode, read-only mount, immutable file): a user
+     * who serves it without readonly=true most likely serves it with
+     * nbdkit -r, so read-only is what is wanted; writes are refused
+     * (can_write is false) rather than the server refusing to start.
+     */
+    int e = errno;
+    p->fd = open (path, O_CLOEXEC | O_RDONLY);
+    if (p->fd >= 0) {
+      nbdkit_debug ("%s: cannot open read-write (%s): serving it read-only",
+                    path, qcow2_errstr (e));
+      b->caps |= BACKEND_READONLY;
+    }
+  }
   if (p->fd == -1) {
     nbdkit_error ("%s: cannot open%s: %m", path,
                   readonly ? " read-only" : " read-write");
@@ -143,8 +158,10 @@ backend_file_open (const char *path, int readonly, int create)
     free (b->name); free (b); free (p);
     return NULL;
   }
+  if (readonly)
+    b->caps |= BACKEND_READONLY;
   b->ops = &file_ops;
   b->priv = p;
-  b->caps = BACKEND_EXTENDS_ON_WRITE;
+  b->caps |= BACKEND_EXTENDS_ON_WRITE;
   return b;
 }

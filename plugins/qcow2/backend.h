@@ -47,6 +47,7 @@ struct backend_ops {
 };
 
 #define BACKEND_EXTENDS_ON_WRITE 1u     /* pwrite past the end grows it */
+#define BACKEND_READONLY 2u             /* opened read-only: no pwrite/grow */
 
 struct backend {
   const struct backend_ops *ops;
@@ -55,9 +56,13 @@ struct backend {
   unsigned caps;                        /* BACKEND_* */
 };
 
-/* The file implementation (backend-file.c).  PATH is opened O_RDONLY
- * or O_RDWR; with CREATE the file is created (O_EXCL).  On error it
- * calls nbdkit_error naming the file and returns NULL.
+/* The file implementation (backend-file.c).  With READONLY, PATH is
+ * opened O_RDONLY.  Otherwise O_RDWR is tried first and, if the file
+ * cannot be written (EACCES, EROFS, EPERM: mode 444, read-only mount,
+ * immutable), it is opened O_RDONLY instead and the backend gets
+ * BACKEND_READONLY: the caller then serves it read-only.  With CREATE
+ * the file is created (O_EXCL), never read-only.  On error it calls
+ * nbdkit_error naming the file and returns NULL.
  */
 extern struct backend *backend_file_open (const char *path, int readonly,
                                           int create);

@@ -49,8 +49,11 @@ confined_path (const char *img_path, const char *name, const char *dir,
   size_t dl;
 
   if (dir == NULL) {
-    nbdkit_error ("%s: refusing to open its %s '%s': no backing-dir",
-                  img_path, what, name);
+    nbdkit_error ("%s: refusing to open its %s '%s': backing and data "
+                  "files are opened only for an image in a local file%s",
+                  img_path, what, name,
+                  strcmp (what, "backing file") == 0
+                  ? " (backing=off serves the image without it)" : "");
     return NULL;
   }
   dl = strlen (dir);
@@ -117,6 +120,58 @@ qcow2_lazy_mark_dirty (struct qcow2_image *img)
   if (qcow2_debug_meta)
     nbdkit_debug ("qcow2: %s: lazy refcounts: dirty bit set", img->path);
   return 0;
+}
+
+/* meta_lock held.  The header changes a writer owes the image, done
+ * once, before the first byte of a write-class request is written:
+ *
+ * - clear the autoclear bits: we do not maintain persistent bitmaps
+ *   (nor keep an external data file a valid raw image), so QEMU must
+ *   learn not to trust them before anything changes;
+ * - (lazy refcounts) the dirty bit is not set here but by
+ *   qcow2_lazy_mark_dirty at the first metadata write-back, since an
+ *   overwrite of allocated clusters leaves the refcounts exact.
+ */
+static int
+begin_writing_locked (struct qcow2_image *img)
+{
+  uint64_t autoclear = img->h.autoclear;
+
+  if (img->write_ready)
+    return 0;
+  if (img->readonly) {
+    errno = EROFS;
+    return -1;
+  }
+  if (img->h.version >= 3 && autoclear) {
+    img->h.autoclear = 0;
+    if (write_header (img) == -1) {
+      int e = errno;
+      img->h.autoclear = autoclear;
+      nbdkit_error ("%s: cannot prepare the image for writing: clearing "
+                    "the autoclear bits (0x%" PRIx64 ") in its header "
+                    "failed: %s", img->path, autoclear, qcow2_errstr (e));
+      errno = e;
+      return -1;
+    }
+    if (qcow2_debug_meta)
+      nbdkit_debug ("qcow2: %s: autoclear bits 0x%" PRIx64 " cleared",
+                    img->path, autoclear);
+  }
+  /* Release: a thread that sees write_ready also sees the header. */
+  __atomic_store_n (&img->write_ready, 1, __ATOMIC_RELEASE);
+  return 0;
+}
+
+int
+qcow2_begin_writing (struct qcow2_image *img)
+{
+  if (__atomic_load_n (&img->write_ready, __ATOMIC_ACQUIRE))
+    return 0;                   /* the usual case: one load, no lock */
+  {
+    LOCK_GUARD (&img->meta_lock);
+    return begin_writing_locked (img);
+  }
 }
 
 static int
@@ -306,6 +361,11 @@ qcow2_open_backend (struct backend *file, const char *path,
   pthread_rwlockattr_destroy (&rwa);
   img->file = file;
   img->data = img->file;
+  if (!img->readonly && (file->caps & BACKEND_READONLY)) {
+    img->readonly = 1;
+    nbdkit_debug ("qcow2: %s: the storage cannot be written: serving the "
+                  "image read-only", path);
+  }
   fsize = backend_size (img->file);
   if (fsize == -1)
     goto fail;
@@ -323,6 +383,25 @@ qcow2_open_backend (struct backend *file, const char *path,
                           why, sizeof why) == -1) {
     nbdkit_error ("%s: %s", path, why);
     goto fail;
+  }
+  /* The external data file first: if it cannot be written, neither
+   * can the image, and the checks below depend on that.
+   */
+  if (img->h.incompatible & QCOW2_INCOMPAT_DATA_FILE) {
+    CLEANUP_FREE char *dp = confined_path (path, img->h.data_file,
+                                           o.backing_dir, "external data file");
+    if (dp == NULL)
+      goto fail;
+    img->data = backend_file_open (dp, img->readonly, 0);
+    if (img->data == NULL) {
+      img->data = img->file;
+      goto fail;
+    }
+    if (!img->readonly && (img->data->caps & BACKEND_READONLY)) {
+      img->readonly = 1;
+      nbdkit_debug ("qcow2: %s: its external data file cannot be written: "
+                    "serving the image read-only", path);
+    }
   }
   if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT)) {
     nbdkit_error ("%s: the image is marked corrupt: repair it with "
@@ -397,31 +476,16 @@ qcow2_open_backend (struct backend *file, const char *path,
     goto fail;
   }
 
-  if (img->external_data) {
-    CLEANUP_FREE char *dp = confined_path (path, img->h.data_file,
-                                           o.backing_dir, "external data file");
-    if (dp == NULL)
-      goto fail;
-    img->data = backend_file_open (dp, img->readonly, 0);
-    if (img->data == NULL) {
-      img->data = img->file;
-      goto fail;
-    }
-  }
   if (img->h.backing_file && o.backing && open_backing (img, &o) == -1)
     goto fail;
 
   img->lazy = !img->readonly && img->h.version >= 3 &&
     (img->h.compatible & QCOW2_COMPAT_LAZY_REFCOUNTS);
-  if (!img->readonly && img->h.version >= 3 && img->h.autoclear) {
-    /* We do not maintain bitmaps (nor keep an external data file a
-     * valid raw image): clear those bits before anything is written,
-     * so QEMU knows not to trust them.
-     */
-    img->h.autoclear = 0;
-    if (write_header (img) == -1)
-      goto fail;
-  }
+  /* Nothing is written at open, not even the header: an image that is
+   * only read (nbdkit -r, or no client ever writes) stays byte for
+   * byte as it was.  qcow2_begin_writing does the header changes at
+   * the first write-class request.
+   */
   if (qcow2_debug_meta)
     nbdkit_debug ("qcow2: opened %s: v%" PRIu32 ", cluster %" PRIu64
                   ", size %" PRIu64 ", refcount bits %u%s%s%s%s", path,
@@ -480,8 +544,13 @@ qcow2_flush (struct qcow2_image *img)
 
   if (img->readonly)
     return 0;
+  /* Metadata is only dirty after a write-class request, which began
+   * writing; checked anyway so that no path writes tables before the
+   * header changes.  A flush with nothing dirty writes nothing.
+   */
   if ((meta || img->l2c.ndirty || img->l1_dirty || img->npending) &&
-      qcow2_lazy_mark_dirty (img) == -1)
+      (begin_writing_locked (img) == -1 ||
+       qcow2_lazy_mark_dirty (img) == -1))
     return -1;
   blk_hook_event (BLK_EV_FLUSH_TO_OS);
   if (img->data != img->file && backend_flush (img->data) == -1)

@@ -115,6 +115,9 @@ struct qcow2_image {
   int dirty_set;                /* we set the dirty bit in the header */
   int dirty_data;               /* data written since the last flush */
   int wrote_meta;               /* metadata changed since open */
+  int write_ready;              /* header changes for writing done
+                                 * (qcow2_begin_writing; set under
+                                 * meta_lock, read atomically) */
 };
 
 /* image.c */
@@ -136,6 +139,13 @@ extern int qcow2_flush (struct qcow2_image *img);
 /* Lazy refcounts: set the dirty bit on disk before the first
  * metadata write-back (meta_lock held). */
 extern int qcow2_lazy_mark_dirty (struct qcow2_image *img);
+/* Called at the start of every write-class request (write, zero,
+ * trim): the first one makes the header changes a writer owes the
+ * image (autoclear bits), under meta_lock, exactly once; later calls
+ * cost one atomic load.  Nothing is written at open.  -1 + errno (and
+ * nbdkit_error) if they cannot be made: the request fails.
+ */
+extern int qcow2_begin_writing (struct qcow2_image *img);
 /* Create a new empty v3 image (create=SIZE). */
 extern int qcow2_create (const char *path, uint64_t size,
                          unsigned cluster_bits);

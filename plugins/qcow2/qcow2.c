@@ -3,12 +3,15 @@
  *   nbdkit qcow2 [file=]IMAGE [readonly=true] [snapshot=NAME|ID]
  *                [backing=on|off] [backing-dir=DIR] [cache-size=SIZE]
  *                [discard=unmap|ignore] [create=SIZE [cluster-size=SIZE]]
+ *   nbdkit qcow2 rbd:POOL[/NS]/IMAGE[@SNAP] [rbd-conf=FILE] [rbd-id=USER]
+ *                [rbd-keyring=FILE] [rbd-cluster=NAME] [rbd-cache=on|off]
+ *                [rbd-timeout=DURATION] [readonly=true] ...
  *
  * Thread model: parallel.  One image is shared by every connection;
  * its locks are described in image.h and at the top of each engine
  * file.  Configuration globals are written in .config and read-only
- * afterwards; the image pointer is set in .get_ready and cleared in
- * .unload, when no request runs.
+ * afterwards; the image pointer is set in .get_ready (an image on RBD:
+ * .after_fork) and cleared in .cleanup, when no request runs.
  */
 #include <config.h>
 
@@ -21,6 +24,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "backend-rbd.h"
 #include "image.h"
 
 /* -D qcow2.meta=1: metadata allocation / table loads. */
@@ -32,12 +36,26 @@ static char *backing_dir, *snapshot;
 static int64_t create_size = -1;
 static unsigned create_cluster_bits = 16;
 static struct qcow2_image *img;
+/* file=rbd:POOL[/NS]/IMAGE[@SNAP] and the rbd-* options. */
+static struct blk_rbd_params rbd_params = BLK_RBD_PARAMS_INIT ("rbd-", "file");
+static int is_rbd, rbd_option_given;
+
+/* Close in .cleanup (after the last connection): for RBD this also
+ * disconnects from the cluster, which must happen before unload.
+ */
+static void
+qcow2_cleanup (void)
+{
+  qcow2_close (img);
+  img = NULL;
+}
 
 static void
 qcow2_unload (void)
 {
   qcow2_close (img);
   img = NULL;
+  blk_rbd_params_free (&rbd_params);
   free (filename);
   free (backing_dir);
   free (snapshot);
@@ -62,7 +80,20 @@ qcow2_config (const char *key, const char *value)
 
   if (strcmp (key, "file") == 0) {
     free (filename);
-    filename = nbdkit_absolute_path (value);
+    is_rbd = strncmp (value, "rbd:", 4) == 0;
+    if (is_rbd) {
+      char err[256];
+      rbd_spec_free (&rbd_params.spec);
+      if (rbd_spec_parse (value + 4, &rbd_params.spec, err, sizeof err) == -1) {
+        nbdkit_error ("file: '%s': %s (expected rbd:POOL[/NAMESPACE]/IMAGE)",
+                      value, err);
+        filename = NULL;
+        return -1;
+      }
+      filename = strdup (value);
+    }
+    else
+      filename = nbdkit_absolute_path (value);
     return filename ? 0 : -1;
   }
   if (strcmp (key, "readonly") == 0) {
@@ -129,6 +160,10 @@ qcow2_config (const char *key, const char *value)
     create_cluster_bits = bits;
     return 0;
   }
+  switch (blk_rbd_config (&rbd_params, key, value)) {
+  case 1: rbd_option_given = 1; return 0;
+  case -1: return -1;
+  }
   nbdkit_error ("qcow2: unknown parameter '%s'", key);
   return -1;
 }
@@ -144,12 +179,54 @@ qcow2_config_complete (void)
     nbdkit_error ("qcow2: snapshot= and create= cannot be combined");
     return -1;
   }
+  if (!is_rbd && rbd_option_given) {
+    nbdkit_error ("qcow2: rbd-* parameters need an image on RBD "
+                  "(file=rbd:POOL/IMAGE), not '%s'", filename);
+    return -1;
+  }
+  if (is_rbd) {
+    if (create_size >= 0) {
+      nbdkit_error ("qcow2: create= does not work on RBD: create the image "
+                    "with qemu-img and 'rbd import' it");
+      return -1;
+    }
+    if (backing_dir) {
+      nbdkit_error ("qcow2: backing-dir= does not apply to an image on RBD "
+                    "(its backing and data files are never opened)");
+      return -1;
+    }
+    /* An RBD snapshot, a qcow2 snapshot or readonly=true: open the
+     * RBD image read-only (no exclusive lock, no writes).
+     */
+    rbd_params.readonly = opts.readonly || snapshot || rbd_params.spec.snap;
+  }
   return 0;
+}
+
+/* The image on RBD is opened here: librados' threads would not
+ * survive nbdkit's fork into the background.
+ */
+static int
+qcow2_after_fork (void)
+{
+  struct backend *b;
+
+  if (!is_rbd)
+    return 0;
+  b = backend_rbd_open (&rbd_params, filename);
+  if (b == NULL)
+    return -1;
+  opts.backing_dir = NULL;
+  opts.snapshot = snapshot;
+  img = qcow2_open_backend (b, filename, &opts, 0);
+  return img ? 0 : -1;
 }
 
 static int
 qcow2_get_ready (void)
 {
+  if (is_rbd)
+    return 0;                   /* qcow2_after_fork */
   if (create_size >= 0 && access (filename, F_OK) == -1) {
     if (opts.readonly) {
       nbdkit_error ("%s: create= needs a writable image", filename);
@@ -245,7 +322,10 @@ qcow2_extents_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags,
   "cache-size=SIZE       L2 + refcount cache size (default 16M).\n" \
   "discard=unmap|ignore  What trim does (default unmap).\n" \
   "create=SIZE           Create a v3 image if IMAGE is missing.\n" \
-  "cluster-size=SIZE     Cluster size for create= (default 64K)."
+  "cluster-size=SIZE     Cluster size for create= (default 64K).\n" \
+  "file=rbd:POOL[/NS]/IMAGE[@SNAP]  A qcow2 image stored in Ceph RBD, with:\n" \
+  "rbd-conf=FILE  rbd-id=USER  rbd-keyring=FILE  rbd-cluster=NAME\n" \
+  "rbd-cache=on|off  rbd-timeout=DURATION  (as conf= ... of the rbd plugin)."
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -259,6 +339,8 @@ static struct nbdkit_plugin plugin = {
   .config_help = qcow2_config_help,
   .magic_config_key = "file",
   .get_ready = qcow2_get_ready,
+  .after_fork = qcow2_after_fork,
+  .cleanup = qcow2_cleanup,
   .open = qcow2_open_conn,
   .get_size = qcow2_get_size,
   .can_write = qcow2_can_write,

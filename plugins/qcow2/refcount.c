@@ -120,6 +120,22 @@ note_end (struct qcow2_image *img, uint64_t cluster_end)
     img->host_end = cluster_end;
 }
 
+/* A backend that does not grow on write (rbd) must be grown before
+ * anything is written past its end (backend.h).
+ */
+static int
+ensure_grown (struct qcow2_image *img, uint64_t cluster_end)
+{
+  uint64_t bytes = cluster_end * img->cluster_size;
+
+  if ((img->file->caps & BACKEND_EXTENDS_ON_WRITE) || bytes <= img->grown_to)
+    return 0;
+  if (backend_grow (img->file, bytes) == -1)
+    return -1;
+  img->grown_to = bytes;
+  return 0;
+}
+
 /* The refcount block B.  CREATE: allocate it if missing (the block
  * lives in the first cluster of the range it covers, which is free
  * since nothing in that range has a refcount yet).  Returns 0 with
@@ -260,12 +276,8 @@ alloc_clusters (struct qcow2_image *img, uint64_t n, int *fresh)
     *fresh = c >= img->host_end;
   img->free_hint = c + 1;
   note_end (img, c + 1);
-  if (!(img->file->caps & BACKEND_EXTENDS_ON_WRITE) &&
-      (c + 1) * img->cluster_size > img->grown_to) {
-    if (backend_grow (img->file, (c + 1) * img->cluster_size) == -1)
-      return -1;
-    img->grown_to = (c + 1) * img->cluster_size;
-  }
+  if (ensure_grown (img, c + 1) == -1)
+    return -1;
   return (int64_t) (c * img->cluster_size);
 }
 
@@ -333,6 +345,8 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
     return -1;
   }
   memcpy (nt, img->reftable, old_n * sizeof *nt);
+  if (ensure_grown (img, end) == -1)
+    goto fail;
 
   /* Count the new clusters in the blocks that exist already. */
   for (j = P; j < end; j++) {

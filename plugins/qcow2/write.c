@@ -349,6 +349,8 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     errno = EROFS;
     return -1;
   }
+  if (qcow2_begin_writing (img) == -1)
+    return -1;
   while (offset < end) {
     struct { uint64_t host, len, boff; } segs[MAX_SEGS];
     unsigned ns = 0, i;
@@ -510,6 +512,8 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
     errno = EROFS;
     return -1;
   }
+  if (qcow2_begin_writing (img) == -1)
+    return -1;
   /* A fast zero that cannot be done fast must fail before changing
    * anything: check every piece first.
    */
@@ -584,6 +588,8 @@ qcow2_trim (struct qcow2_image *img, uint64_t count, uint64_t offset)
     errno = EROFS;
     return -1;
   }
+  if (qcow2_begin_writing (img) == -1)
+    return -1;
   /* Only whole clusters can be released; the edges keep their data
    * (a trim is advisory).
    */

@@ -27,7 +27,8 @@
 #include "duration.h"
 #include "rbd.h"
 
-struct blkrbd_config blkrbd_cfg = { .rbd_cache = -1 };
+struct blk_rbd_params blkrbd_cfg = BLK_RBD_PARAMS_INIT ("", "image");
+struct blk_rbd_conn blkrbd_conn;
 static char *snapshot_param;    /* snapshot= */
 static bool have_image;
 
@@ -36,11 +37,7 @@ NBDKIT_DLL_PUBLIC int rbd_debug_aio = 0;
 static void
 blkrbd_unload (void)
 {
-  rbd_spec_free (&blkrbd_cfg.spec);
-  free (blkrbd_cfg.conf);
-  free (blkrbd_cfg.id);
-  free (blkrbd_cfg.keyring);
-  free (blkrbd_cfg.cluster);
+  blk_rbd_params_free (&blkrbd_cfg);
   free (snapshot_param);
 }
 
@@ -75,14 +72,6 @@ blkrbd_config (const char *key, const char *value)
     have_image = true;
     return 0;
   }
-  if (strcmp (key, "conf") == 0)
-    return set_string (&blkrbd_cfg.conf, key, value);
-  if (strcmp (key, "id") == 0)
-    return set_string (&blkrbd_cfg.id, key, value);
-  if (strcmp (key, "keyring") == 0)
-    return set_string (&blkrbd_cfg.keyring, key, value);
-  if (strcmp (key, "cluster") == 0)
-    return set_string (&blkrbd_cfg.cluster, key, value);
   if (strcmp (key, "snapshot") == 0)
     return set_string (&snapshot_param, key, value);
   if (strcmp (key, "readonly") == 0) {
@@ -93,30 +82,10 @@ blkrbd_config (const char *key, const char *value)
     blkrbd_cfg.readonly = b;
     return 0;
   }
-  if (strcmp (key, "rbd-cache") == 0) {
-    int b = nbdkit_parse_bool (value);
-
-    if (b == -1) {
-      nbdkit_error ("%s: cannot parse '%s': use on or off", key, value);
-      return -1;
-    }
-    blkrbd_cfg.rbd_cache = b;
-    return 0;
-  }
-  if (strcmp (key, "timeout") == 0) {
-    char err[128];
-
-    if (blk_parse_duration (value, 1000000000, &blkrbd_cfg.timeout_ns,
-                            err, sizeof err) == -1) {
-      nbdkit_error ("%s: cannot parse '%s': %s", key, value, err);
-      return -1;
-    }
-    if (blkrbd_cfg.timeout_ns == 0) {
-      nbdkit_error ("%s: '%s' is zero: give a positive duration such as 10s",
-                    key, value);
-      return -1;
-    }
-    return 0;
+  /* conf, id, keyring, cluster, rbd-cache, timeout. */
+  switch (blk_rbd_config (&blkrbd_cfg, key, value)) {
+  case 1: return 0;
+  case -1: return -1;
   }
   nbdkit_error ("rbd: unknown parameter '%s' (see nbdkit-rbd-plugin(1))", key);
   return -1;
@@ -160,8 +129,8 @@ blkrbd_config_complete (void)
 static int
 blkrbd_after_fork (void)
 {
-  if (blkrbd_connect () == -1) {
-    blkrbd_disconnect ();
+  if (blk_rbd_connect (&blkrbd_cfg, &blkrbd_conn) == -1) {
+    blk_rbd_disconnect (&blkrbd_cfg, &blkrbd_conn);
     return -1;
   }
   return 0;
@@ -170,7 +139,7 @@ blkrbd_after_fork (void)
 static void
 blkrbd_cleanup (void)
 {
-  blkrbd_disconnect ();
+  blk_rbd_disconnect (&blkrbd_cfg, &blkrbd_conn);
 }
 
 static void *

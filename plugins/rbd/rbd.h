@@ -1,6 +1,6 @@
 /* nbdkit-blk: the rbd plugin's internal interface.
  *
- * connect.c  cluster connection and image open (after fork)
+ * common/rbd cluster connection and image open (after fork)
  * aio.c      one asynchronous librbd request, bracketed by the hook
  * extents.c  block status from rbd_diff_iterate2
  * rbd.c      nbdkit glue: parameters and callbacks
@@ -17,38 +17,16 @@
 #include <rbd/librbd.h>
 
 #include "blk-hook.h"
-#include "spec.h"
+#include "rbd-conn.h"
 
-/* Parameters: written by .config/.config_complete, read-only after. */
-struct blkrbd_config {
-  struct rbd_spec spec;         /* image= (and snapshot=) */
-  char *conf;                   /* conf= (NULL: librados' search) */
-  char *id;                     /* id= (NULL: "admin") */
-  char *keyring;                /* keyring= */
-  char *cluster;                /* cluster= (NULL: "ceph") */
-  int rbd_cache;                /* rbd-cache=: -1 as in the conf, 0, 1 */
-  uint64_t timeout_ns;          /* timeout= (0: as in the conf) */
-  bool readonly;                /* readonly= or a snapshot */
-};
-extern struct blkrbd_config blkrbd_cfg;
-
-/* The connection: set up once per process in .after_fork, read-only
- * until .cleanup tears it down.  librbd's image handle is thread-safe,
+/* Parameters: written by .config/.config_complete, read-only after.
+ * The connection: set up once per process in .after_fork, read-only
+ * until .cleanup tears it down (common/rbd/rbd-conn.c, shared with the
+ * qcow2 plugin's rbd backend).  librbd's image handle is thread-safe,
  * so every connection and request uses the same one.
  */
-struct blkrbd_conn {
-  rados_t cluster;
-  rados_ioctx_t ioctx;
-  rbd_image_t image;
-  uint64_t features;            /* RBD_FEATURE_* */
-  uint64_t obj_size;            /* object size (layout) */
-  uint64_t stripe_unit;
-  bool cluster_created, ioctx_created, image_open; /* for teardown */
-};
-extern struct blkrbd_conn blkrbd_conn;
-
-extern int blkrbd_connect (void);
-extern void blkrbd_disconnect (void);
+extern struct blk_rbd_params blkrbd_cfg;
+extern struct blk_rbd_conn blkrbd_conn;
 
 /* Run one request (READ, WRITE, ZERO, TRIM or FLUSH) through librbd's
  * asynchronous API and wait for it on this thread.  HOOK_FLAGS go to
