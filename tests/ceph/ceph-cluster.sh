@@ -39,7 +39,15 @@ need_cmds ()
 }
 
 # Is TCP port P free on 127.0.0.1?
-port_free () { [ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
+# ss (iproute2) sees listeners of any user; without it, try to connect.
+port_free ()
+{
+  if command -v ss >/dev/null 2>&1; then
+    [ -z "$(ss -Htln "sport = :$1")" ]
+  else
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
 
 # Choose a block of 20 free ports: mon v2, mon v1, then 18 for the OSD
 # (it binds 8: public, cluster, heartbeat front and back, v1 and v2).
