@@ -128,6 +128,9 @@ get64 (const unsigned char *p)
   return (uint64_t) get32 (p) | ((uint64_t) get32 (p + 4) << 32);
 }
 
+static void say (char *why, size_t whylen, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
 static void
 say (char *why, size_t whylen, const char *fmt, ...)
 {
