@@ -6,10 +6,11 @@
 #   ./quickstart.sh build    install what is missing and build only
 #
 # Works as root on a fresh Debian 12 machine.  The build goes to _build/
-# (and _build-asan/ for the sanitizer pass of "check"), so the source
-# tree stays clean.  Environment knobs:
+# (and _build-asan/, _build-fuzz/ for the sanitizer and fuzz passes of
+# "check"), so the source tree stays clean.  Environment knobs:
 #   QUICKSTART_SKIP_INSTALL=1  do not call apt-get (packages are there)
 #   QUICKSTART_NO_ASAN=1       "check": skip the ASan/UBSan pass
+#   QUICKSTART_NO_FUZZ=1       "check": skip the libFuzzer smoke runs
 #   JOBS=N                     make -jN (default: number of CPUs)
 
 set -euo pipefail
@@ -33,7 +34,7 @@ build_pkgs="build-essential autoconf automake libtool pkg-config perl
   libcriterion-dev zlib1g-dev libzstd-dev"
 run_pkgs="libnbd-bin python3-libnbd qemu-utils qemu-block-extra fio jq"
 test_pkgs="ceph-mon ceph-osd ceph-common prometheus python3-prometheus-client
-  valgrind clang binutils procps iproute2 e2fsprogs util-linux"
+  valgrind clang libclang-rt-14-dev binutils procps iproute2 e2fsprogs util-linux"
 
 install_missing ()
 {
@@ -134,6 +135,30 @@ if [ "$mode" = check ]; then
       read -r p f s <<<"$totals"
       totals="$((p + p2)) $((f + f2)) $((s + s2))"
     fi
+  fi
+  if [ "${QUICKSTART_NO_FUZZ:-0}" != 1 ] && [ "$inplace" = 0 ] && command -v clang >/dev/null; then
+    # Fuzz smoke: every libFuzzer target builds and survives a short run
+    # from its seeds (the long runs are for developers; see README).
+    build_tree "$srcdir/_build-fuzz" CC=clang --enable-fuzzing
+    say "fuzz smoke (5 s per target)"
+    fp=0; ff=0
+    for t in "$srcdir"/_build-fuzz/fuzz/fuzz-*; do
+      case "$t" in *.o|*.c) continue ;; esac
+      [ -x "$t" ] || continue
+      name="$(basename "$t")"
+      seeds="$srcdir/fuzz/seeds/${name#fuzz-}"
+      corpus="$srcdir/_build-fuzz/fuzz/corpus-${name#fuzz-}"
+      mkdir -p "$corpus"
+      args=("$corpus")
+      [ -d "$seeds" ] && args+=("$seeds")
+      if "$t" -max_total_time=5 -seed=1 "${args[@]}" >"$t.log" 2>&1; then
+        echo "PASS: $name"; fp=$((fp + 1))
+      else
+        echo "FAIL: $name"; tail -30 "$t.log"; ff=$((ff + 1))
+      fi
+    done
+    read -r p f s <<<"$totals"
+    totals="$((p + fp)) $((f + ff)) $s"
   fi
   read -r p f s <<<"$totals"
   [ "$broken" = 1 ] && f=$((f + 1))
