@@ -60,6 +60,43 @@ Test (qcow2_header, extensions_and_backing)
   qcow2_header_free (&h);
 }
 
+/* The bitmaps extension is located (for removal at the first write)
+ * and its fields recorded as read, never rejected: bitmaps.c checks
+ * them and only leaks on nonsense.
+ */
+Test (qcow2_header, bitmaps_extension)
+{
+  struct qcow2_header h;
+  make_v3 ();
+  /* backing format (8+8), bitmaps (8+24), end; backing name at 512. */
+  qcow2_put32 (img + 104, QCOW2_EXT_BACKING_FORMAT); qcow2_put32 (img + 108, 5);
+  memcpy (img + 112, "qcow2", 5);
+  qcow2_put32 (img + 120, QCOW2_EXT_BITMAPS); qcow2_put32 (img + 124, 24);
+  qcow2_put32 (img + 128, 2);
+  qcow2_put64 (img + 136, 48);
+  qcow2_put64 (img + 144, 2 * CS + 3);      /* unaligned: still parsed */
+  memcpy (img + 512, "base.qcow2", 10);
+  qcow2_put64 (img + 8, 512); qcow2_put32 (img + 16, 10);
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  cr_assert (h.has_bitmaps_ext);
+  cr_assert_eq (h.bitmaps_ext_off, 120);
+  cr_assert_eq (h.bitmaps_ext_len, 32);
+  cr_assert_eq (h.ext_end, 512);
+  cr_assert_eq (h.nb_bitmaps, 2);
+  cr_assert_eq (h.bitmap_dir_size, 48);
+  cr_assert_eq (h.bitmap_dir_offset, 2 * CS + 3);
+  cr_assert_not (h.bitmaps_ext_short);
+  qcow2_header_free (&h);
+
+  /* Too short to hold its fields: flagged, not rejected. */
+  qcow2_put32 (img + 124, 8);
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  cr_assert (h.has_bitmaps_ext);
+  cr_assert (h.bitmaps_ext_short);
+  cr_assert_eq (h.bitmaps_ext_len, 16);
+  qcow2_header_free (&h);
+}
+
 Test (qcow2_header, rejects)
 {
   struct qcow2_header h;

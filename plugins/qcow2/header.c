@@ -135,6 +135,7 @@ qcow2_header_parse (const uint8_t *buf, size_t len, uint64_t file_size,
   ext_end = len < cluster_size ? len : cluster_size;
   if (h->backing_file_offset && h->backing_file_offset < ext_end)
     ext_end = h->backing_file_offset;
+  h->ext_end = ext_end;
   off = h->header_length;
   while (off + 8 <= ext_end) {
     uint32_t type = qcow2_be32 (buf + off);
@@ -169,6 +170,16 @@ qcow2_header_parse (const uint8_t *buf, size_t len, uint64_t file_size,
       break;
     case QCOW2_EXT_BITMAPS:
       h->has_bitmaps_ext = 1;
+      h->bitmaps_ext_off = off;
+      h->bitmaps_ext_len = 8 + (((uint64_t) elen + 7) & ~7ull);
+      if (h->bitmaps_ext_len > ext_end - off)  /* padding past the end */
+        h->bitmaps_ext_len = ext_end - off;
+      h->bitmaps_ext_short = elen < 24;
+      if (elen >= 24) {
+        h->nb_bitmaps = qcow2_be32 (d);
+        h->bitmap_dir_size = qcow2_be64 (d + 8);
+        h->bitmap_dir_offset = qcow2_be64 (d + 16);
+      }
       break;
     default:                    /* unknown extensions are skipped */
       break;

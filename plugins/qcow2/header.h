@@ -82,6 +82,16 @@ struct qcow2_header {
   char *backing_format;         /* NULL: extension absent */
   char *data_file;              /* NULL: none */
   int has_bitmaps_ext;
+  /* The (last) bitmaps extension: where it sits in the first cluster
+   * (offset of its type field, bytes including the 8-byte head and
+   * padding) and its fields as read, NOT validated: they are checked
+   * only by whoever follows them (bitmaps.c).  ext_end: where the
+   * extension area ends (first cluster end or the backing file name).
+   */
+  uint64_t bitmaps_ext_off, bitmaps_ext_len, ext_end;
+  uint32_t nb_bitmaps;
+  uint64_t bitmap_dir_size, bitmap_dir_offset;
+  int bitmaps_ext_short;        /* extension data shorter than 24 bytes */
 };
 
 /* Parse the header at the start of BUF (LEN bytes: the first cluster

@@ -127,7 +127,9 @@ qcow2_lazy_mark_dirty (struct qcow2_image *img)
  *
  * - clear the autoclear bits: we do not maintain persistent bitmaps
  *   (nor keep an external data file a valid raw image), so QEMU must
- *   learn not to trust them before anything changes;
+ *   learn not to trust them before anything changes; persistent
+ *   bitmaps are removed altogether (extension and clusters), so that
+ *   they do not stay behind as leaks (qcow2_drop_bitmaps);
  * - (lazy refcounts) the dirty bit is not set here but by
  *   qcow2_lazy_mark_dirty at the first metadata write-back, since an
  *   overwrite of allocated clusters leaves the refcounts exact.
@@ -143,7 +145,13 @@ begin_writing_locked (struct qcow2_image *img)
     errno = EROFS;
     return -1;
   }
-  if (img->h.version >= 3 && autoclear) {
+  if (img->h.version >= 3 && img->h.has_bitmaps_ext) {
+    /* Removes the extension, clears all autoclear bits, queues the
+     * frees of the bitmaps' clusters (bitmaps.c). */
+    if (qcow2_drop_bitmaps (img) == -1)
+      return -1;
+  }
+  else if (img->h.version >= 3 && autoclear) {
     img->h.autoclear = 0;
     if (write_header (img) == -1) {
       int e = errno;

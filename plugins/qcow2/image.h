@@ -146,6 +146,13 @@ extern int qcow2_lazy_mark_dirty (struct qcow2_image *img);
  * nbdkit_error) if they cannot be made: the request fails.
  */
 extern int qcow2_begin_writing (struct qcow2_image *img);
+/* bitmaps.c (meta_lock held, from begin_writing): remove the
+ * persistent bitmaps header extension, clear the autoclear bits
+ * (header written and synced), then queue the frees of the bitmaps'
+ * clusters if the directory and tables check out.  -1 + errno (and
+ * nbdkit_error) if the header could not be read or written.
+ */
+extern int qcow2_drop_bitmaps (struct qcow2_image *img);
 /* Create a new empty v3 image (create=SIZE). */
 extern int qcow2_create (const char *path, uint64_t size,
                          unsigned cluster_bits);
