@@ -107,18 +107,9 @@ requires_cmd ()
   done
 }
 
-# Paths of what this tree built.
-filter () { echo "$abs_top_builddir/filters/$1/.libs/nbdkit-$1-filter.so"; }
-plugin ()
-{
-  if [ -e "$abs_top_builddir/plugins/$1/.libs/nbdkit-$1-plugin.so" ]; then
-    echo "$abs_top_builddir/plugins/$1/.libs/nbdkit-$1-plugin.so"
-  else
-    echo "$abs_top_builddir/tests/.libs/nbdkit-$1-plugin.so"
-  fi
-}
+# Paths of what this tree built: filter, plugin, uri (shared with tests).
+. "$abs_top_srcdir/tests/module-paths.sh"
 readload () { echo "$abs_top_builddir/bench/readload"; }
-uri () { echo "nbd+unix:///?socket=$tmpdir/$1.sock"; }
 
 # bench_start NAME [WRAPPER...] -- NBDKIT-ARGS...: nbdkit -f on
 # $tmpdir/NAME.sock (optionally under WRAPPER, e.g. valgrind), stderr

@@ -60,19 +60,10 @@ requires_cmd ()
   done
 }
 
-# Paths of the modules built in this tree.
-filter () { echo "$abs_top_builddir/filters/$1/.libs/nbdkit-$1-filter.so"; }
-plugin ()
-{
-  if [ -e "$abs_top_builddir/plugins/$1/.libs/nbdkit-$1-plugin.so" ]; then
-    echo "$abs_top_builddir/plugins/$1/.libs/nbdkit-$1-plugin.so"
-  else
-    echo "$abs_top_builddir/tests/.libs/nbdkit-$1-plugin.so"
-  fi
-}
+# Paths of the modules built in this tree: filter, plugin, uri.
+. "$abs_top_srcdir/tests/module-paths.sh"
 
 sock () { echo "$tmpdir/$1.sock"; }
-uri () { echo "nbd+unix:///?socket=$tmpdir/$1.sock"; }
 server_log () { echo "$tmpdir/$1.log"; }
 server_pid () { cat "$tmpdir/$1.pid"; }
 

@@ -299,8 +299,8 @@ blk_rbd_disconnect (const struct blk_rbd_params *p,
 /* The options both modules take, named PREFIX + name ("rbd-cache" is
  * the same in both: it already says rbd).
  */
-static int
-set_string (char **dst, const char *key, const char *value)
+int
+blk_rbd_set_string (char **dst, const char *key, const char *value)
 {
   if (value[0] == '\0') {
     nbdkit_error ("%s: the value is empty", key);
@@ -330,13 +330,13 @@ blk_rbd_config (struct blk_rbd_params *p, const char *key, const char *value)
   int b;
 
   if (is_key (p, key, "conf"))
-    return set_string (&p->conf, key, value) == -1 ? -1 : 1;
+    return blk_rbd_set_string (&p->conf, key, value) == -1 ? -1 : 1;
   if (is_key (p, key, "id"))
-    return set_string (&p->id, key, value) == -1 ? -1 : 1;
+    return blk_rbd_set_string (&p->id, key, value) == -1 ? -1 : 1;
   if (is_key (p, key, "keyring"))
-    return set_string (&p->keyring, key, value) == -1 ? -1 : 1;
+    return blk_rbd_set_string (&p->keyring, key, value) == -1 ? -1 : 1;
   if (is_key (p, key, "cluster"))
-    return set_string (&p->cluster, key, value) == -1 ? -1 : 1;
+    return blk_rbd_set_string (&p->cluster, key, value) == -1 ? -1 : 1;
   if (strcmp (key, "rbd-cache") == 0) {
     b = nbdkit_parse_bool (value);
     if (b == -1) {

@@ -58,6 +58,11 @@ extern int blk_rbd_config (struct blk_rbd_params *p, const char *key,
                            const char *value);
 extern void blk_rbd_params_free (struct blk_rbd_params *p);
 
+/* Replace *DST by a copy of VALUE for the string parameter KEY; an
+ * empty value is an error.  Returns 0 or -1 (nbdkit_error called).
+ */
+extern int blk_rbd_set_string (char **dst, const char *key, const char *value);
+
 /* Connect and open P->spec (read-only if P->readonly).  On failure
  * nbdkit_error says what to check; call blk_rbd_disconnect anyway.
  * Never before nbdkit forks: librados' threads do not survive it.

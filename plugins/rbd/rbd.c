@@ -41,23 +41,6 @@ blkrbd_unload (void)
   free (snapshot_param);
 }
 
-/* Replace *DST by a copy of VALUE, for string parameters. */
-static int
-set_string (char **dst, const char *key, const char *value)
-{
-  if (value[0] == '\0') {
-    nbdkit_error ("%s: the value is empty", key);
-    return -1;
-  }
-  free (*dst);
-  *dst = strdup (value);
-  if (*dst == NULL) {
-    nbdkit_error ("%s: strdup: %m", key);
-    return -1;
-  }
-  return 0;
-}
-
 static int
 blkrbd_config (const char *key, const char *value)
 {
@@ -73,7 +56,7 @@ blkrbd_config (const char *key, const char *value)
     return 0;
   }
   if (strcmp (key, "snapshot") == 0)
-    return set_string (&snapshot_param, key, value);
+    return blk_rbd_set_string (&snapshot_param, key, value);
   if (strcmp (key, "readonly") == 0) {
     int b = nbdkit_parse_bool (value);
 
