@@ -8,6 +8,12 @@
 #   fio-rbd   fio's rbd engine straight into librbd (the ceiling)
 #   qemu-nbd  qemu-nbd serving rbd:POOL/IMAGE, fio's nbd engine
 #   nbdkit    nbdkit-rbd-plugin.so, fio's nbd engine
+# and two ways that take Ceph out, to show what the NBD hop itself
+# costs (bench/handoff.c, a RAM disk):
+#   hop-direct   nbdkit does the copy on the worker that got the request
+#   hop-handoff  another thread does it and wakes the worker, as librbd
+#                completes a request: the wait that nbdkit 1.32's
+#                synchronous plugin API imposes on every request
 # Workloads: 4k random read and write at queue depth 16, 1M sequential
 # read and write at queue depth 4.  Rounds alternate the three ways
 # (wall-clock drifts ~10% on this box); the table shows medians, the
@@ -24,12 +30,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 top="${abs_top_builddir:-$(cd "$here/.." && pwd)}"
 src="${abs_top_srcdir:-$(cd "$here/.." && pwd)}"
 plugin="$top/plugins/rbd/.libs/nbdkit-rbd-plugin.so"
+handoff="$top/bench/.libs/nbdkit-handoff-plugin.so"
 : "${ROUNDS:=3}" "${RUNTIME:=8}" "${SIZE:=256M}" "${NBDKIT:=nbdkit}"
 
 for c in fio jq qemu-nbd "$NBDKIT" ceph-mon ceph-osd rbd; do
   command -v "$c" >/dev/null || { echo "bench-rbd: SKIP: $c is not installed"; exit 0; }
 done
-[ -e "$plugin" ] || { echo "bench-rbd: build the tree first ($plugin missing)"; exit 1; }
+for m in "$plugin" "$handoff"; do
+  [ -e "$m" ] || { echo "bench-rbd: build the tree first ($m missing)"; exit 1; }
+done
 fio --enghelp=rbd >/dev/null 2>&1 || { echo "bench-rbd: SKIP: fio has no rbd engine"; exit 0; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/bench-rbd.XXXXXX")"
@@ -67,6 +76,8 @@ start_server ()
     nbdkit) "$NBDKIT" -f -U "$sock" "$plugin" rbd/bench ${NBDKIT_ARGS:-} >"$work/srv.log" 2>&1 & ;;
     qemu-nbd) qemu-nbd -k "$sock" -f raw -t \
                 "rbd:rbd/bench:conf=$CEPH_CONF" >"$work/srv.log" 2>&1 & ;;
+    hop-*) "$NBDKIT" -f -U "$sock" "$handoff" size="$SIZE" mode="${1#hop-}" \
+             >"$work/srv.log" 2>&1 & ;;
   esac
   srv_pid=$!
   for _ in $(seq 1 100); do [ -S "$sock" ] && return 0; sleep 0.1; done
@@ -101,15 +112,27 @@ run ()
   fi
   [ -n "$srv_pid" ] && t0=$(ticks "$srv_pid")
   o0=$(osd_ticks)
+  # The server's context switches (all its threads, also those that
+  # exit with the connection), when perf is there.
+  cs_pid=""
+  if [ -n "$srv_pid" ] && command -v perf >/dev/null; then
+    perf stat -x, -e context-switches -p "$srv_pid" -o "$work/cs.txt" &
+    cs_pid=$!
+  fi
   /usr/bin/time -f "%U %S" -o "$work/fio.time" \
   fio --name=b "${engine[@]}" --rw=$rw --bs=$bs --iodepth=$qd --size="$SIZE" \
       --time_based --runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 \
       --output-format=json --output="$work/fio.json"
   [ -n "$srv_pid" ] && t1=$(ticks "$srv_pid")
   o1=$(osd_ticks)
+  cs="-"
+  if [ -n "$cs_pid" ]; then
+    kill -INT "$cs_pid"; wait "$cs_pid" 2>/dev/null || true
+    cs="$(awk -F, '/context-switches/ {print $1}' "$work/cs.txt")"
+  fi
   # fio's own CPU, all threads (librbd's too for fio-rbd), from time(1).
   fcpu="$(awk '{print $1 + $2}' "$work/fio.time")"
-  jq -r --arg way "$way" --arg wl "$wl" --arg srv "${t0:+$(( (t1 - t0) ))}" --arg hz "$hz" --arg fcpu "$fcpu" --arg osd "$((o1 - o0))" '
+  jq -r --arg way "$way" --arg wl "$wl" --arg srv "${t0:+$(( (t1 - t0) ))}" --arg hz "$hz" --arg fcpu "$fcpu" --arg osd "$((o1 - o0))" --arg cs "${cs:--}" '
     .jobs[0] as $j
     | ($j.read.total_ios + $j.write.total_ios) as $n
     | (($j.read.iops + $j.write.iops)) as $iops
@@ -118,13 +141,14 @@ run ()
     | [$way, $wl, ($iops | floor), ($mbs * 10 | floor / 10),
        (if $srv == "" then "-" else ((($srv | tonumber) / ($hz | tonumber)) * 1e6 / ($iops * ($secs + 1)) | floor) end),
        (($fcpu | tonumber) * 1e6 / ($iops * ($secs + 1)) | floor),
-       ((($osd | tonumber) / ($hz | tonumber)) * 1e6 / ($iops * ($secs + 1)) | floor)]
+       ((($osd | tonumber) / ($hz | tonumber)) * 1e6 / ($iops * ($secs + 1)) | floor),
+       (if ($cs | test("^[0-9]+$")) then (($cs | tonumber) / ($iops * ($secs + 1)) * 100 | floor / 100) else "-" end)]
     | @tsv' "$work/fio.json" >> "$work/results.tsv"
   [ -n "$srv_pid" ] && stop_server
   t0=""
 }
 
-ways="${WAYS:-fio-rbd qemu-nbd nbdkit}"
+ways="${WAYS:-fio-rbd qemu-nbd nbdkit hop-direct hop-handoff}"
 wls="${WORKLOADS:-randread-4k randwrite-4k read-1M write-1M}"
 : > "$work/results.tsv"
 load0="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -143,19 +167,55 @@ python3 - "$work/results.tsv" <<'PY'
 import sys, statistics as st, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    way, wl, iops, mbs, srv, fio, osd = line.rstrip("\n").split("\t")
-    rows[(way, wl)].append((float(iops), float(mbs), srv, float(fio), float(osd)))
-def med(xs): return st.median(xs) if xs else float("nan")
-print("%-13s %-9s %9s %8s %7s %10s %8s %7s" % ("workload", "way", "IOPS", "MiB/s", "ratio", "server-us", "fio-us", "osd-us"))
-for wl in ["randread-4k", "randwrite-4k", "read-1M", "write-1M"]:
-    ceil = med([r[0] for r in rows[("fio-rbd", wl)]])
-    for way in ["fio-rbd", "qemu-nbd", "nbdkit"]:
-        rs = rows[(way, wl)]
-        if not rs: continue
-        iops = med([r[0] for r in rs]); mbs = med([r[1] for r in rs])
-        srv = [float(r[2]) for r in rs if r[2] != "-"]
-        print("%-13s %-9s %9.0f %8.1f %6.2fx %10s %8.0f %7.0f" % (
-            wl, way, iops, mbs, iops / ceil if ceil else 0,
-            "%.0f" % med(srv) if srv else "-", med([r[3] for r in rs]),
-            med([r[4] for r in rs])))
+    way, wl, iops, mbs, srv, fio, osd, cs = line.rstrip("\n").split("\t")
+    rows[(way, wl)].append((float(iops), float(mbs), srv, float(fio), float(osd), cs))
+def med(xs):
+    xs = list(xs)
+    return st.median(xs) if xs else float("nan")
+def fig(way, wl):
+    rs = rows[(way, wl)]
+    if not rs:
+        return None
+    srv = [float(r[2]) for r in rs if r[2] != "-"]
+    cs = [float(r[5]) for r in rs if r[5] != "-"]
+    return dict(iops=med(r[0] for r in rs), mbs=med(r[1] for r in rs),
+                srv=med(srv) if srv else None, fio=med(r[3] for r in rs),
+                osd=med(r[4] for r in rs), cs=med(cs) if cs else None)
+ways = ["fio-rbd", "qemu-nbd", "nbdkit", "hop-direct", "hop-handoff"]
+wls = ["randread-4k", "randwrite-4k", "read-1M", "write-1M"]
+print("%-13s %-11s %9s %8s %7s %10s %8s %7s %7s" % ("workload", "way", "IOPS", "MiB/s", "ratio", "server-us", "fio-us", "osd-us", "srv-cs"))
+for wl in wls:
+    ceil = fig("fio-rbd", wl)
+    for way in ways:
+        f = fig(way, wl)
+        if not f:
+            continue
+        ratio = "%6.2fx" % (f["iops"] / ceil["iops"]) if ceil and not way.startswith("hop") else "     - "
+        print("%-13s %-11s %9.0f %8.1f %s %10s %8.0f %7s %7s" % (
+            wl, way, f["iops"], f["mbs"], ratio,
+            "%.0f" % f["srv"] if f["srv"] is not None else "-", f["fio"],
+            "%.0f" % f["osd"] if not way.startswith("hop") else "-",
+            "%.2f" % f["cs"] if f["cs"] is not None else "-"))
+
+# Where the time goes: CPU per request, the plugin's chain against the
+# ceiling's, with the NBD hop measured on its own (hop-*).  On two
+# cores a saturated chain does at most 2e6 / (CPU us per request)
+# requests a second.
+print("\nWhere the CPU goes, us per request (medians; 'cores' = IOPS x CPU/req):")
+for wl in wls:
+    c, n = fig("fio-rbd", wl), fig("nbdkit", wl)
+    d, h = fig("hop-direct", wl), fig("hop-handoff", wl)
+    if not (c and n and n["srv"] is not None):
+        continue
+    ct = c["fio"] + c["osd"]
+    nt = n["srv"] + n["fio"] + n["osd"]
+    print("%s: fio-rbd %.0f (fio+librbd %.0f, osd %.0f; %.2f cores)  nbdkit %.0f (server %.0f, fio-nbd %.0f, osd %.0f; %.2f cores)" % (
+        wl, ct, c["fio"], c["osd"], c["iops"] * ct / 1e6, nt, n["srv"], n["fio"], n["osd"], n["iops"] * nt / 1e6))
+    if d and h and d["srv"] is not None and h["srv"] is not None:
+        hop = h["srv"] + h["fio"]
+        print("  NBD hop alone: server %.0f direct / %.0f with the hand-off (+%.0f; context switches %.2f -> %.2f per request), client %.0f" % (
+            d["srv"], h["srv"], h["srv"] - d["srv"], d["cs"] or 0, h["cs"] or 0, h["fio"]))
+        print("  librbd in the server: %.0f (server minus the hop with hand-off); in fio-rbd librbd and fio together: %.0f" % (
+            n["srv"] - h["srv"], c["fio"]))
+        print("  at equal CPU, the hop alone (fio-rbd's chain plus hand-off and client) allows %.2fx of fio-rbd" % (ct / (ct + hop)))
 PY
