@@ -23,6 +23,8 @@ top="$(cd "$(dirname "$0")/.." && pwd)"
 plugin="$abs_top_builddir/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
 # quickstart.sh builds out of tree, in _build/.
 [ -e "$plugin" ] || plugin="$top/_build/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
+# bench/run --quick: one short round, to see that it works.
+[ "${BENCH_QUICK:-0}" = 1 ] && : "${ROUNDS:=1}" "${RUNTIME:=1}"
 ROUNDS="${ROUNDS:-5}"
 RUNTIME="${RUNTIME:-3}"
 SIZE="${SIZE:-1G}"

@@ -31,6 +31,8 @@ top="${abs_top_builddir:-$(cd "$here/.." && pwd)}"
 src="${abs_top_srcdir:-$(cd "$here/.." && pwd)}"
 plugin="$top/plugins/rbd/.libs/nbdkit-rbd-plugin.so"
 handoff="$top/bench/.libs/nbdkit-handoff-plugin.so"
+# bench/run --quick: one short round, to see that it works.
+[ "${BENCH_QUICK:-0}" = 1 ] && : "${ROUNDS:=1}" "${RUNTIME:=2}"
 : "${ROUNDS:=3}" "${RUNTIME:=8}" "${SIZE:=256M}" "${NBDKIT:=nbdkit}"
 
 for c in fio jq qemu-nbd "$NBDKIT" ceph-mon ceph-osd rbd; do
