@@ -15,7 +15,7 @@
 #                completes a request: the wait that nbdkit 1.32's
 #                synchronous plugin API imposes on every request
 # Workloads: 4k random read and write at queue depth 16, 1M sequential
-# read and write at queue depth 4.  Rounds alternate the three ways
+# read and write at queue depth 4.  Rounds alternate the ways
 # (wall-clock drifts ~10% on this box); the table shows medians, the
 # ratio to fio-rbd, and CPU per request: the server's (nbdkit or
 # qemu-nbd, from /proc) and fio's own (for fio-rbd that includes all of

@@ -170,15 +170,15 @@ handoff_get_size (void *h)
 static int
 copy (void *dst, const void *src, size_t len)
 {
-  struct req r = {
-    .dst = dst, .src = src, .len = len,
-    .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-  };
-
   if (!handoff) {
     memcpy (dst, src, len);
     return 0;
   }
+
+  struct req r = {
+    .dst = dst, .src = src, .len = len,
+    .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+  };
   pthread_mutex_lock (&queue_lock);
   if (queue_tail)
     queue_tail->next = &r;
