@@ -12,4 +12,8 @@ SCRIPT_TESTS += \
 	test-latency-formats.sh \
 	test-latency-params.sh \
 	test-latency-layers.sh \
-	test-latency-interval.sh
+	test-latency-interval.sh \
+	test-latency-file-startup.sh \
+	test-latency-file-exit.sh \
+	test-latency-twice.sh \
+	test-latency-unknown-params.sh

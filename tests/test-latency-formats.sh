@@ -52,8 +52,9 @@ run text
 t="$tmpdir/lat.text"
 grep -q '^@client_read: count 20,' "$t" || fail "text: no read header"
 grep -q '^@client_write: count 1,' "$t" || fail "text: no write header"
-# 3ms reads: most in [2.097ms, 4.194ms), the longest bar; none faster
-grep -Eq '^\[2.097ms, 4.194ms\) +(1[5-9]|20) \|@{52}\|$' "$t" ||
+# 3ms reads: most in [2.097ms, 4.194ms), the longest bar; none faster.
+# (At least 11 of 20: a loaded machine or ASan delays a few replies.)
+grep -Eq '^\[2.097ms, 4.194ms\) +(1[1-9]|20) \|@{52}\|$' "$t" ||
   { cat "$t"; fail "text: 3ms reads not in the [2.097ms, 4.194ms) row"; }
 grep -Eq '^\[1.049ms, 2.097ms\)' "$t" && { cat "$t"; fail "text: reads faster than the delay"; }
 true

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,18 @@ static struct layer_stats client;
 static uint64_t start_ns;
 static int hook_handle = -1;
 static int layers_full_warned;
+
+/* How many times this filter is in the stack: nbdkit loads a module
+ * once per process, so every instance shares these globals.  Written
+ * in .load/.unload only, which nbdkit calls from its main thread.
+ */
+static unsigned instances;
+
+/* Report writes that failed in a row (periodic writer only; the writer
+ * thread is the only user while it runs), to log a failure once rather
+ * than at every interval.
+ */
+static unsigned write_failures;
 
 /* The periodic writer. */
 static pthread_t writer;
@@ -139,7 +152,53 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
+  if (strncmp (key, "latency-", 8) == 0) {
+    /* A typo must not reach the plugin, which may ignore it. */
+    nbdkit_error ("%s: unknown latency filter parameter (valid: "
+                  "latency-file, latency-format, latency-interval, "
+                  "latency-boundaries, latency-boundaries-OP; see "
+                  "nbdkit-latency-filter(1))", key);
+    return -1;
+  }
   return next (nxdata, key, value);
+}
+
+/* Check now, before serving, that the report can be written the way
+ * write_report_file does it: a temporary file PATH.XXXXXX beside it,
+ * later renamed over PATH.  Otherwise the report would fail at every
+ * interval and be lost at exit.  (With -u/-g nbdkit changes user after
+ * this check: the new user must be able to write there too.)
+ */
+static int
+check_report_file (const char *path)
+{
+  CLEANUP_FREE char *tmp = NULL;
+  struct stat st;
+  const char *slash;
+  int fd;
+
+  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
+    nbdkit_error ("latency-file: '%s' is a directory (give the name of a "
+                  "file in it)", path);
+    return -1;
+  }
+  if (asprintf (&tmp, "%s.XXXXXX", path) == -1) {
+    tmp = NULL;
+    nbdkit_error ("latency: out of memory");
+    return -1;
+  }
+  fd = mkstemp (tmp);
+  if (fd == -1) {
+    /* nbdkit_absolute_path made PATH absolute: there is a slash. */
+    slash = strrchr (path, '/');
+    nbdkit_error ("latency-file: cannot create a file in '%.*s' for the "
+                  "report '%s': %m", slash == path ? 1 : (int) (slash - path),
+                  path, path);
+    return -1;
+  }
+  close (fd);
+  unlink (tmp);
+  return 0;
 }
 
 static int
@@ -148,6 +207,12 @@ latency_config_complete (nbdkit_next_config_complete *next,
 {
   int i;
 
+  if (instances > 1) {
+    nbdkit_error ("the latency filter can be loaded only once per nbdkit "
+                  "process (--filter=latency appears %u times): the "
+                  "instances would share one set of statistics", instances);
+    return -1;
+  }
   if (bounds_all == NULL) {
     bounds_all = boundaries_default (&nbounds_all);
     if (bounds_all == NULL) {
@@ -165,6 +230,8 @@ latency_config_complete (nbdkit_next_config_complete *next,
     nbdkit_error ("latency-interval needs latency-file=PATH to write to");
     return -1;
   }
+  if (report_file && check_report_file (report_file) == -1)
+    return -1;
   return next (nxdata);
 }
 
@@ -282,66 +349,83 @@ write_report_to (FILE *fp)
 }
 
 /* Replace report_file atomically: a reader (jq, node_exporter) sees
- * the old or the new report, never half of one.
+ * the old or the new report, never half of one.  On failure returns -1
+ * with the reason in WHY; the caller decides whether to log it.
  */
-static void
-write_report_file (void)
+static int
+write_report_file (char *why, size_t len)
 {
-  size_t len = strlen (report_file) + 16;
-  CLEANUP_FREE char *tmp = malloc (len);
+  CLEANUP_FREE char *tmp = NULL;
   FILE *fp;
   int fd;
 
-  if (tmp == NULL) {
-    nbdkit_error ("latency: out of memory");
-    return;
+  if (asprintf (&tmp, "%s.XXXXXX", report_file) == -1) {
+    tmp = NULL;
+    snprintf (why, len, "out of memory");
+    return -1;
   }
-  snprintf (tmp, len, "%s.XXXXXX", report_file);
   fd = mkstemp (tmp);
   if (fd == -1) {
-    nbdkit_error ("latency-file: cannot create a temporary file beside "
-                  "'%s': %m", report_file);
-    return;
+    snprintf (why, len, "cannot create a temporary file beside it: %s",
+              strerror (errno));
+    return -1;
   }
   fp = fdopen (fd, "w");
   if (fp == NULL) {
-    nbdkit_error ("latency-file: %s: %m", tmp);
+    snprintf (why, len, "%s: %s", tmp, strerror (errno));
     close (fd);
     unlink (tmp);
-    return;
+    return -1;
   }
   if (fchmod (fd, 0644) == -1 || write_report_to (fp) == -1 ||
       fflush (fp) == EOF || fsync (fd) == -1) {
-    nbdkit_error ("latency-file: writing '%s': %m", tmp);
+    snprintf (why, len, "writing '%s': %s", tmp, strerror (errno));
     fclose (fp);
     unlink (tmp);
-    return;
+    return -1;
   }
   if (fclose (fp) == EOF) {
-    nbdkit_error ("latency-file: writing '%s': %m", tmp);
+    snprintf (why, len, "writing '%s': %s", tmp, strerror (errno));
     unlink (tmp);
-    return;
+    return -1;
   }
   if (rename (tmp, report_file) == -1) {
-    nbdkit_error ("latency-file: cannot rename '%s' to '%s': %m",
-                  tmp, report_file);
+    snprintf (why, len, "cannot rename '%s' over it: %s", tmp,
+              strerror (errno));
     unlink (tmp);
+    return -1;
   }
+  return 0;
+}
+
+static int
+write_report (char *why, size_t len)
+{
+  if (report_file)
+    return write_report_file (why, len);
+  if (write_report_to (stderr) == -1) {
+    snprintf (why, len, "%s", strerror (errno));
+    return -1;
+  }
+  return 0;
 }
 
 static void
-write_report (void)
+log_write_failure (const char *why, const char *more)
 {
   if (report_file)
-    write_report_file ();
-  else if (write_report_to (stderr) == -1)
-    nbdkit_error ("latency: writing the report to stderr: %m");
+    nbdkit_error ("latency-file: cannot write the report '%s': %s%s",
+                  report_file, why, more);
+  else
+    nbdkit_error ("latency: cannot write the report to stderr: %s%s",
+                  why, more);
 }
 
 static void *
 writer_thread (void *arg)
 {
   struct timespec deadline;
+  char why[PATH_MAX + 256];
 
   clock_gettime (CLOCK_MONOTONIC, &deadline);
   for (;;) {
@@ -357,7 +441,17 @@ writer_thread (void *arg)
       if (writer_stop)
         return NULL;
     }
-    write_report ();
+    /* Log the first failure of a run, not one line per interval. */
+    if (write_report (why, sizeof why) == -1) {
+      if (write_failures++ == 0)
+        log_write_failure (why, " (not logged again until a periodic "
+                           "write succeeds)");
+    }
+    else if (write_failures > 0) {
+      nbdkit_debug ("latency-file: '%s' written again after %u failed "
+                    "attempts", report_file, write_failures);
+      write_failures = 0;
+    }
   }
 }
 
@@ -409,9 +503,24 @@ latency_after_fork (nbdkit_backend *backend)
   return 0;
 }
 
+/* Registered with atexit when the report at exit is lost.  atexit
+ * handlers run last-registered first, so this one runs before those
+ * registered earlier (the dynamic linker's destructors of the loaded
+ * libraries), which _exit skips; stdio is flushed by hand.  Calling
+ * exit again from a handler would be undefined.
+ */
+static void
+exit_failure (void)
+{
+  fflush (NULL);
+  _exit (EXIT_FAILURE);
+}
+
 static void
 latency_cleanup (nbdkit_backend *backend)
 {
+  char why[PATH_MAX + 256];
+
   if (writer_running) {
     {
       LOCK_GUARD (&writer_lock);
@@ -421,8 +530,25 @@ latency_cleanup (nbdkit_backend *backend)
     pthread_join (writer, NULL);
     writer_running = 0;
   }
-  if (__atomic_load_n (&nlayers, __ATOMIC_ACQUIRE) > 0)
-    write_report ();
+  if (__atomic_load_n (&nlayers, __ATOMIC_ACQUIRE) > 0 &&
+      write_report (why, sizeof why) == -1) {
+    log_write_failure (why, "");
+    nbdkit_error ("latency: the report at exit was lost; nbdkit will exit "
+                  "with status 1");
+    /* nbdkit 1.32 has no API to set its exit status.  Run last of all,
+     * after nbdkit's main has unloaded every plugin and filter and
+     * removed its files.  The filter is linked -z nodelete, so this
+     * code is still mapped then, although nbdkit dlcloses it.
+     */
+    if (atexit (exit_failure) != 0)
+      nbdkit_error ("latency: atexit failed: nbdkit will exit with status 0");
+  }
+}
+
+static void
+latency_load (void)
+{
+  instances++;
 }
 
 static void
@@ -430,6 +556,12 @@ latency_unload (void)
 {
   unsigned i;
   int j;
+
+  /* Each instance is unloaded; the shared state is freed once, by the
+   * last.
+   */
+  if (instances == 0 || --instances > 0)
+    return;
 
   if (hook_handle >= 0)
     blk_hook_unsubscribe (hook_handle);
@@ -518,6 +650,7 @@ static struct nbdkit_filter filter = {
   .name = "latency",
   .longname = "nbdkit-blk latency filter",
   .description = "per-operation latency histograms and percentiles",
+  .load = latency_load,
   .config = latency_config,
   .config_complete = latency_config_complete,
   .config_help = latency_config_help,
