@@ -51,3 +51,32 @@ Test (clock, timespec_ns)
 
   cr_assert_eq (blk_timespec_ns (&ts), UINT64_C (3999999999));
 }
+
+Test (clock, timespec_add_ns_carries)
+{
+  struct timespec ts = { .tv_sec = 10, .tv_nsec = 999999999 };
+
+  blk_timespec_add_ns (&ts, 1);
+  cr_assert_eq (ts.tv_sec, 11);
+  cr_assert_eq (ts.tv_nsec, 0);
+  blk_timespec_add_ns (&ts, UINT64_C (2500000000));
+  cr_assert_eq (ts.tv_sec, 13);
+  cr_assert_eq (ts.tv_nsec, 500000000);
+  blk_timespec_add_ns (&ts, UINT64_C (1999999999));
+  cr_assert_eq (ts.tv_sec, 15);
+  cr_assert_eq (ts.tv_nsec, 499999999);
+  blk_timespec_add_ns (&ts, 0);
+  cr_assert_eq (ts.tv_sec, 15);
+  cr_assert_eq (ts.tv_nsec, 499999999);
+}
+
+Test (clock, deadline_is_in_the_future_on_that_clock)
+{
+  uint64_t before = blk_mono_ns ();
+  struct timespec dl = blk_deadline (CLOCK_MONOTONIC, UINT64_C (250000000));
+  uint64_t after = blk_mono_ns ();
+
+  cr_assert_geq (blk_timespec_ns (&dl), before + UINT64_C (250000000));
+  cr_assert_leq (blk_timespec_ns (&dl), after + UINT64_C (250000000));
+  cr_assert_lt (dl.tv_nsec, 1000000000);
+}

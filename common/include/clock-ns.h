@@ -20,6 +20,12 @@
  * (blk-hook.h); code that does not otherwise link the hook uses this
  * inline version, which also saves a cross-library call on hot paths.
  *
+ *  - blk_deadline (CLK, NS): a struct timespec NS nanoseconds from now
+ *    on CLK, for pthread_cond_timedwait (CLOCK_MONOTONIC when the
+ *    condition variable was made with pthread_condattr_setclock,
+ *    otherwise CLOCK_REALTIME).  blk_timespec_add_ns advances an
+ *    existing deadline, e.g. a periodic writer's next tick.
+ *
  * clock_gettime cannot fail for these two clocks on Linux with a
  * valid pointer, so the result is not checked.  Thread model: pure.
  */
@@ -53,6 +59,26 @@ blk_real_ns (void)
 
   clock_gettime (CLOCK_REALTIME, &ts);
   return blk_timespec_ns (&ts);
+}
+
+/* *TS += NS, keeping tv_nsec in [0, 1e9). */
+static inline void
+blk_timespec_add_ns (struct timespec *ts, uint64_t ns)
+{
+  uint64_t nsec = (uint64_t) ts->tv_nsec + ns % BLK_NS_PER_SEC;
+
+  ts->tv_sec += (time_t) (ns / BLK_NS_PER_SEC + nsec / BLK_NS_PER_SEC);
+  ts->tv_nsec = (long) (nsec % BLK_NS_PER_SEC);
+}
+
+static inline struct timespec
+blk_deadline (clockid_t clk, uint64_t ns)
+{
+  struct timespec ts;
+
+  clock_gettime (clk, &ts);
+  blk_timespec_add_ns (&ts, ns);
+  return ts;
 }
 
 #endif /* NBDKIT_BLK_CLOCK_NS_H */
