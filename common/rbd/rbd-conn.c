@@ -125,6 +125,10 @@ apply_parameters (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
       set_option (c, "rados_osd_op_timeout",
                   secs (p->request_timeout_ns)) == -1)
     return -1;
+  nbdkit_debug ("rbd: limits: monitors and close %" PRIu64 "s, each OSD "
+                "request %" PRIu64 "s (0: none)",
+                (p->timeout_ns + 999999999) / 1000000000,
+                (p->request_timeout_ns + 999999999) / 1000000000);
   return 0;
 }
 

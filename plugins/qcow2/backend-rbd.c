@@ -45,10 +45,14 @@ struct rbd_priv {
   uint64_t size;                /* atomic loads; stores under size_lock */
 };
 
+/* librbd's ETIMEDOUT (rbd-request-timeout= passed) would reach the
+ * client as EINVAL (nbdkit knows only NBD's errors): it is an I/O
+ * error of the storage.
+ */
 static int
 set_errno (int r)
 {
-  errno = r < 0 ? -r : EIO;
+  errno = r < 0 && r != -ETIMEDOUT && r != -ESHUTDOWN ? -r : EIO;
   return -1;
 }
 

@@ -216,14 +216,25 @@ static int blkrbd_can_fua (void *handle) { return NBDKIT_FUA_NATIVE; }
 static int blkrbd_can_extents (void *handle) { return 1; }
 static int blkrbd_is_rotational (void *handle) { return 0; }
 
+/* nbdkit sends any errno outside NBD's few as EINVAL, "Invalid
+ * argument", which tells a client the request was wrong.  librbd's
+ * ETIMEDOUT (request-timeout= passed), ESHUTDOWN (this client was
+ * blocklisted) and the like mean the storage failed: EIO.
+ */
 static int
 result (int r)
 {
-  if (r) {
-    nbdkit_set_error (r);
-    return -1;
+  if (r == 0)
+    return 0;
+  switch (r) {
+  case EPERM: case EIO: case ENOMEM: case EINVAL: case ENOSPC:
+  case EOVERFLOW: case ENOTSUP: case EROFS: case EDQUOT: case EFBIG:
+    break;
+  default:
+    r = EIO;
   }
-  return 0;
+  nbdkit_set_error (r);
+  return -1;
 }
 
 static int
