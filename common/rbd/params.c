@@ -40,25 +40,30 @@ is_key (const struct blk_rbd_params *p, const char *key, const char *name)
  */
 #define MAX_TIMEOUT_NS (86400ull * 1000000000)
 
+/* *NS changes only if VALUE is valid (found by fuzz-rbd-params: a
+ * rejected timeout=0 used to leave a zero timeout behind).
+ */
 static int
 parse_timeout (const char *key, const char *value, bool zero_ok,
                uint64_t *ns)
 {
   char err[128];
+  uint64_t v;
 
-  if (blk_parse_duration (value, 1000000000, ns, err, sizeof err) == -1) {
+  if (blk_parse_duration (value, 1000000000, &v, err, sizeof err) == -1) {
     nbdkit_error ("%s: cannot parse '%s': %s", key, value, err);
     return -1;
   }
-  if (*ns == 0 && !zero_ok) {
+  if (v == 0 && !zero_ok) {
     nbdkit_error ("%s: '%s' is zero: give a positive duration such as 10s",
                   key, value);
     return -1;
   }
-  if (*ns > MAX_TIMEOUT_NS) {
+  if (v > MAX_TIMEOUT_NS) {
     nbdkit_error ("%s: '%s' is more than a day: give at most 24h", key, value);
     return -1;
   }
+  *ns = v;
   return 1;
 }
 
