@@ -40,7 +40,10 @@ timeout 20 env $(nbdkit_env) "$NBDKIT" -U - "$(plugin qcow2)" rbd:rbd/img \
   rbd-conf="$tmpdir/ceph.conf" rbd-timeout=3s --run 'echo RAN' \
   >"$tmpdir/run.log" 2>&1 || st=$?
 cat "$tmpdir/run.log"
-[ "$st" != 0 ] && [ "$st" != 124 ] || fail "--run: status $st"
+# (124, cut off by timeout: allowed only under the sanitizer preload,
+# where exit() can hang once librados was loaded; see rbd_expect_fail.)
+[ "$st" != 0 ] || fail "--run: status 0"
+[ "$st" != 124 ] || [ -n "$SANITIZER_PRELOAD" ] || fail "--run: still running after 20 s"
 ! grep -q RAN "$tmpdir/run.log" || fail "--run: the command ran"
 grep -q "no monitor of cluster 'ceph' answered within 3s" "$tmpdir/run.log" ||
   fail "--run: no message"
