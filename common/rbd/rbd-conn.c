@@ -1,25 +1,32 @@
 /* nbdkit-blk: connection to a Ceph cluster and an RBD image (see
  * rbd-conn.h), for the rbd plugin and the qcow2 plugin's rbd backend.
  *
- * Runs from .after_fork: librados starts threads, and threads do not
- * survive nbdkit's fork into the background.  Every failure names
- * what the user gave (conf, id, keyring, pool, image, snapshot) and
- * what to check, because "error -2" from rados_connect is not
- * something a user can act on.
+ * Connects twice: once in .get_ready to check and close again
+ * (blk_rbd_probe), then for good in .after_fork, as librados' threads
+ * do not survive nbdkit's fork into the background.  Every failure
+ * names what the user gave (conf, id, keyring, pool, image, snapshot)
+ * and what to check, because "error -2" from rados_connect is not
+ * something a user can act on.  Every wait on the cluster is bounded:
+ * librados' own timeouts for connecting and for requests, a watchdog
+ * thread for the teardown (blk_rbd_deadline_*), which librados cannot
+ * bound.
  *
- * Thread model: called once, before any connection; writes *c, which
- * is read-only afterwards.  No global state.
+ * Thread model: connect and disconnect run once each, before any
+ * connection and after the last; they write *c, which is read-only in
+ * between.  No global state but secs()'s buffer (same threads).  A
+ * deadline's struct is shared by its watchdog and the caller, under
+ * its own lock.
  */
 #include <config.h>
 
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
-#include <time.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
@@ -86,8 +93,8 @@ read_conf (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
   return 0;
 }
 
-/* NS in whole seconds, rounded up, as a string (static buffer: .config
- * time only, one thread).
+/* NS in whole seconds, rounded up, as a string (static buffer: only
+ * used while connecting, which runs on one thread, before any request).
  */
 static const char *
 secs (uint64_t ns)
