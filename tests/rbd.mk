@@ -14,10 +14,12 @@ SCRIPT_TESTS += \
 	test-rbd-export.sh \
 	test-rbd-zero-trim.sh \
 	test-rbd-bad-params.sh \
+	test-rbd-start-fail.sh \
 	test-rbd-mon-timeout.sh \
 	test-rbd-snapshot.sh \
 	test-rbd-two-servers.sh \
 	test-rbd-osd-restart.sh \
+	test-rbd-cluster-lost.sh \
 	test-rbd-latency-layers.sh
 
 EXTRA_DIST += rbd-functions.sh ceph/ceph-cluster.sh

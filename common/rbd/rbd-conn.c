@@ -1,22 +1,32 @@
 /* nbdkit-blk: connection to a Ceph cluster and an RBD image (see
  * rbd-conn.h), for the rbd plugin and the qcow2 plugin's rbd backend.
  *
- * Runs from .after_fork: librados starts threads, and threads do not
- * survive nbdkit's fork into the background.  Every failure names
- * what the user gave (conf, id, keyring, pool, image, snapshot) and
- * what to check, because "error -2" from rados_connect is not
- * something a user can act on.
+ * Connects twice: once in .get_ready to check and close again
+ * (blk_rbd_probe), then for good in .after_fork, as librados' threads
+ * do not survive nbdkit's fork into the background.  Every failure
+ * names what the user gave (conf, id, keyring, pool, image, snapshot)
+ * and what to check, because "error -2" from rados_connect is not
+ * something a user can act on.  Every wait on the cluster is bounded:
+ * librados' own timeouts for connecting and for requests, a watchdog
+ * thread for the teardown (blk_rbd_deadline_*), which librados cannot
+ * bound.
  *
- * Thread model: called once, before any connection; writes *c, which
- * is read-only afterwards.  No global state.
+ * Thread model: connect and disconnect run once each, before any
+ * connection and after the last; they write *c, which is read-only in
+ * between.  No global state but secs()'s buffer (same threads).  A
+ * deadline's struct is shared by its watchdog and the caller, under
+ * its own lock.
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
@@ -83,6 +93,18 @@ read_conf (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
   return 0;
 }
 
+/* NS in whole seconds, rounded up, as a string (static buffer: only
+ * used while connecting, which runs on one thread, before any request).
+ */
+static const char *
+secs (uint64_t ns)
+{
+  static char buf[32];
+
+  snprintf (buf, sizeof buf, "%" PRIu64, (ns + 999999999) / 1000000000);
+  return buf;
+}
+
 static int
 apply_parameters (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
 {
@@ -101,18 +123,19 @@ apply_parameters (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
   if (p->rbd_cache >= 0 &&
       set_option (c, "rbd_cache", p->rbd_cache ? "true" : "false") == -1)
     return -1;
-  if (p->timeout_ns) {
-    /* Both options take whole seconds: round up, so that a short
-     * timeout is never turned into "no timeout" (0).
-     */
-    char secs[32];
-    uint64_t s = (p->timeout_ns + 999999999) / 1000000000;
-
-    snprintf (secs, sizeof secs, "%" PRIu64, s);
-    if (set_option (c, "client_mount_timeout", secs) == -1 ||
-        set_option (c, "rados_mon_op_timeout", secs) == -1)
-      return -1;
-  }
+  /* Every wait on the cluster is bounded (see FAILURE BEHAVIOUR in
+   * the man page).  The options take whole seconds: round up, so that
+   * a short timeout is never turned into "no timeout" (0).
+   */
+  if (set_option (c, "client_mount_timeout", secs (p->timeout_ns)) == -1 ||
+      set_option (c, "rados_mon_op_timeout", secs (p->timeout_ns)) == -1 ||
+      set_option (c, "rados_osd_op_timeout",
+                  secs (p->request_timeout_ns)) == -1)
+    return -1;
+  nbdkit_debug ("rbd: limits: monitors and close %" PRIu64 "s, each OSD "
+                "request %" PRIu64 "s (0: none)",
+                (p->timeout_ns + 999999999) / 1000000000,
+                (p->request_timeout_ns + 999999999) / 1000000000);
   return 0;
 }
 
@@ -223,18 +246,23 @@ blk_rbd_connect (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
     const char *conf = p->conf ? p->conf : "the default conf";
 
     switch (-r) {
-    case ETIMEDOUT:
-      nbdkit_error ("rbd: no monitor of cluster '%s' (mon host in %s) answered "
-                    "within %s: is the cluster up and reachable?%s%s%s",
-                    cluster_name (p), conf,
-                    p->timeout_ns
-                    ? blk_format_duration (p->timeout_ns, tbuf,
-                                           sizeof tbuf)
-                    : "client_mount_timeout",
-                    p->timeout_ns ? "" : " (set ",
-                    p->timeout_ns ? "" : p->key_prefix,
-                    p->timeout_ns ? "" : "timeout=)");
+    case ETIMEDOUT: {
+      /* Name the monitors tried: the conf may not be the one the user
+       * thinks (CEPH_CONF, /etc/ceph).
+       */
+      char mons[256];
+
+      if (rados_conf_get (c->cluster, "mon_host", mons, sizeof mons) < 0 ||
+          mons[0] == '\0')
+        snprintf (mons, sizeof mons, "(none configured)");
+      nbdkit_error ("rbd: no monitor of cluster '%s' answered within %s "
+                    "(mon host %s, from %s): is the cluster up and "
+                    "reachable? (%stimeout= sets the limit)",
+                    cluster_name (p),
+                    blk_format_duration (p->timeout_ns, tbuf, sizeof tbuf),
+                    mons, conf, p->key_prefix);
       break;
+    }
     case EACCES: case EPERM:
       nbdkit_error ("rbd: cluster '%s' refused %s: %s: check %sid= and the "
                     "key in %s%s%s", cluster_name (p), name, strerror (-r),
@@ -279,20 +307,41 @@ blk_rbd_connect (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
 }
 
 /* Also after a failed connect: tear down whatever was set up. */
-void
+int
 blk_rbd_disconnect (const struct blk_rbd_params *p,
                     struct blk_rbd_conn *c)
 {
-  int r;
+  struct blk_rbd_deadline *d = NULL;
+  char what[512];
+  int r, ret = 0;
+
+  if (!c->image_open && !c->ioctx_created && !c->cluster_created)
+    return 0;
+  /* With the cluster gone, rbd_close (cache write-back, exclusive lock
+   * release, unwatch) and even rados_shutdown can wait for ever, and
+   * nothing can cancel them: bound the whole teardown.
+   */
+  snprintf (what, sizeof what, "closing RBD image '%s' in pool '%s'",
+            p->spec.image, p->spec.pool);
+  if (c->image_open && !p->readonly && !c->probe)
+    d = blk_rbd_deadline_start (p->timeout_ns, what,
+                                "writes not yet flushed to the cluster are "
+                                "lost, the exclusive lock stays held until "
+                                "the cluster breaks it");
+  else
+    d = blk_rbd_deadline_start (p->timeout_ns, what,
+                                "nothing is lost (no writes)");
 
   if (c->image_open) {
     /* rbd_close flushes librbd's cache and releases the exclusive
      * lock, so another client gets it without waiting for a timeout.
      */
     r = rbd_close (c->image);
-    if (r < 0)
-      nbdkit_error ("rbd: closing image '%s': %s", p->spec.image,
-                    strerror (-r));
+    if (r < 0) {
+      nbdkit_error ("rbd: %s: %s: writes not yet flushed to the cluster "
+                    "may be lost", what, strerror (-r));
+      ret = -1;
+    }
     c->image_open = 0;
   }
   if (c->ioctx_created) {
@@ -303,81 +352,132 @@ blk_rbd_disconnect (const struct blk_rbd_params *p,
     rados_shutdown (c->cluster);
     c->cluster_created = 0;
   }
+  blk_rbd_deadline_end (d);
+  return ret;
 }
 
-/* The options both modules take, named PREFIX + name ("rbd-cache" is
- * the same in both: it already says rbd).
+static int
+count_threads (void)
+{
+  DIR *d = opendir ("/proc/self/task");
+  struct dirent *e;
+  int n = 0;
+
+  if (d == NULL)
+    return -1;
+  while ((e = readdir (d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir (d);
+  return n;
+}
+
+int
+blk_rbd_probe (const struct blk_rbd_params *p)
+{
+  struct blk_rbd_conn c = { .probe = true };
+  int r = blk_rbd_connect (p, &c);
+
+  /* A failure here has already been reported: the teardown of a
+   * half-made connection is bounded like any other.
+   */
+  if (blk_rbd_disconnect (p, &c) == -1)
+    r = -1;
+  if (r == 0)
+    /* The thread count shows that nothing of librados survives into
+     * nbdkit's fork (tests check it).
+     */
+    nbdkit_debug ("rbd: %s/%s: checked before serving; %d thread(s) left",
+                  p->spec.pool, p->spec.image, count_threads ());
+  return r;
+}
+
+/* The watchdog.  The struct is shared by the watchdog thread and the
+ * caller; LOCK guards DONE.  The caller frees it after joining.
  */
-int
-blk_rbd_set_string (char **dst, const char *key, const char *value)
+struct blk_rbd_deadline {
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;                    /* guarded by lock */
+  bool started;                 /* the thread runs: join it */
+  struct timespec when;         /* CLOCK_MONOTONIC */
+  uint64_t ns;
+  char what[512];
+  char consequence[256];
+};
+
+static void *
+deadline_thread (void *arg)
 {
-  if (value[0] == '\0') {
-    nbdkit_error ("%s: the value is empty", key);
-    return -1;
+  struct blk_rbd_deadline *d = arg;
+  char tbuf[32];
+  int r = 0;
+
+  pthread_mutex_lock (&d->lock);
+  while (!d->done && r != ETIMEDOUT)
+    r = pthread_cond_timedwait (&d->cond, &d->lock, &d->when);
+  if (!d->done) {
+    /* Whatever is stuck holds locks inside librados: exit() would run
+     * destructors under it.  _exit ends the process as it stands.
+     */
+    nbdkit_error ("rbd: %s did not finish within %s (is the cluster "
+                  "reachable?): %s; exiting with failure",
+                  d->what, blk_format_duration (d->ns, tbuf, sizeof tbuf),
+                  d->consequence);
+    _exit (EXIT_FAILURE);
   }
-  free (*dst);
-  *dst = strdup (value);
-  if (*dst == NULL) {
-    nbdkit_error ("%s: strdup: %m", key);
-    return -1;
-  }
-  return 0;
+  pthread_mutex_unlock (&d->lock);
+  return NULL;
 }
 
-static bool
-is_key (const struct blk_rbd_params *p, const char *key, const char *name)
+struct blk_rbd_deadline *
+blk_rbd_deadline_start (uint64_t ns, const char *what,
+                        const char *consequence)
 {
-  size_t n = strlen (p->key_prefix);
+  struct blk_rbd_deadline *d = calloc (1, sizeof *d);
+  pthread_condattr_t attr;
+  int r;
 
-  return strncmp (key, p->key_prefix, n) == 0 && strcmp (key + n, name) == 0;
-}
-
-int
-blk_rbd_config (struct blk_rbd_params *p, const char *key, const char *value)
-{
-  char err[128];
-  int b;
-
-  if (is_key (p, key, "conf"))
-    return blk_rbd_set_string (&p->conf, key, value) == -1 ? -1 : 1;
-  if (is_key (p, key, "id"))
-    return blk_rbd_set_string (&p->id, key, value) == -1 ? -1 : 1;
-  if (is_key (p, key, "keyring"))
-    return blk_rbd_set_string (&p->keyring, key, value) == -1 ? -1 : 1;
-  if (is_key (p, key, "cluster"))
-    return blk_rbd_set_string (&p->cluster, key, value) == -1 ? -1 : 1;
-  if (strcmp (key, "rbd-cache") == 0) {
-    b = nbdkit_parse_bool (value);
-    if (b == -1) {
-      nbdkit_error ("%s: cannot parse '%s': use on or off", key, value);
-      return -1;
-    }
-    p->rbd_cache = b;
-    return 1;
+  if (d == NULL) {
+    nbdkit_error ("rbd: %s: no deadline: %m", what);
+    return NULL;
   }
-  if (is_key (p, key, "timeout")) {
-    if (blk_parse_duration (value, 1000000000, &p->timeout_ns,
-                            err, sizeof err) == -1) {
-      nbdkit_error ("%s: cannot parse '%s': %s", key, value, err);
-      return -1;
-    }
-    if (p->timeout_ns == 0) {
-      nbdkit_error ("%s: '%s' is zero: give a positive duration such as 10s",
-                    key, value);
-      return -1;
-    }
-    return 1;
+  d->ns = ns;
+  snprintf (d->what, sizeof d->what, "%s", what);
+  snprintf (d->consequence, sizeof d->consequence, "%s", consequence);
+  pthread_mutex_init (&d->lock, NULL);
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&d->cond, &attr);
+  pthread_condattr_destroy (&attr);
+  clock_gettime (CLOCK_MONOTONIC, &d->when);
+  d->when.tv_sec += (time_t) (ns / 1000000000);
+  d->when.tv_nsec += (long) (ns % 1000000000);
+  if (d->when.tv_nsec >= 1000000000) {
+    d->when.tv_sec++;
+    d->when.tv_nsec -= 1000000000;
   }
-  return 0;
+  r = pthread_create (&d->thread, NULL, deadline_thread, d);
+  if (r != 0)
+    /* Go on unbounded rather than refuse to close. */
+    nbdkit_error ("rbd: %s: no deadline: %s", what, strerror (r));
+  else
+    d->started = true;
+  return d;
 }
 
 void
-blk_rbd_params_free (struct blk_rbd_params *p)
+blk_rbd_deadline_end (struct blk_rbd_deadline *d)
 {
-  rbd_spec_free (&p->spec);
-  free (p->conf);
-  free (p->id);
-  free (p->keyring);
-  free (p->cluster);
-  p->conf = p->id = p->keyring = p->cluster = NULL;
+  if (d == NULL)
+    return;
+  pthread_mutex_lock (&d->lock);
+  d->done = true;
+  pthread_cond_signal (&d->cond);
+  pthread_mutex_unlock (&d->lock);
+  if (d->started)
+    pthread_join (d->thread, NULL);
+  pthread_cond_destroy (&d->cond);
+  pthread_mutex_destroy (&d->lock);
+  free (d);
 }

@@ -45,10 +45,14 @@ struct rbd_priv {
   uint64_t size;                /* atomic loads; stores under size_lock */
 };
 
+/* librbd's ETIMEDOUT (rbd-request-timeout= passed) would reach the
+ * client as EINVAL (nbdkit knows only NBD's errors): it is an I/O
+ * error of the storage.
+ */
 static int
 set_errno (int r)
 {
-  errno = r < 0 ? -r : EIO;
+  errno = r < 0 && r != -ETIMEDOUT && r != -ESHUTDOWN ? -r : EIO;
   return -1;
 }
 
@@ -127,6 +131,17 @@ rbdb_grow (struct backend *b, uint64_t new_size)
   return 0;
 }
 
+/* Set when a close failed (writes may be lost): qcow2.c then exits
+ * non-zero.  Written and read in .get_ready/.cleanup only.
+ */
+static bool close_failed;
+
+bool
+backend_rbd_close_failed (void)
+{
+  return close_failed;
+}
+
 static void
 rbdb_close (struct backend *b)
 {
@@ -134,9 +149,10 @@ rbdb_close (struct backend *b)
 
   if (p) {
     /* rbd_close flushes librbd's cache and releases the exclusive
-     * lock (blk_rbd_disconnect).
+     * lock (blk_rbd_disconnect, bounded by rbd-timeout=).
      */
-    blk_rbd_disconnect (p->params, &p->conn);
+    if (blk_rbd_disconnect (p->params, &p->conn) == -1)
+      close_failed = true;
     pthread_mutex_destroy (&p->size_lock);
   }
   free (p);
@@ -155,7 +171,8 @@ static const struct backend_ops rbd_ops = {
 };
 
 struct backend *
-backend_rbd_open (const struct blk_rbd_params *params, const char *name)
+backend_rbd_open (const struct blk_rbd_params *params, const char *name,
+                  bool probe)
 {
   struct backend *b = calloc (1, sizeof *b);
   struct rbd_priv *p = calloc (1, sizeof *p);
@@ -168,6 +185,7 @@ backend_rbd_open (const struct blk_rbd_params *params, const char *name)
     return NULL;
   }
   p->params = params;
+  p->conn.probe = probe;
   pthread_mutex_init (&p->size_lock, NULL);
   b->ops = &rbd_ops;
   b->priv = p;

@@ -2,15 +2,22 @@
 #ifndef QCOW2_BACKEND_RBD_H
 #define QCOW2_BACKEND_RBD_H
 
+#include <stdbool.h>
+
 #include "backend.h"
 #include "rbd-conn.h"
 
 /* Connect to the cluster and open PARAMS->spec (read-only with
  * PARAMS->readonly, which a snapshot forces).  PARAMS must outlive the
  * backend.  NAME ("rbd:POOL/IMAGE") is used in messages.  Call after
- * nbdkit forks.  On error: nbdkit_error and NULL.
+ * nbdkit forks, or with PROBE in .get_ready, to check and close again
+ * before nbdkit forks (nothing is written then).  On error:
+ * nbdkit_error and NULL.
  */
 extern struct backend *backend_rbd_open (const struct blk_rbd_params *params,
-                                         const char *name);
+                                         const char *name, bool probe);
+
+/* Whether closing an RBD backend failed (writes may be lost). */
+extern bool backend_rbd_close_failed (void);
 
 #endif /* QCOW2_BACKEND_RBD_H */

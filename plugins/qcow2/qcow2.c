@@ -5,7 +5,8 @@
  *                [discard=unmap|ignore] [create=SIZE [cluster-size=SIZE]]
  *   nbdkit qcow2 rbd:POOL[/NS]/IMAGE[@SNAP] [rbd-conf=FILE] [rbd-id=USER]
  *                [rbd-keyring=FILE] [rbd-cluster=NAME] [rbd-cache=on|off]
- *                [rbd-timeout=DURATION] [readonly=true] ...
+ *                [rbd-timeout=DURATION] [rbd-request-timeout=DURATION]
+ *                [readonly=true] ...
  *
  * Thread model: parallel.  One image is shared by every connection;
  * its locks are described in image.h and at the top of each engine
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,8 +48,28 @@ static int is_rbd, rbd_option_given;
 static void
 qcow2_cleanup (void)
 {
+  struct blk_rbd_deadline *d = NULL;
+
+  if (is_rbd && img) {
+    /* On RBD the metadata write-back can wait for a lost cluster for
+     * ever (rbd-timeout= bounds it; the RBD close has its own bound).
+     */
+    char what[512];
+
+    snprintf (what, sizeof what, "closing qcow2 image %s", filename);
+    d = blk_rbd_deadline_start (rbd_params.timeout_ns, what,
+                                img->readonly ? "nothing is lost (no writes)"
+                                : "qcow2 metadata and data not yet flushed "
+                                "to the cluster are lost");
+  }
   qcow2_close (img);
   img = NULL;
+  blk_rbd_deadline_end (d);
+  /* Lost writes: say so with the exit status too (see the rbd plugin's
+   * blkrbd_cleanup).
+   */
+  if (is_rbd && backend_rbd_close_failed ())
+    _exit (EXIT_FAILURE);
 }
 
 static void
@@ -203,8 +225,9 @@ qcow2_config_complete (void)
   return 0;
 }
 
-/* The image on RBD is opened here: librados' threads would not
- * survive nbdkit's fork into the background.
+/* The image on RBD is opened here (checked in .get_ready already):
+ * librados' threads would not survive nbdkit's fork into the
+ * background.
  */
 static int
 qcow2_after_fork (void)
@@ -213,7 +236,7 @@ qcow2_after_fork (void)
 
   if (!is_rbd)
     return 0;
-  b = backend_rbd_open (&rbd_params, filename);
+  b = backend_rbd_open (&rbd_params, filename, false);
   if (b == NULL)
     return -1;
   opts.backing_dir = NULL;
@@ -222,11 +245,32 @@ qcow2_after_fork (void)
   return img ? 0 : -1;
 }
 
+/* An image on RBD: open it (cluster, RBD image, qcow2 header) and
+ * close it again before nbdkit binds its socket or forks, so that any
+ * mistake ends nbdkit with a non-zero status before a client can
+ * connect (see the rbd plugin's blkrbd_get_ready).  Nothing is
+ * written: an unchanged image is closed without a flush.
+ */
+static int
+qcow2_probe_rbd (void)
+{
+  struct backend *b = backend_rbd_open (&rbd_params, filename, true);
+  struct qcow2_image *probe;
+
+  if (b == NULL)
+    return -1;
+  opts.backing_dir = NULL;
+  opts.snapshot = snapshot;
+  probe = qcow2_open_backend (b, filename, &opts, 0);
+  qcow2_close (probe);
+  return probe && !backend_rbd_close_failed () ? 0 : -1;
+}
+
 static int
 qcow2_get_ready (void)
 {
   if (is_rbd)
-    return 0;                   /* qcow2_after_fork */
+    return qcow2_probe_rbd ();  /* then qcow2_after_fork */
   if (create_size >= 0 && access (filename, F_OK) == -1) {
     if (opts.readonly) {
       nbdkit_error ("%s: create= needs a writable image", filename);
@@ -325,7 +369,8 @@ qcow2_extents_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags,
   "cluster-size=SIZE     Cluster size for create= (default 64K).\n" \
   "file=rbd:POOL[/NS]/IMAGE[@SNAP]  A qcow2 image stored in Ceph RBD, with:\n" \
   "rbd-conf=FILE  rbd-id=USER  rbd-keyring=FILE  rbd-cluster=NAME\n" \
-  "rbd-cache=on|off  rbd-timeout=DURATION  (as conf= ... of the rbd plugin)."
+  "rbd-cache=on|off  rbd-timeout=DURATION  rbd-request-timeout=DURATION\n" \
+  "(as conf= ... of the rbd plugin)."
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 

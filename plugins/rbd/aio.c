@@ -26,6 +26,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "duration.h"
 #include "rbd.h"
 
 struct blkrbd_req {
@@ -122,6 +123,19 @@ blkrbd_io (enum blk_hook_op op, void *buf, uint32_t count, uint64_t offset,
   if (rbd_debug_aio)
     nbdkit_debug ("rbd: aio %s offset %" PRIu64 " count %" PRIu32
                   " done: %zd", blk_hook_op_name (op), offset, count, req.ret);
+  if (req.ret == -ETIMEDOUT) {
+    /* The only sign in the server's log that the cluster is gone. */
+    char tbuf[32];
+
+    blk_format_duration (blkrbd_cfg.request_timeout_ns, tbuf, sizeof tbuf);
+    if (op == BLK_IO_FLUSH)
+      nbdkit_error ("rbd: flush: no answer from the cluster within "
+                    "request-timeout=%s: earlier writes may be lost", tbuf);
+    else
+      nbdkit_error ("rbd: %s of %" PRIu32 " bytes at offset %" PRIu64
+                    ": no answer from the cluster within request-timeout=%s",
+                    blk_hook_op_name (op), count, offset, tbuf);
+  }
   if (req.ret < 0)
     return (int) -req.ret;
   if (op == BLK_IO_READ && (size_t) req.ret != count)

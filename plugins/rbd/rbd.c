@@ -4,12 +4,14 @@
  *   nbdkit rbd [image=]POOL[/NAMESPACE]/IMAGE[@SNAPSHOT] [conf=FILE]
  *              [id=USER] [keyring=FILE] [cluster=NAME] [snapshot=NAME]
  *              [readonly=BOOL] [rbd-cache=on|off] [timeout=DURATION]
+ *              [request-timeout=DURATION]
  *
  * Thread model: parallel.  Shared state and what guards it:
  * - blkrbd_cfg (parameters): written in .config/.config_complete only;
  * - blkrbd_conn (cluster, pool context, image handle): written in
  *   .after_fork and .cleanup only, when no request runs; librbd's
- *   image handle is itself thread-safe;
+ *   image handle is itself thread-safe (.get_ready's check uses a
+ *   connection of its own, closed before nbdkit forks);
  * - each request's state lives on its worker thread (aio.c).
  * So the I/O path takes no lock of this plugin at all.
  */
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -65,7 +68,7 @@ blkrbd_config (const char *key, const char *value)
     blkrbd_cfg.readonly = b;
     return 0;
   }
-  /* conf, id, keyring, cluster, rbd-cache, timeout. */
+  /* conf, id, keyring, cluster, rbd-cache, timeout, request-timeout. */
   switch (blk_rbd_config (&blkrbd_cfg, key, value)) {
   case 1: return 0;
   case -1: return -1;
@@ -106,9 +109,28 @@ blkrbd_config_complete (void)
   "snapshot=NAME             Serve this snapshot, read-only.\n" \
   "readonly=BOOL             Open the image read-only.\n" \
   "rbd-cache=on|off          librbd's cache (default: as in the conf).\n" \
-  "timeout=DURATION          Give up connecting after DURATION (e.g. 10s)."
+  "timeout=DURATION          Bound on connecting and on closing (default 30s).\n" \
+  "request-timeout=DURATION  Fail an I/O the cluster does not complete within\n" \
+  "                          DURATION with EIO (default 60s, 0: wait for ever)."
 
-/* Connect only now: librados' threads would not survive the fork. */
+/* Before nbdkit binds its socket or forks: every mistake a user can
+ * fix (pool, image, snapshot, key, monitors) ends nbdkit here, with a
+ * non-zero status, in every mode (-f, daemon, --run, -U -).  Failing
+ * in .after_fork instead leaves a --run parent or a client waiting on
+ * a socket nobody serves.  The check closes its connection again:
+ * librados' threads would not survive the fork.  SIGTERM still has
+ * its default action here (nbdkit sets its handlers later), so a user
+ * can interrupt a slow connect.
+ */
+static int
+blkrbd_get_ready (void)
+{
+  return blk_rbd_probe (&blkrbd_cfg);
+}
+
+/* The connection that serves, after the fork.  It fails only if the
+ * cluster changed since .get_ready (a race the user cannot avoid).
+ */
 static int
 blkrbd_after_fork (void)
 {
@@ -122,7 +144,13 @@ blkrbd_after_fork (void)
 static void
 blkrbd_cleanup (void)
 {
-  blk_rbd_disconnect (&blkrbd_cfg, &blkrbd_conn);
+  /* Bounded by timeout= (blk_rbd_disconnect).  A failed close has lost
+   * writes: say so with the exit status too, which nbdkit would leave
+   * at 0.  _exit: librados is shut down, but nbdkit's own exit path
+   * would unload us first and report success.
+   */
+  if (blk_rbd_disconnect (&blkrbd_cfg, &blkrbd_conn) == -1)
+    _exit (EXIT_FAILURE);
 }
 
 static void *
@@ -188,14 +216,25 @@ static int blkrbd_can_fua (void *handle) { return NBDKIT_FUA_NATIVE; }
 static int blkrbd_can_extents (void *handle) { return 1; }
 static int blkrbd_is_rotational (void *handle) { return 0; }
 
+/* nbdkit sends any errno outside NBD's few as EINVAL, "Invalid
+ * argument", which tells a client the request was wrong.  librbd's
+ * ETIMEDOUT (request-timeout= passed), ESHUTDOWN (this client was
+ * blocklisted) and the like mean the storage failed: EIO.
+ */
 static int
 result (int r)
 {
-  if (r) {
-    nbdkit_set_error (r);
-    return -1;
+  if (r == 0)
+    return 0;
+  switch (r) {
+  case EPERM: case EIO: case ENOMEM: case EINVAL: case ENOSPC:
+  case EOVERFLOW: case ENOTSUP: case EROFS: case EDQUOT: case EFBIG:
+    break;
+  default:
+    r = EIO;
   }
-  return 0;
+  nbdkit_set_error (r);
+  return -1;
 }
 
 static int
@@ -268,6 +307,7 @@ static struct nbdkit_plugin plugin = {
   .config_complete = blkrbd_config_complete,
   .config_help = blkrbd_config_help,
   .magic_config_key = "image",
+  .get_ready = blkrbd_get_ready,
   .after_fork = blkrbd_after_fork,
   .cleanup = blkrbd_cleanup,
   .open = blkrbd_open,
