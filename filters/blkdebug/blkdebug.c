@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,14 @@ static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
 
 static struct bd_engine *engine;
 static int hook_handle = -1;
+
+/* Backend layer: set (once, relaxed) when the plugin reported anything
+ * through the hook; without it no rule can fire, which .close warns
+ * about once (warned).  Rules configured at start-up: nrules.
+ */
+static bool hook_seen;
+static bool warned;
+static size_t nrules;
 
 /* QEMU skips parts of a flush when nothing was written since the last
  * successful one, judged per node by a write generation: the raw
@@ -213,6 +222,20 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
     return -1;
   }
 
+  /* In the client layer, only the filter's own events are raised: a
+   * rule on a plugin event could never fire, so refuse it now.
+   */
+  for (i = 0; i < pending.n; i++) {
+    char why[512];
+    if (bd_event_usable (pending.rules[i]->event, !backend_layer, false,
+                         why, sizeof why) == -1) {
+      nbdkit_error ("%s: %s", pending.rules[i]->origin, why);
+      return -1;
+    }
+  }
+  nrules = pending.n;
+  bd_control_set_layer (!backend_layer);
+
   engine = bd_engine_new (seed);
   if (engine == NULL) {
     nbdkit_error ("blkdebug: out of memory");
@@ -252,9 +275,21 @@ hook_alive (void)
   return nbdkit_nanosleep (0, 1000) == 0;
 }
 
+static inline void
+note_hook_seen (void)
+{
+  if (!__atomic_load_n (&hook_seen, __ATOMIC_RELAXED))
+    __atomic_store_n (&hook_seen, true, __ATOMIC_RELAXED);
+}
+
+/* Subscribed only in the backend layer: the client layer raises its
+ * own events, as QEMU's raw format over blkdebug does, whatever the
+ * plugin below reports.
+ */
 static void
 blkdebug_hook_event (void *opaque, enum blk_hook_event ev)
 {
+  note_hook_seen ();
   bd_engine_event (engine, (int) ev);
 }
 
@@ -271,8 +306,8 @@ blkdebug_hook_io_begin (void *opaque, struct blk_hook_io *io)
   struct bd_outcome o;
   int t;
 
-  if (!backend_layer || (unsigned) io->op >= BLK_IO__MAX ||
-      (t = op_iotype[io->op]) < 0)
+  note_hook_seen ();
+  if ((unsigned) io->op >= BLK_IO__MAX || (t = op_iotype[io->op]) < 0)
     return 0;
   if (!bd_engine_check (engine, (enum bd_iotype) t, io->offset,
                         io->op == BLK_IO_FLUSH ? 0 : io->length, &o))
@@ -297,9 +332,16 @@ blkdebug_get_ready (int thread_model)
   };
 
   bd_engine_set_alive_cb (engine, hook_alive);
-  hook_handle = blk_hook_subscribe (&sub);
-  if (hook_handle == -1)
-    nbdkit_debug ("blkdebug: hook table full, plugin events not seen");
+  if (backend_layer) {
+    hook_handle = blk_hook_subscribe (&sub);
+    if (hook_handle == -1) {
+      nbdkit_error ("blkdebug-layer=backend: the nbdkit-blk hook has no "
+                    "free subscriber slot (%d in use), so the plugin's "
+                    "events and I/O would not be seen",
+                    BLK_HOOK_MAX_SUBSCRIBERS);
+      return -1;
+    }
+  }
   if (control_path && bd_control_listen (control_path) == -1) {
     nbdkit_error ("blkdebug-control: cannot listen on '%s': %m",
                   control_path);
@@ -318,6 +360,22 @@ blkdebug_after_fork (nbdkit_backend *nxdata)
     return -1;
   }
   return 0;
+}
+
+/* Whether the plugin reports through the hook is known only once it
+ * ran: warn after the first connection that saw nothing.
+ */
+static void
+blkdebug_close (void *handle)
+{
+  if (backend_layer && (nrules || control_path) &&
+      !__atomic_load_n (&hook_seen, __ATOMIC_RELAXED) &&
+      !__atomic_exchange_n (&warned, true, __ATOMIC_RELAXED))
+    nbdkit_error ("blkdebug: warning: blkdebug-layer=backend, but the "
+                  "plugin reported no event and no I/O through the "
+                  "nbdkit-blk hook during this connection: it does not "
+                  "use the hook (only nbdkit-blk plugins such as qcow2 "
+                  "do), so no rule can fire; use blkdebug-layer=client");
 }
 
 static void
@@ -646,6 +704,7 @@ static struct nbdkit_filter filter = {
   .config_help = blkdebug_config_help,
   .get_ready = blkdebug_get_ready,
   .after_fork = blkdebug_after_fork,
+  .close = blkdebug_close,
   .cleanup = blkdebug_cleanup,
   .unload = blkdebug_unload,
   .block_size = blkdebug_block_size,

@@ -24,6 +24,15 @@
 
 #define MAXARGS 4
 
+/* Set before the control thread starts, read-only afterwards. */
+static bool client_layer;
+
+void
+bd_control_set_layer (bool client)
+{
+  client_layer = client;
+}
+
 static int
 reply_err (FILE *out, const char *fmtstr, ...)
   __attribute__ ((format (printf, 2, 3)));
@@ -52,6 +61,10 @@ add_rule (struct bd_engine *e, enum bd_action act, const char *text,
   r = bd_parse_inline (act, text, "control", why, sizeof why);
   if (r == NULL)
     return reply_err (out, "%s", why);
+  if (bd_event_usable (r->event, client_layer, true, why, sizeof why) == -1) {
+    bd_rule_free (r);
+    return reply_err (out, "%s", why);
+  }
   id = bd_engine_add (e, r);
   if (id < 0)
     return reply_err (out, "%s", "out of memory");
@@ -93,11 +106,14 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
     return reply_err (out, "usage: %s", usage)
 
   if (strcmp (argv[0], "break") == 0) {
+    char why[512];
     int ev;
     NEED (3, 3, "break EVENT TAG");
     ev = bd_event_lookup (argv[1]);
     if (ev < 0)
       return reply_err (out, "unknown event '%s'", argv[1]);
+    if (bd_event_usable (ev, client_layer, true, why, sizeof why) == -1)
+      return reply_err (out, "%s", why);
     if (bd_engine_break (e, ev, argv[2]) == -1)
       return reply_err (out, "%s", "out of memory");
     fputs ("OK\n", out);

@@ -14,6 +14,7 @@
 #ifndef NBDKIT_BLK_BLKDEBUG_CONTROL_H
 #define NBDKIT_BLK_BLKDEBUG_CONTROL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "engine.h"
@@ -22,6 +23,12 @@
  * (with its newline) to OUT.  Returns 0 for OK, -1 for ERR.
  */
 extern int bd_control_exec (struct bd_engine *e, const char *line, FILE *out);
+
+/* Rules added through the socket go to the client layer (CLIENT) or
+ * the backend layer: refuse events that can never fire there.  Before
+ * any call: backend (only "none" is refused).
+ */
+extern void bd_control_set_layer (bool client);
 
 /* Bind and listen on PATH (replacing a stale socket).  0, or -1 with
  * errno set.

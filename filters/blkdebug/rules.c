@@ -61,6 +61,42 @@ bd_event_name (int ev)
   return event_names[ev];
 }
 
+bool
+bd_event_client_raised (int ev)
+{
+  switch (ev) {
+  case BLK_EV_READ_AIO: case BLK_EV_WRITE_AIO: case BLK_EV_PWRITEV:
+  case BLK_EV_PWRITEV_ZERO: case BLK_EV_PWRITEV_DONE:
+  case BLK_EV_FLUSH_TO_OS: case BLK_EV_FLUSH_TO_DISK: case BLK_EV_NONE:
+  case BLK_EV_TRIM_AIO: case BLK_EV_ZERO_AIO: case BLK_EV_CACHE_AIO:
+  case BLK_EV_EXTENTS_AIO:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int
+bd_event_usable (int ev, bool client, bool at_runtime, char *why,
+                 size_t whylen)
+{
+  if (at_runtime && ev == BLK_EV_NONE) {
+    snprintf (why, whylen, "event 'none' is raised once, at start-up: "
+              "a rule added now would never fire (put it on the command "
+              "line, or use another event)");
+    return -1;
+  }
+  if (client && !bd_event_client_raised (ev)) {
+    snprintf (why, whylen, "event '%s' is raised only by plugins, and "
+              "blkdebug-layer=client (the default) sees only the "
+              "filter's own events: the rule would never fire (use "
+              "blkdebug-layer=backend over a plugin that reports it, "
+              "e.g. qcow2)", bd_event_name (ev));
+    return -1;
+  }
+  return 0;
+}
+
 static const struct {
   const char *name;
   int err;
