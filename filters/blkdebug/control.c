@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -127,6 +128,11 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
         blk_parse_duration (argv[2], UINT64_C (1000000000), &ns,
                             why, sizeof why) == -1)
       return reply_err (out, "timeout: %s", why);
+    /* An explicit 0 is a check that does not wait (the engine's 0
+     * means "forever", which is what no TIMEOUT asks for).
+     */
+    if (argc == 3 && ns == 0)
+      ns = 1;
     fflush (out);
     if (bd_engine_wait_break (e, argv[1], ns) == -1)
       return reply_err (out, "no request suspended with tag '%s' (timeout "
@@ -191,10 +197,16 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
   }
   if (strcmp (argv[0], "remove") == 0) {
     char *end;
-    unsigned long id;
+    unsigned long long id;
     NEED (2, 2, "remove RULE-ID");
-    id = strtoul (argv[1], &end, 10);
-    if (*end || end == argv[1] || bd_engine_remove (e, (unsigned) id) == -1)
+    /* Whole digits only, and no truncation: 4294967297 is not rule 1. */
+    errno = 0;
+    id = argv[1][0] >= '0' && argv[1][0] <= '9'
+      ? strtoull (argv[1], &end, 10) : (end = argv[1], 0);
+    if (errno || *end || end == argv[1] || id == 0 || id > UINT_MAX)
+      return reply_err (out, "remove: '%s' is not a rule id (1 .. %u, "
+                        "see 'rules')", argv[1], UINT_MAX);
+    if (bd_engine_remove (e, (unsigned) id) == -1)
       return reply_err (out, "no rule with id '%s' (see 'rules')", argv[1]);
     fputs ("OK\n", out);
     return 0;
