@@ -234,6 +234,9 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
 
 /* ---- the socket ---- */
 
+#define BD_STR_(x) #x
+#define BD_STR(x) BD_STR_ (x)
+
 struct conn {
   struct conn *next;
   int fd;
@@ -288,13 +291,30 @@ bd_control_listen (const char *path)
   return 0;
 }
 
+/* Read one line of at most BD_CONTROL_MAX_LINE bytes (without its
+ * newline) into LINE.  1: a line; 0: end of input; -1: too long.
+ */
+static int
+read_line (FILE *in, char *line)
+{
+  size_t n = 0;
+  int ch;
+
+  while ((ch = getc (in)) != EOF && ch != '\n') {
+    if (n == BD_CONTROL_MAX_LINE)
+      return -1;
+    line[n++] = (char) ch;
+  }
+  line[n] = '\0';
+  return ch == EOF && n == 0 ? 0 : 1;
+}
+
 static void *
 conn_thread (void *arg)
 {
   struct conn *c = arg;
   FILE *in = NULL, *out = NULL;
-  char *line = NULL;
-  size_t cap = 0;
+  char line[BD_CONTROL_MAX_LINE + 1];
   int fd2 = dup (c->fd);
 
   if (fd2 >= 0) {
@@ -302,13 +322,19 @@ conn_thread (void *arg)
     out = fdopen (fd2, "w");
   }
   if (in && out) {
-    while (getline (&line, &cap, in) != -1) {
+    int r;
+    while ((r = read_line (in, line)) == 1) {
       bd_control_exec (engine, line, out);
       if (fflush (out) == EOF)
         break;
     }
+    /* A line without end would grow without bound: refuse, close. */
+    if (r == -1) {
+      fprintf (out, "ERR line longer than %d bytes: closing the "
+               "connection\n", BD_CONTROL_MAX_LINE);
+      fflush (out);
+    }
   }
-  free (line);
   /* Unlink before closing: _stop must not shut down a recycled fd. */
   {
     LOCK_GUARD (&conn_lock);
@@ -370,6 +396,21 @@ accept_loop (void *arg)
         close (fd);
         free (c);
         return NULL;
+      }
+      /* Each connection holds a thread and a descriptor: past the cap,
+       * say why and close, so idle control clients cannot starve the
+       * NBD clients of descriptors.
+       */
+      if (nconns >= BD_CONTROL_MAX_CONNS) {
+        static const char msg[] = "ERR too many control connections "
+          "(at most " BD_STR (BD_CONTROL_MAX_CONNS) " at once): close one "
+          "and retry\n";
+        ssize_t w = send (fd, msg, sizeof msg - 1,
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void) w;   /* best effort: the close says it too */
+        close (fd);
+        free (c);
+        continue;
       }
       c->next = conns;
       conns = c;

@@ -19,6 +19,13 @@
 
 #include "engine.h"
 
+/* Limits of the socket: connections served at once (further ones get
+ * an ERR line and are closed) and bytes in a command line (a longer
+ * one gets an ERR line and the connection is closed).
+ */
+#define BD_CONTROL_MAX_CONNS 16
+#define BD_CONTROL_MAX_LINE 4096
+
 /* Run one command LINE (no newline) against E, writing the reply
  * (with its newline) to OUT.  Returns 0 for OK, -1 for ERR.
  */
