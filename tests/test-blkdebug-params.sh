@@ -68,6 +68,16 @@ grep -q "warning: blkdebug-layer=backend, but the plugin reported no event and n
 [ "$(grep -c "warning: blkdebug-layer=backend" "$(server_log be)")" = 1 ] ||
   fail "the backend-layer warning is not given once"
 
+# Stacked twice: nbdkit loads the module once, the layers would share
+# all state; refused (also with a control socket and rules, which the
+# two unloads must release once).
+expect_fail_nbdkit "blkdebug: the filter is stacked 2 times.*give --filter=blkdebug once" \
+  --filter="$F" --filter="$F" memory 1M
+expect_fail_nbdkit "blkdebug: the filter is stacked 2 times" \
+  --filter="$F" --filter="$F" memory 1M blkdebug-control="$tmpdir/twice.sock" \
+  blkdebug-inject=event=read_aio,errno=EIO
+[ ! -e "$tmpdir/twice.sock" ] || fail "control socket of the refused server left behind"
+
 # Out-of-range values: refused, not wrapped.
 expect_fail_nbdkit "sector: '18014398509481984' is out of range" \
   --filter="$F" memory 1M blkdebug-inject=event=read_aio,sector=18014398509481984

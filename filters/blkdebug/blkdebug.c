@@ -197,11 +197,33 @@ blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   return next (nxdata, key, value);
 }
 
+/* nbdkit loads a module once per process: --filter=blkdebug given
+ * twice makes two layers that share every global above (one engine,
+ * one control socket, events raised twice).  .load runs once per
+ * layer, before any other callback, so count them and refuse.
+ */
+static unsigned nloads;
+
+static void
+blkdebug_load (void)
+{
+  nloads++;
+}
+
 static int
 blkdebug_config_complete (nbdkit_next_config_complete *next,
                           nbdkit_backend *nxdata)
 {
   size_t i;
+
+  if (nloads > 1) {
+    nbdkit_error ("blkdebug: the filter is stacked %u times "
+                  "(--filter=blkdebug given more than once); nbdkit "
+                  "loads a filter once per process, so the layers would "
+                  "share one set of rules, state and control socket: "
+                  "give --filter=blkdebug once", nloads);
+    return -1;
+  }
 
   if (align && align > 65536) {
     nbdkit_error ("blkdebug-align: %" PRIu32 " is more than NBD can "
@@ -386,11 +408,15 @@ blkdebug_cleanup (nbdkit_backend *nxdata)
   bd_control_stop ();
 }
 
+/* Runs once per layer: with the filter stacked twice (refused in
+ * .config_complete) the second call must find everything released.
+ */
 static void
 blkdebug_unload (void)
 {
   if (hook_handle >= 0)
     blk_hook_unsubscribe (hook_handle);
+  hook_handle = -1;
   bd_control_stop ();
   if (engine && blkdebug_debug_rules) {
     unsigned n;
@@ -407,6 +433,7 @@ blkdebug_unload (void)
   engine = NULL;
   bd_list_free (&pending);
   free (control_path);
+  control_path = NULL;
 }
 
 /* ---- block size (QEMU's align / max-transfer) ---- */
@@ -699,6 +726,7 @@ static struct nbdkit_filter filter = {
   .longname = "nbdkit-blk blkdebug filter",
   .description = "QEMU-compatible error injection, breakpoints and "
                  "run-time control",
+  .load = blkdebug_load,
   .config = blkdebug_config,
   .config_complete = blkdebug_config_complete,
   .config_help = blkdebug_config_help,
