@@ -23,13 +23,14 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 # Ten rules that never fire, two kinds:
-#  idle:  on events no request raises here (qcow2 metadata events);
+#  idle:  on events of the client layer that these reads and writes
+#         never raise (plugin events would be refused there);
 #  armed: on read_aio/write_aio (armed by every request) for sectors no
 #         request touches, so every request is judged against them.
 idle=() armed=()
 for i in 0 1 2 3 4 5 6 7 8 9; do
-  ev=(l1_update l2_load l2_update cluster_alloc refblock_alloc
-      cow_read cow_write reftable_load reftable_grow l2_alloc_write)
+  ev=(pwritev_zero zero_aio trim_aio cache_aio extents_aio
+      flush_to_os flush_to_disk pwritev_zero zero_aio trim_aio)
   idle+=("blkdebug-inject=event=${ev[$i]},errno=EIO")
   armed+=("blkdebug-inject=event=$([ $((i % 2)) = 0 ] && echo read_aio || echo write_aio),sector=$((100000 + i))")
 done

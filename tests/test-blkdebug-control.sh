@@ -66,5 +66,82 @@ st=0; "$ctl" "$cs" frobnicate >/dev/null || st=$?
 [ "$st" = 1 ] || fail "ERR gave exit status $st"
 st=0; "$ctl" "$tmpdir/nope.sock" state 2>/dev/null || st=$?
 [ "$st" = 2 ] || fail "no socket gave exit status $st"
+
+# Limits: at most 16 control connections at once (more get an ERR line
+# and are closed, and NBD clients keep working with 300 control clients
+# trying); a command line longer than 4096 bytes gets an ERR line and
+# the connection is closed, without the server growing.
+pid="$(server_pid srv)"
+python3 - "$cs" "$pid" "$(uri srv)" <<'EOF'
+import socket, subprocess, sys, time
+path, pid, uri = sys.argv[1], sys.argv[2], sys.argv[3]
+def rss():
+    with open("/proc/%s/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    return s
+def ask(s, c):
+    s.sendall(c.encode() + b"\n")
+    b = b""
+    while not b.endswith(b"\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        b += d
+    return b.decode()
+held = [conn() for _ in range(16)]
+for s in held:
+    assert ask(s, "ping") == "OK pong\n"
+extra = []
+for _ in range(300):
+    s = conn()
+    extra.append(s)
+    d = s.recv(4096)
+    assert d.startswith(b"ERR too many control connections (at most 16 at once)"), d
+    assert s.recv(4096) == b"", "an over-limit connection was not closed"
+# The NBD side still serves.
+subprocess.run(["nbdsh", "-u", uri, "-c", "h.pread(512, 0)"], check=True,
+               timeout=30)
+for s in held + extra:
+    s.close()
+time.sleep(0.3)
+# A 64 MiB line without newline: ERR after 4096 bytes, closed.
+before = rss()
+s = conn()
+assert ask(s, "ping") == "OK pong\n"
+chunk = b"x" * 65536
+sent = 0
+try:
+    while sent < 64 * 1024 * 1024:
+        s.sendall(chunk)
+        sent += len(chunk)
+except (BrokenPipeError, ConnectionResetError, socket.timeout):
+    pass
+d = b""
+try:
+    while True:
+        x = s.recv(4096)
+        if not x:
+            break
+        d += x
+except ConnectionResetError:
+    pass
+assert d.startswith(b"ERR line longer than 4096 bytes"), d[:200]
+after = rss()
+assert after - before < 8192, "RSS grew from %d to %d kB" % (before, after)
+# A line of exactly 4096 bytes is still a command (too long for the
+# parser, answered), and the connection stays usable.
+s = conn()
+r = ask(s, "x" * 4096)
+assert r.startswith("ERR"), r
+assert ask(s, "ping") == "OK pong\n"
+print("control limits: 16 held, 300 refused, long line closed after %d bytes sent, RSS %d -> %d kB"
+      % (sent, before, after))
+EOF
 stop_nbdkit srv
 [ ! -e "$cs" ] || fail "control socket left behind"

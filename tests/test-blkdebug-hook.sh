@@ -29,16 +29,28 @@ assert r == ["ENOSPC", "ok", "ok", "ok", "EPERM", "ok"], r
 '
 stop_nbdkit srv
 
-# The same rules in client mode fail the client request before the
-# plugin sees it; plugin events still count.
+# In client mode the plugin's events do not count (QEMU's raw format
+# over blkdebug never sees them): the plugin's flush_to_disk (nothing
+# written yet, so the filter raises none) arms nothing, and each write
+# raises write_aio once, so a set-state chain advances once per write.
 start_nbdkit cl --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
-  blkdebug-inject=event=flush_to_disk,iotype=read,errno=EPERM
+  blkdebug-inject=event=flush_to_disk,iotype=read,errno=EPERM \
+  blkdebug-set-state=event=write_aio,state=1,new_state=2 \
+  blkdebug-set-state=event=write_aio,state=2,new_state=3 \
+  blkdebug-inject=event=write_aio,state=3,iotype=write,errno=ENOSPC
 nbdsh -u "$(uri cl)" -c '
-h.pread(512, 0)
-h.flush()          # the plugin reports flush_to_disk (nothing written yet)
-try:
-    h.pread(512, 0)
-    assert False, "read after the plugin flush_to_disk event succeeded"
-except nbd.Error as e:
-    assert e.errno == "EPERM", e
+def outcome(f, *a):
+    try:
+        f(*a)
+        return "ok"
+    except nbd.Error as e:
+        return e.errno
+r = [outcome(h.pread, 512, 0),
+     outcome(h.flush),              # the plugin reports flush_to_disk
+     outcome(h.pread, 512, 0),      # not armed by the plugin event
+     outcome(h.pwrite, b"a" * 512, 0),   # state 1 -> 2
+     outcome(h.pwrite, b"a" * 512, 0),   # state 2 -> 3
+     outcome(h.pwrite, b"a" * 512, 0)]   # state 3: armed, fails
+assert r == ["ok", "ok", "ok", "ok", "ok", "ENOSPC"], r
 '
+stop_nbdkit cl

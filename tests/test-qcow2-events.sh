@@ -49,6 +49,21 @@ stop_nbdkit ev
 expect_at_least event l2_load 1 ev2
 qemu-img check e.qcow2 | grep -q "No errors were found" || fail "check after events"
 
+# With 512-byte clusters a refcount block covers 128K: writing 1M
+# allocates several, each written before it is hooked up (QEMU's
+# refblock_alloc, refblock_alloc_write, refblock_alloc_hookup), and
+# opening for writing loads the refcount table (reftable_load).
+qemu-img create -q -f qcow2 -o cluster_size=512 s.qcow2 4M
+start_nbdkit ev --filter="$EVF" "$QCOW2" s.qcow2 hookevents-file="$tmpdir/ev4"
+nbdsh -u "$(uri ev)" -c 'h.pwrite(b"r" * 1048576, 0); h.flush()'
+stop_nbdkit ev
+expect_at_least event reftable_load 1 ev4
+expect_at_least event refblock_alloc 4 ev4
+expect_at_least event refblock_alloc_write 4 ev4
+[ "$(count event refblock_alloc_write ev4)" = "$(count event refblock_alloc_hookup ev4)" ] ||
+  { cat ev4 >&2; fail "refblock_alloc_write and refblock_alloc_hookup counts differ"; }
+qemu-img check s.qcow2 | grep -q "No errors were found" || fail "check after refblock allocations"
+
 # Compressed clusters report read_compressed.
 qemu-img convert -c -O qcow2 base.raw c.qcow2
 start_nbdkit ev --filter="$EVF" "$QCOW2" c.qcow2 readonly=true hookevents-file="$tmpdir/ev3"

@@ -69,3 +69,49 @@ Test (control, bad_commands)
   cr_assert_eq (run ("wait_break T 5parsecs"), -1);
   cr_assert (strncmp (out, "ERR timeout:", 12) == 0, "%s", out);
 }
+
+/* Rules that can never fire are refused with a reason. */
+Test (control, never_fire)
+{
+  cr_assert_eq (run ("inject event=none,errno=EIO"), -1);
+  cr_assert (strncmp (out, "ERR event 'none' is raised once", 31) == 0,
+             "%s", out);
+  cr_assert_eq (run ("break none T"), -1);
+  bd_control_set_layer (true);
+  cr_assert_eq (run ("inject event=l2_load,errno=EIO"), -1);
+  cr_assert (strstr (out, "raised only by plugins") != NULL, "%s", out);
+  cr_assert_eq (run ("set-state-rule event=cluster_alloc,state=1,new_state=2"),
+                -1);
+  cr_assert_eq (run ("break l2_load T"), -1);
+  cr_assert_eq (run ("inject event=write_aio,errno=EIO"), 0);
+  bd_control_set_layer (false);
+  cr_assert_eq (run ("inject event=l2_load,errno=EIO"), 0);
+  run ("rules");
+  cr_assert (strncmp (out, "OK 2\n", 5) == 0, "%s", out);
+}
+
+Test (control, ids_and_timeouts)
+{
+  cr_assert_eq (run ("inject event=read_aio,errno=EIO"), 0);
+  /* 2^32 + 1 must not truncate to rule 1. */
+  cr_assert_eq (run ("remove 4294967297"), -1);
+  cr_assert (strstr (out, "is not a rule id") != NULL, "%s", out);
+  cr_assert_eq (run ("remove -1"), -1);
+  cr_assert_eq (run ("remove 0"), -1);
+  run ("rules");
+  cr_assert (strncmp (out, "OK 1\n", 5) == 0, "rule 1 was removed: %s", out);
+  /* wait_break TAG 0: a check that does not wait. */
+  cr_assert_eq (run ("wait_break T 0"), -1);
+  cr_assert (strncmp (out, "ERR no request suspended", 24) == 0, "%s", out);
+}
+
+/* Pending breakpoints are listed; an open range says "to end". */
+Test (control, rules_listing)
+{
+  cr_assert_eq (run ("break write_aio B1"), 0);
+  cr_assert_eq (run ("inject event=read_aio,offset=1M,errno=EIO"), 0);
+  cr_assert_eq (run ("rules"), 0);
+  cr_assert (strncmp (out, "OK 2\n", 5) == 0, "%s", out);
+  cr_assert (strstr (out, "break event=write_aio tag=B1") != NULL, "%s", out);
+  cr_assert (strstr (out, "offset=1048576 to end") != NULL, "%s", out);
+}

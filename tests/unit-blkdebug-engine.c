@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -269,4 +270,42 @@ Test (engine, threads)
     total += failures[k];
   /* A rule added after the last event of its kind may not have fired. */
   cr_assert (total <= 200 && total >= 150, "once-rules fired %lu times", total);
+}
+
+/* A set-state chain through more states than any cache slot count must
+ * not allocate per event: the sets depend only on the states the rules
+ * name.  (It used to keep 16 states and allocate an armed set for every
+ * event in any other state: ~45 bytes per event, 45 MB per million.)
+ */
+Test (engine, state_cache_bounded)
+{
+  struct mallinfo2 before, after;
+  char rule[128];
+  int i;
+
+  for (i = 1; i <= 40; i++) {
+    snprintf (rule, sizeof rule, "event=read_aio,state=%d,new_state=%d",
+              i, i % 40 + 1);
+    add (BD_SET_STATE, rule);
+  }
+  add (BD_INJECT, "event=read_aio,state=7,iotype=write,errno=EIO");
+  add (BD_INJECT, "event=read_aio,iotype=flush,errno=ENOSPC");
+  for (i = 0; i < 1000; i++)            /* warm up every cache entry */
+    bd_engine_event (e, BLK_EV_READ_AIO);
+  before = mallinfo2 ();
+  for (i = 0; i < 200000; i++)
+    bd_engine_event (e, BLK_EV_READ_AIO);
+  after = mallinfo2 ();
+  cr_assert_lt (after.uordblks - before.uordblks, 4096,
+                "200000 events allocated %zu bytes",
+                after.uordblks - before.uordblks);
+  /* Still QEMU's semantics: state 7 arms both rules, others one. */
+  while (bd_engine_get_state (e) != 7)
+    bd_engine_event (e, BLK_EV_READ_AIO);
+  bd_engine_event (e, BLK_EV_READ_AIO);   /* judged in 7, moves to 8 */
+  cr_assert_eq (req (BD_IO_WRITE, 0, 512), EIO);
+  cr_assert_eq (req (BD_IO_FLUSH, 0, 0), ENOSPC);
+  bd_engine_event (e, BLK_EV_READ_AIO);   /* judged in 8 */
+  cr_assert_eq (req (BD_IO_WRITE, 0, 512), 0);
+  cr_assert_eq (req (BD_IO_FLUSH, 0, 0), ENOSPC);
 }

@@ -199,3 +199,48 @@ Test (rules, errno_names)
   cr_assert_eq (bd_errno_parse ("99999"), -1);
   cr_assert_str_eq (bd_errno_name (ENOSPC), "ENOSPC");
 }
+
+/* Out-of-range values are refused, never wrapped into something else. */
+Test (rules, bounds)
+{
+  char why[512] = "";
+  struct bd_rule *r;
+
+  /* 2^54 sectors is 2^63 bytes: it used to become "every sector". */
+  cr_assert_null (bd_parse_inline (BD_INJECT,
+                                   "event=none,sector=18014398509481984",
+                                   "x", why, sizeof why));
+  cr_assert (strstr (why, "sector: '18014398509481984' is out of range")
+             != NULL, "%s", why);
+  r = bd_parse_inline (BD_INJECT, "event=none,sector=18014398509481983",
+                       "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  cr_assert_eq (r->sector_offset, INT64_C (18014398509481983) * 512);
+  bd_rule_free (r);
+
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,delay=5124095.6h",
+                                   "x", why, sizeof why));
+  cr_assert (strstr (why, "too large") != NULL, "%s", why);
+  cr_assert_null (bd_parse_inline (BD_INJECT, "event=none,delay=2000000h",
+                                   "x", why, sizeof why));
+  cr_assert (strstr (why, "too long") != NULL, "%s", why);
+
+  cr_assert_null (bd_parse_inline (BD_INJECT,
+                                   "event=none,iotype=write,torn=99999999999",
+                                   "x", why, sizeof why));
+  cr_assert (strstr (why, "torn: '99999999999' is larger than any request")
+             != NULL, "%s", why);
+}
+
+/* offset= alone runs to the end of the disk: say so, not 2^64 - offset. */
+Test (rules, describe_open_range)
+{
+  char why[512] = "", line[512];
+  struct bd_rule *r = bd_parse_inline (BD_INJECT, "event=none,offset=300M",
+                                       "x", why, sizeof why);
+  cr_assert_not_null (r, "%s", why);
+  bd_rule_describe (r, line, sizeof line);
+  cr_assert (strstr (line, " offset=314572800 to end") != NULL, "%s", line);
+  cr_assert (strstr (line, "length=") == NULL, "%s", line);
+  bd_rule_free (r);
+}

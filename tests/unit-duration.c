@@ -63,6 +63,17 @@ Test (duration, errors)
   bad ("99999999999h", "too large");
 }
 
+/* The fraction must not carry the sum past 2^64 ns and wrap:
+ * 5124095h fits (1.8446742e19 ns), 5124095.6h does not.
+ */
+Test (duration, fraction_overflow)
+{
+  cr_assert_eq (ok ("5124095h", 1), UINT64_C (5124095) * UINT64_C (3600000000000));
+  bad ("5124095.6h", "too large");
+  bad ("18446744073709551615.9", "too large");
+  cr_assert_eq (ok ("18446744073709551614.4", 1), UINT64_MAX - 1);
+}
+
 Test (duration, format)
 {
   char b[32];

@@ -83,7 +83,18 @@ blk_parse_duration (const char *str, uint64_t default_unit_ns,
     snprintf (errbuf, errlen, "'%s': duration too large", str);
     return -1;
   }
-  *ns = whole * unit + (uint64_t) llroundl (frac * unit);
+  /* The fraction can still carry the sum past 2^64 ns (584 years):
+   * "5124095.6h" must not wrap to 86s.
+   */
+  {
+    long double f = llroundl (frac * unit);
+    uint64_t w = whole * unit;
+    if (f > (long double) (UINT64_MAX - w)) {
+      snprintf (errbuf, errlen, "'%s': duration too large", str);
+      return -1;
+    }
+    *ns = w + (uint64_t) f;
+  }
   return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,14 @@ static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
 
 static struct bd_engine *engine;
 static int hook_handle = -1;
+
+/* Backend layer: set (once, relaxed) when the plugin reported anything
+ * through the hook; without it no rule can fire, which .close warns
+ * about once (warned).  Rules configured at start-up: nrules.
+ */
+static bool hook_seen;
+static bool warned;
+static size_t nrules;
 
 /* QEMU skips parts of a flush when nothing was written since the last
  * successful one, judged per node by a write generation: the raw
@@ -188,11 +197,33 @@ blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   return next (nxdata, key, value);
 }
 
+/* nbdkit loads a module once per process: --filter=blkdebug given
+ * twice makes two layers that share every global above (one engine,
+ * one control socket, events raised twice).  .load runs once per
+ * layer, before any other callback, so count them and refuse.
+ */
+static unsigned nloads;
+
+static void
+blkdebug_load (void)
+{
+  nloads++;
+}
+
 static int
 blkdebug_config_complete (nbdkit_next_config_complete *next,
                           nbdkit_backend *nxdata)
 {
   size_t i;
+
+  if (nloads > 1) {
+    nbdkit_error ("blkdebug: the filter is stacked %u times "
+                  "(--filter=blkdebug given more than once); nbdkit "
+                  "loads a filter once per process, so the layers would "
+                  "share one set of rules, state and control socket: "
+                  "give --filter=blkdebug once", nloads);
+    return -1;
+  }
 
   if (align && align > 65536) {
     nbdkit_error ("blkdebug-align: %" PRIu32 " is more than NBD can "
@@ -212,6 +243,20 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
     nbdkit_error ("blkdebug-max-discard is below blkdebug-opt-discard");
     return -1;
   }
+
+  /* In the client layer, only the filter's own events are raised: a
+   * rule on a plugin event could never fire, so refuse it now.
+   */
+  for (i = 0; i < pending.n; i++) {
+    char why[512];
+    if (bd_event_usable (pending.rules[i]->event, !backend_layer, false,
+                         why, sizeof why) == -1) {
+      nbdkit_error ("%s: %s", pending.rules[i]->origin, why);
+      return -1;
+    }
+  }
+  nrules = pending.n;
+  bd_control_set_layer (!backend_layer);
 
   engine = bd_engine_new (seed);
   if (engine == NULL) {
@@ -252,9 +297,21 @@ hook_alive (void)
   return nbdkit_nanosleep (0, 1000) == 0;
 }
 
+static inline void
+note_hook_seen (void)
+{
+  if (!__atomic_load_n (&hook_seen, __ATOMIC_RELAXED))
+    __atomic_store_n (&hook_seen, true, __ATOMIC_RELAXED);
+}
+
+/* Subscribed only in the backend layer: the client layer raises its
+ * own events, as QEMU's raw format over blkdebug does, whatever the
+ * plugin below reports.
+ */
 static void
 blkdebug_hook_event (void *opaque, enum blk_hook_event ev)
 {
+  note_hook_seen ();
   bd_engine_event (engine, (int) ev);
 }
 
@@ -271,8 +328,8 @@ blkdebug_hook_io_begin (void *opaque, struct blk_hook_io *io)
   struct bd_outcome o;
   int t;
 
-  if (!backend_layer || (unsigned) io->op >= BLK_IO__MAX ||
-      (t = op_iotype[io->op]) < 0)
+  note_hook_seen ();
+  if ((unsigned) io->op >= BLK_IO__MAX || (t = op_iotype[io->op]) < 0)
     return 0;
   if (!bd_engine_check (engine, (enum bd_iotype) t, io->offset,
                         io->op == BLK_IO_FLUSH ? 0 : io->length, &o))
@@ -297,9 +354,16 @@ blkdebug_get_ready (int thread_model)
   };
 
   bd_engine_set_alive_cb (engine, hook_alive);
-  hook_handle = blk_hook_subscribe (&sub);
-  if (hook_handle == -1)
-    nbdkit_debug ("blkdebug: hook table full, plugin events not seen");
+  if (backend_layer) {
+    hook_handle = blk_hook_subscribe (&sub);
+    if (hook_handle == -1) {
+      nbdkit_error ("blkdebug-layer=backend: the nbdkit-blk hook has no "
+                    "free subscriber slot (%d in use), so the plugin's "
+                    "events and I/O would not be seen",
+                    BLK_HOOK_MAX_SUBSCRIBERS);
+      return -1;
+    }
+  }
   if (control_path && bd_control_listen (control_path) == -1) {
     nbdkit_error ("blkdebug-control: cannot listen on '%s': %m",
                   control_path);
@@ -320,6 +384,22 @@ blkdebug_after_fork (nbdkit_backend *nxdata)
   return 0;
 }
 
+/* Whether the plugin reports through the hook is known only once it
+ * ran: warn after the first connection that saw nothing.
+ */
+static void
+blkdebug_close (void *handle)
+{
+  if (backend_layer && (nrules || control_path) &&
+      !__atomic_load_n (&hook_seen, __ATOMIC_RELAXED) &&
+      !__atomic_exchange_n (&warned, true, __ATOMIC_RELAXED))
+    nbdkit_error ("blkdebug: warning: blkdebug-layer=backend, but the "
+                  "plugin reported no event and no I/O through the "
+                  "nbdkit-blk hook during this connection: it does not "
+                  "use the hook (only nbdkit-blk plugins such as qcow2 "
+                  "do), so no rule can fire; use blkdebug-layer=client");
+}
+
 static void
 blkdebug_cleanup (nbdkit_backend *nxdata)
 {
@@ -328,11 +408,15 @@ blkdebug_cleanup (nbdkit_backend *nxdata)
   bd_control_stop ();
 }
 
+/* Runs once per layer: with the filter stacked twice (refused in
+ * .config_complete) the second call must find everything released.
+ */
 static void
 blkdebug_unload (void)
 {
   if (hook_handle >= 0)
     blk_hook_unsubscribe (hook_handle);
+  hook_handle = -1;
   bd_control_stop ();
   if (engine && blkdebug_debug_rules) {
     unsigned n;
@@ -349,6 +433,7 @@ blkdebug_unload (void)
   engine = NULL;
   bd_list_free (&pending);
   free (control_path);
+  control_path = NULL;
 }
 
 /* ---- block size (QEMU's align / max-transfer) ---- */
@@ -641,11 +726,13 @@ static struct nbdkit_filter filter = {
   .longname = "nbdkit-blk blkdebug filter",
   .description = "QEMU-compatible error injection, breakpoints and "
                  "run-time control",
+  .load = blkdebug_load,
   .config = blkdebug_config,
   .config_complete = blkdebug_config_complete,
   .config_help = blkdebug_config_help,
   .get_ready = blkdebug_get_ready,
   .after_fork = blkdebug_after_fork,
+  .close = blkdebug_close,
   .cleanup = blkdebug_cleanup,
   .unload = blkdebug_unload,
   .block_size = blkdebug_block_size,

@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -23,6 +24,15 @@
 /* ---- the commands ---- */
 
 #define MAXARGS 4
+
+/* Set before the control thread starts, read-only afterwards. */
+static bool client_layer;
+
+void
+bd_control_set_layer (bool client)
+{
+  client_layer = client;
+}
 
 static int
 reply_err (FILE *out, const char *fmtstr, ...)
@@ -52,6 +62,10 @@ add_rule (struct bd_engine *e, enum bd_action act, const char *text,
   r = bd_parse_inline (act, text, "control", why, sizeof why);
   if (r == NULL)
     return reply_err (out, "%s", why);
+  if (bd_event_usable (r->event, client_layer, true, why, sizeof why) == -1) {
+    bd_rule_free (r);
+    return reply_err (out, "%s", why);
+  }
   id = bd_engine_add (e, r);
   if (id < 0)
     return reply_err (out, "%s", "out of memory");
@@ -93,11 +107,14 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
     return reply_err (out, "usage: %s", usage)
 
   if (strcmp (argv[0], "break") == 0) {
+    char why[512];
     int ev;
     NEED (3, 3, "break EVENT TAG");
     ev = bd_event_lookup (argv[1]);
     if (ev < 0)
       return reply_err (out, "unknown event '%s'", argv[1]);
+    if (bd_event_usable (ev, client_layer, true, why, sizeof why) == -1)
+      return reply_err (out, "%s", why);
     if (bd_engine_break (e, ev, argv[2]) == -1)
       return reply_err (out, "%s", "out of memory");
     fputs ("OK\n", out);
@@ -111,6 +128,11 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
         blk_parse_duration (argv[2], UINT64_C (1000000000), &ns,
                             why, sizeof why) == -1)
       return reply_err (out, "timeout: %s", why);
+    /* An explicit 0 is a check that does not wait (the engine's 0
+     * means "forever", which is what no TIMEOUT asks for).
+     */
+    if (argc == 3 && ns == 0)
+      ns = 1;
     fflush (out);
     if (bd_engine_wait_break (e, argv[1], ns) == -1)
       return reply_err (out, "no request suspended with tag '%s' (timeout "
@@ -175,10 +197,16 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
   }
   if (strcmp (argv[0], "remove") == 0) {
     char *end;
-    unsigned long id;
+    unsigned long long id;
     NEED (2, 2, "remove RULE-ID");
-    id = strtoul (argv[1], &end, 10);
-    if (*end || end == argv[1] || bd_engine_remove (e, (unsigned) id) == -1)
+    /* Whole digits only, and no truncation: 4294967297 is not rule 1. */
+    errno = 0;
+    id = argv[1][0] >= '0' && argv[1][0] <= '9'
+      ? strtoull (argv[1], &end, 10) : (end = argv[1], 0);
+    if (errno || *end || end == argv[1] || id == 0 || id > UINT_MAX)
+      return reply_err (out, "remove: '%s' is not a rule id (1 .. %u, "
+                        "see 'rules')", argv[1], UINT_MAX);
+    if (bd_engine_remove (e, (unsigned) id) == -1)
       return reply_err (out, "no rule with id '%s' (see 'rules')", argv[1]);
     fputs ("OK\n", out);
     return 0;
@@ -205,6 +233,9 @@ bd_control_exec (struct bd_engine *e, const char *line, FILE *out)
 }
 
 /* ---- the socket ---- */
+
+#define BD_STR_(x) #x
+#define BD_STR(x) BD_STR_ (x)
 
 struct conn {
   struct conn *next;
@@ -260,13 +291,30 @@ bd_control_listen (const char *path)
   return 0;
 }
 
+/* Read one line of at most BD_CONTROL_MAX_LINE bytes (without its
+ * newline) into LINE.  1: a line; 0: end of input; -1: too long.
+ */
+static int
+read_line (FILE *in, char *line)
+{
+  size_t n = 0;
+  int ch;
+
+  while ((ch = getc (in)) != EOF && ch != '\n') {
+    if (n == BD_CONTROL_MAX_LINE)
+      return -1;
+    line[n++] = (char) ch;
+  }
+  line[n] = '\0';
+  return ch == EOF && n == 0 ? 0 : 1;
+}
+
 static void *
 conn_thread (void *arg)
 {
   struct conn *c = arg;
   FILE *in = NULL, *out = NULL;
-  char *line = NULL;
-  size_t cap = 0;
+  char line[BD_CONTROL_MAX_LINE + 1];
   int fd2 = dup (c->fd);
 
   if (fd2 >= 0) {
@@ -274,13 +322,19 @@ conn_thread (void *arg)
     out = fdopen (fd2, "w");
   }
   if (in && out) {
-    while (getline (&line, &cap, in) != -1) {
+    int r;
+    while ((r = read_line (in, line)) == 1) {
       bd_control_exec (engine, line, out);
       if (fflush (out) == EOF)
         break;
     }
+    /* A line without end would grow without bound: refuse, close. */
+    if (r == -1) {
+      fprintf (out, "ERR line longer than %d bytes: closing the "
+               "connection\n", BD_CONTROL_MAX_LINE);
+      fflush (out);
+    }
   }
-  free (line);
   /* Unlink before closing: _stop must not shut down a recycled fd. */
   {
     LOCK_GUARD (&conn_lock);
@@ -342,6 +396,21 @@ accept_loop (void *arg)
         close (fd);
         free (c);
         return NULL;
+      }
+      /* Each connection holds a thread and a descriptor: past the cap,
+       * say why and close, so idle control clients cannot starve the
+       * NBD clients of descriptors.
+       */
+      if (nconns >= BD_CONTROL_MAX_CONNS) {
+        static const char msg[] = "ERR too many control connections "
+          "(at most " BD_STR (BD_CONTROL_MAX_CONNS) " at once): close one "
+          "and retry\n";
+        ssize_t w = send (fd, msg, sizeof msg - 1,
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void) w;   /* best effort: the close says it too */
+        close (fd);
+        free (c);
+        continue;
       }
       c->next = conns;
       conns = c;

@@ -35,7 +35,6 @@
 #include "engine.h"
 
 #define NEV BLK_EV__MAX
-#define STATE_CACHE 16
 
 struct suspended {
   struct suspended *next;
@@ -49,8 +48,14 @@ struct rule_array {
 };
 
 
+/* The set an event arms depends on the state only through the inject
+ * rules naming that state: every state that no rule of the event names
+ * arms the same set (key 0, the state-0 rules alone).  So the cache
+ * holds at most one set per distinct rule state plus one, however many
+ * states a set-state chain walks through.
+ */
 struct state_cache {
-  int state;
+  int state;                    /* 0: any state no rule names */
   struct bd_armed_set *set;
 };
 
@@ -63,8 +68,8 @@ struct bd_engine {
   uint64_t seed;
   struct rule_array all;
   struct rule_array ev[NEV];
-  struct state_cache cache[NEV][STATE_CACHE];
-  unsigned ncache[NEV];
+  struct state_cache *cache[NEV];        /* ncache[ev] of capcache[ev] */
+  size_t ncache[NEV], capcache[NEV];
   struct bd_armed_set *garbage;
   struct suspended *susp;       /* oldest first */
   bool shutdown;
@@ -251,8 +256,10 @@ bd_engine_free (struct bd_engine *e)
   for (i = 0; i < e->all.n; i++)
     bd_rule_free (e->all.r[i]);
   free (e->all.r);
-  for (i = 0; i < NEV; i++)
+  for (i = 0; i < NEV; i++) {
     free (e->ev[i].r);
+    free (e->cache[i]);
+  }
   while (e->garbage) {
     struct bd_armed_set *s = e->garbage;
     e->garbage = s->garbage;
@@ -420,19 +427,38 @@ suspend_locked (struct bd_engine *e, char *tag)
 static struct bd_armed_set *
 cached_set_locked (struct bd_engine *e, int ev)
 {
+  struct rule_array *a = &e->ev[ev];
   struct state_cache *c = e->cache[ev];
   struct bd_armed_set *s;
-  unsigned i;
+  int key = 0;
+  size_t i;
 
+  for (i = 0; i < a->n; i++)
+    if (a->r[i]->action == BD_INJECT && a->r[i]->state != 0 &&
+        a->r[i]->state == e->state) {
+      key = e->state;
+      break;
+    }
   for (i = 0; i < e->ncache[ev]; i++)
-    if (c[i].state == e->state)
+    if (c[i].state == key)
       return c[i].set;
-  s = set_for_locked (e, ev, e->state);
-  if (s && e->ncache[ev] < STATE_CACHE) {
-    c[e->ncache[ev]].state = e->state;
-    c[e->ncache[ev]].set = s;
-    e->ncache[ev]++;
+  s = set_for_locked (e, ev, key);
+  if (s == NULL)
+    return NULL;
+  /* Bounded by the rules (see struct state_cache); without memory for
+   * the entry the set is still valid, only not remembered.
+   */
+  if (e->ncache[ev] == e->capcache[ev]) {
+    size_t cap = e->capcache[ev] ? e->capcache[ev] * 2 : 4;
+    struct state_cache *n = realloc (c, cap * sizeof *n);
+    if (n == NULL)
+      return s;
+    e->cache[ev] = c = n;
+    e->capcache[ev] = cap;
   }
+  c[e->ncache[ev]].state = key;
+  c[e->ncache[ev]].set = s;
+  e->ncache[ev]++;
   return s;
 }
 

@@ -61,6 +61,42 @@ bd_event_name (int ev)
   return event_names[ev];
 }
 
+bool
+bd_event_client_raised (int ev)
+{
+  switch (ev) {
+  case BLK_EV_READ_AIO: case BLK_EV_WRITE_AIO: case BLK_EV_PWRITEV:
+  case BLK_EV_PWRITEV_ZERO: case BLK_EV_PWRITEV_DONE:
+  case BLK_EV_FLUSH_TO_OS: case BLK_EV_FLUSH_TO_DISK: case BLK_EV_NONE:
+  case BLK_EV_TRIM_AIO: case BLK_EV_ZERO_AIO: case BLK_EV_CACHE_AIO:
+  case BLK_EV_EXTENTS_AIO:
+    return true;
+  default:
+    return false;
+  }
+}
+
+int
+bd_event_usable (int ev, bool client, bool at_runtime, char *why,
+                 size_t whylen)
+{
+  if (at_runtime && ev == BLK_EV_NONE) {
+    snprintf (why, whylen, "event 'none' is raised once, at start-up: "
+              "a rule added now would never fire (put it on the command "
+              "line, or use another event)");
+    return -1;
+  }
+  if (client && !bd_event_client_raised (ev)) {
+    snprintf (why, whylen, "event '%s' is raised only by plugins, and "
+              "blkdebug-layer=client (the default) sees only the "
+              "filter's own events: the rule would never fire (use "
+              "blkdebug-layer=backend over a plugin that reports it, "
+              "e.g. qcow2)", bd_event_name (ev));
+    return -1;
+  }
+  return 0;
+}
+
 static const struct {
   const char *name;
   int err;
@@ -321,9 +357,16 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
                 "write-zeroes, discard, flush or block-status)", value);
   }
   if (strcmp (key, "sector") == 0) {
-    if (parse_u64 (value, &v) == -1 || v > (UINT64_C (1) << 54))
+    if (parse_u64 (value, &v) == -1)
       return fmt (why, len, "sector: '%s' is not a sector number "
                   "(512-byte units)", value);
+    /* The byte offset must fit in int64_t: 2^54 sectors would become
+     * a negative offset, which means "no sector" (every request).
+     */
+    if (v >= (UINT64_C (1) << 54))
+      return fmt (why, len, "sector: '%s' is out of range (the largest "
+                  "is %" PRIu64 ", the last 512-byte sector below 2^63 "
+                  "bytes)", value, (UINT64_C (1) << 54) - 1);
     r->sector_offset = (int64_t) (v * 512);
     return 0;
   }
@@ -381,6 +424,10 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
       r->length = v;
     }
     else {
+      /* No NBD request is longer than 32 bits. */
+      if (v > UINT32_MAX)
+        return fmt (why, len, "torn: '%s' is larger than any request "
+                    "(at most 4294967295 bytes)", value);
       r->torn = v;
       r->has_torn = true;
     }
@@ -391,6 +438,10 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
     if (blk_parse_duration (value, UINT64_C (1000000000), &r->delay_ns,
                             d, sizeof d) == -1)
       return fmt (why, len, "delay: %s", d);
+    /* nbdkit_nanosleep takes the seconds as an unsigned int. */
+    if (r->delay_ns / 1000000000u > UINT32_MAX)
+      return fmt (why, len, "delay: '%s' is too long (at most 4294967295s)",
+                  value);
     return 0;
   }
   return fmt (why, len, "unknown inject-error attribute '%s' (use event, "
@@ -758,7 +809,10 @@ bd_rule_describe (const struct bd_rule *r, char *buf, size_t len)
       ADD (" sector=%" PRIi64, r->sector_offset / 512);
     if (r->count)
       ADD (" count=%" PRIu64, r->count);
-    if (r->length)
+    /* offset= alone means "to the end" (length UINT64_MAX - offset). */
+    if (r->length && r->length == UINT64_MAX - r->offset)
+      ADD (" offset=%" PRIu64 " to end", r->offset);
+    else if (r->length)
       ADD (" offset=%" PRIu64 " length=%" PRIu64, r->offset, r->length);
     if (r->has_prob)
       ADD (" probability=%.6g", (double) r->prob / 4294967296.0);

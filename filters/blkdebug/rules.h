@@ -92,6 +92,19 @@ extern const char *const bd_iotype_names[BD_IO__MAX];
 extern int bd_event_lookup (const char *name);
 extern const char *bd_event_name (int ev);
 
+/* Does the filter itself raise EV in blkdebug-layer=client?  Plugin
+ * events (l2_load, ...) are not seen there: QEMU's raw format over
+ * blkdebug never raises them either.
+ */
+extern bool bd_event_client_raised (int ev);
+
+/* Can a rule on EV added to the layer (CLIENT or backend) ever fire?
+ * 0, or -1 with the reason in WHY.  "none" is raised once, at start-up,
+ * so AT_RUNTIME rules on it never fire.
+ */
+extern int bd_event_usable (int ev, bool client, bool at_runtime,
+                            char *why, size_t whylen);
+
 /* errno by number ("28") or name ("ENOSPC").  -1 if unknown. */
 extern int bd_errno_parse (const char *s);
 extern const char *bd_errno_name (int err);

@@ -462,6 +462,8 @@ qcow2_open_backend (struct backend *file, const char *path,
   }
   img->reftable_entries = (uint64_t) img->h.refcount_table_clusters
     * img->cluster_size / 8;
+  if (!img->readonly)
+    blk_hook_event (BLK_EV_REFTABLE_LOAD);
   if (!img->readonly &&
       read_table (img, img->h.refcount_table_offset, img->reftable_entries,
                   &img->reftable, "refcount table") == -1)

@@ -173,6 +173,7 @@ rb_get (struct qcow2_image *img, uint64_t b, int create, struct mslot **sp)
     memset (s->data, 0, img->cluster_size);
     mcache_install (&img->rbc, s, b, c * img->cluster_size);
     rb_write (img, s->data, 0, 1);        /* it counts itself */
+    blk_hook_event (BLK_EV_REFBLOCK_ALLOC_WRITE);
     mcache_mark_dirty (&img->rbc, s);
     blk_hook_event (BLK_EV_REFBLOCK_ALLOC_HOOKUP);
     img->reftable[b] = c * img->cluster_size;
