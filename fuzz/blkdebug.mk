@@ -1,5 +1,5 @@
 # libFuzzer target of the blkdebug module: the rule parsers.
-#   fuzz/fuzz-blkdebug-rules -max_total_time=60 fuzz/corpus-blkdebug fuzz/seeds/blkdebug
+#   fuzz/fuzz-blkdebug-rules -max_total_time=60 fuzz/corpus-blkdebug-rules fuzz/seeds/blkdebug-rules
 noinst_PROGRAMS += fuzz-blkdebug-rules
 fuzz_blkdebug_rules_SOURCES = fuzz-blkdebug-rules.c \
 	../filters/blkdebug/rules.c ../common/utils/duration.c
@@ -8,7 +8,7 @@ fuzz_blkdebug_rules_CPPFLAGS = -I$(top_srcdir)/common/utils \
 fuzz_blkdebug_rules_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDADD = -lm
-EXTRA_DIST += seeds/blkdebug/file1 seeds/blkdebug/file2 seeds/blkdebug/inline1
+EXTRA_DIST += seeds/blkdebug-rules/file1 seeds/blkdebug-rules/file2 seeds/blkdebug-rules/inline1
 
 # libFuzzer target of the blkdebug control protocol (parser and
 # dispatcher, no socket).
