@@ -12,12 +12,7 @@ start_nbdkit srv --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
   blkdebug-inject=event=read_aio,state=2,iotype=read,errno=EPERM \
   blkdebug-inject=event=pwritev,errno=EIO
 nbdsh -u "$(uri srv)" -c '
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 r = [outcome(h.pwrite, b"a" * 512, 0),   # write_aio from the plugin
      outcome(h.pwrite, b"b" * 512, 0),   # once: gone
      outcome(h.pread, 512, 0),           # state 1: not armed
