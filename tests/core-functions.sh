@@ -244,6 +244,28 @@ nbdkit_wrapper ()
 
 # ---- servers ----------------------------------------------------------
 
+# wait_socket SOCKET [PID [SECONDS [LOG]]]: wait until SOCKET exists
+# (remove a stale one before starting the server); fails, showing LOG,
+# if PID exits first or after SECONDS [BLK_START_TIMEOUT].  For servers
+# started by hand, with on_exit_kill:
+#   qemu-nbd -k "$s" ... >"$tmpdir/q.log" 2>&1 &
+#   on_exit_kill $! qemu-nbd
+#   wait_socket "$s" $! "" "$tmpdir/q.log"
+wait_socket ()
+{
+  local s="$1" p="${2:-}" secs="${3:-$BLK_START_TIMEOUT}" log="${4:-}" n
+  for ((n = 0; n < secs * 20; n++)); do
+    [ -S "$s" ] && return 0
+    if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then
+      [ -z "$log" ] || cat "$log" >&2
+      fail "process $p exited before it opened $s"
+    fi
+    sleep 0.05
+  done
+  [ -z "$log" ] || cat "$log" >&2
+  fail "$s did not appear within ${secs}s"
+}
+
 # _blk_start NAME WRAPPER NBDKIT-ARGS...: nbdkit -f on $tmpdir/NAME.sock
 # under WRAPPER (words split on purpose, e.g. "valgrind --tool=..."; ""
 # for none), stderr in $tmpdir/NAME.log, PID in $tmpdir/NAME.pid; put
