@@ -135,13 +135,15 @@ on_exit ()
 # on_exit_kill PID [NAME]: stop process PID at exit (SIGTERM, SIGKILL
 # after BLK_STOP_TIMEOUT s), in its place on the stack.  For servers
 # started without start_nbdkit (qemu-nbd, nbdfuse, ...).
-on_exit_kill ()
+on_exit_kill () { _blk_push_pid "$@"; }
+_blk_push_pid ()
 {
   printf 'P %s %s\n' "$1" "${2:-pid-$1}" >> "$_blk_stack"
 }
 
 # forget_pid PID: PID has been stopped (and waited for) by the script.
-forget_pid ()
+forget_pid () { _blk_forget "$@"; }
+_blk_forget ()
 {
   sed -i "/^P $1 /d" "$_blk_stack" 2>/dev/null || :
   _blk_pids="$(echo "$_blk_pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')"
@@ -163,7 +165,9 @@ _blk_kill ()
   return 0
 }
 
-# Unwind the stack (see the order at the top).
+# Unwind the stack (see the order at the top).  The stack's bookkeeping
+# goes through _blk_* names only, so a script that defines its own
+# forget_pid or on_exit_kill cannot break start/stop or the unwinding.
 _blk_unwind ()
 {
   local fn p line i group=() legacy=() entries=()
@@ -281,7 +285,7 @@ _blk_start ()
   env $(nbdkit_env) $wrap "$NBDKIT" -f -U "$s" "$@" >"$tmpdir/$name.log" 2>&1 &
   p=$!
   echo "$p" > "$tmpdir/$name.pid"
-  on_exit_kill "$p" "$name"
+  _blk_push_pid "$p" "$name"
   _blk_pids="$_blk_pids $p"
   for ((n = 0; n < BLK_START_TIMEOUT * 20; n++)); do
     [ -S "$s" ] && return 0
@@ -314,10 +318,10 @@ _blk_stop ()
   local p st=0
   p="$(server_pid "$1")"
   if ! kill -TERM "$p" 2>/dev/null && [ "${2:-}" = gone-ok ]; then
-    forget_pid "$p"
+    _blk_forget "$p"
     return 0
   fi
   wait "$p" || st=$?
-  forget_pid "$p"
+  _blk_forget "$p"
   return $st
 }
