@@ -9,18 +9,12 @@
 # Each configuration runs twice, with N and 2N requests (4K reads and
 # writes alternating, one client); the difference divided by N is the
 # cost per request with start-up and shut-down cancelled out.
-set -e
-set -u
-PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
-top="$(cd "$(dirname "$0")/.." && pwd)"
-F="$top/filters/blkdebug/.libs/nbdkit-blkdebug-filter.so"
+. "$(dirname "$0")/functions.sh"
+F="$(filter blkdebug)"
 N="${1:-4000}"
-for c in valgrind nbdkit nbdsh; do
-  command -v "$c" >/dev/null || { echo "bench-blkdebug: $c not installed"; exit 77; }
-done
-[ -e "$F" ] || { echo "bench-blkdebug: build first (make)"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+requires_cmd "$VALGRIND" "$NBDKIT" nbdsh
+[ -e "$F" ] || bench_fail "build first (make): $F is missing"
+tmp="$tmpdir"
 
 # Ten rules that never fire, two kinds:
 #  idle:  on events of the client layer that these reads and writes
@@ -39,20 +33,16 @@ done
 instructions ()
 {
   name="$1" n="$2"; shift 2
-  s="$tmp/$name.sock" out="$tmp/$name.cg"
-  rm -f "$s" "$out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" \
-    nbdkit -f -U "$s" "$@" >/dev/null 2>&1 &
-  pid=$!
-  for _ in $(seq 1 400); do [ -S "$s" ] && break; sleep 0.05; done
-  nbdsh -u "nbd+unix:///?socket=$s" -c "
+  out="$tmp/$name.cg"
+  rm -f "$out"
+  bench_start "$name" "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" -- "$@"
+  nbdsh -u "$(uri "$name")" -c "
 buf = b'x' * 4096
 for i in range($n // 2):
     h.pread(4096, 0)
     h.pwrite(buf, 8192)
 "
-  kill -TERM "$pid"
-  wait "$pid" || true
+  bench_stop "$name"
   sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1
 }
 

@@ -19,46 +19,27 @@
 #    median of 3 alternating rounds.
 #
 # Usage: bench/bench-blkreplay.sh [N]   (from the top of a built tree)
-set -e
-set -u
-PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
-top="${abs_top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}"
-filter="$top/filters/blkreplay/.libs/nbdkit-blkreplay-filter.so"
-blkreplay="$top/tools/blkreplay/blkreplay"
+. "$(dirname "$0")/functions.sh"
+filter="$(filter blkreplay)"
+blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
 N="${1:-2000}"
 
-for c in nbdkit nbdsh valgrind callgrind_annotate fio; do
-  command -v "$c" >/dev/null || { echo "bench-blkreplay: $c is not installed, skipped"; exit 0; }
-done
+requires_cmd "$NBDKIT" nbdsh "$VALGRIND" callgrind_annotate "$FIO"
 [ -x "$blkreplay" ] && [ -e "$filter" ] ||
-  { echo "bench-blkreplay: build the tree first (make)"; exit 1; }
-
-tmp="$(mktemp -d /tmp/bench-blkreplay.XXXXXX)"
-pids=""
-cleanup () { for p in $pids; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-wait_sock () {
-  for _ in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.05; done
-  echo "bench-blkreplay: no socket $1" >&2; exit 1
-}
+  bench_fail "build the tree first (make): $blkreplay or $filter is missing"
+tmp="$tmpdir"
 
 # instr NREADS ARGS...: instructions of one nbdkit run serving NREADS reads.
 instr () {
   n="$1"; shift
-  sock="$tmp/cg.sock"; out="$tmp/cg.out"
-  rm -f "$sock" "$out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" \
-    nbdkit -f -U "$sock" "$@" > "$tmp/cg.log" 2>&1 &
-  p=$!
-  pids="$pids $p"
-  wait_sock "$sock"
-  nbdsh -u "nbd+unix:///?socket=$sock" -c "
+  out="$tmp/cg.out"
+  rm -f "$out"
+  bench_start cg "$VALGRIND" --tool=callgrind --callgrind-out-file="$out" -- "$@"
+  nbdsh -u "$(uri cg)" -c "
 for i in range($n):
     h.pread(4096, (i * 4096) % (32 << 20))
 "
-  kill -TERM "$p"
-  wait "$p" || :
+  bench_stop cg
   awk '/^summary:|^totals:/ { print $2; exit }' "$out"
 }
 
@@ -101,19 +82,14 @@ randrepeat=1
 uri=\${BENCH_URI}
 [j]
 EOF
-rsock="$tmp/rec.sock"
-nbdkit -f -U "$rsock" --filter="$filter" memory 32M \
-  blkreplay-log="$tmp/load.blog" blkreplay-data=hash > "$tmp/rec.log" 2>&1 &
-p=$!; pids="$pids $p"
-wait_sock "$rsock"
-BENCH_URI="nbd+unix:///?socket=$rsock" fio "$tmp/load.fio" --output=/dev/null
-kill -TERM "$p"; wait "$p" || :
+bench_start rec -- --filter="$filter" memory 32M \
+  blkreplay-log="$tmp/load.blog" blkreplay-data=hash
+BENCH_URI="$(uri rec)" "$FIO" "$tmp/load.fio" --output=/dev/null
+bench_stop rec
 nreq="$("$blkreplay" stats --json "$tmp/load.blog" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
 
-ssock="$tmp/srv.sock"
-nbdkit -f -U "$ssock" memory 32M > "$tmp/srv.log" 2>&1 &
-p=$!; pids="$pids $p"
-wait_sock "$ssock"
+bench_start srv -- memory 32M
+ssock="$(sock srv)"
 r_rep=""; r_qd=""; r_fio=""
 for round in 1 2 3; do
   r_rep="$r_rep $("$blkreplay" run "$tmp/load.blog" "nbd+unix:///?socket=$ssock" \

@@ -14,12 +14,8 @@
 # alternates between rounds; the figures are medians over rounds.
 # Ratios are against qemu-nbd's fastest setting for that workload and
 # against the raw ceiling.  p99 completion latency in microseconds.
-set -e
-set -u
-PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
-
 top="$(cd "$(dirname "$0")/.." && pwd)"
-: "${abs_top_builddir:=$top}"
+. "$top/bench/functions.sh"
 plugin="$abs_top_builddir/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
 # quickstart.sh builds out of tree, in _build/.
 [ -e "$plugin" ] || plugin="$top/_build/plugins/qcow2/.libs/nbdkit-qcow2-plugin.so"
@@ -37,13 +33,11 @@ done
 [ -e "$plugin" ] || { echo "bench-qcow2: build first ($plugin)"; exit 1; }
 fio --enghelp=nbd >/dev/null 2>&1 || { echo "bench-qcow2: fio lacks the nbd engine"; exit 0; }
 
+# The images need room: /var/tmp, not $tmpdir (often a small tmpfs).
+# Removed after the servers (the cleanup stack runs last-in first-out).
 tmp="$(mktemp -d /var/tmp/bench-qcow2.XXXXXX)"
+on_exit rm -rf "$tmp"
 srv_pid=""
-cleanup () {
-  [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 sock="$tmp/s.sock"
 uri="nbd+unix:///?socket=$sock"
 
@@ -79,10 +73,14 @@ start () {
     raw) nbdkit -f -U "$sock" file "$raw" >"$tmp/srv.log" 2>&1 & ;;
   esac
   srv_pid=$!
-  for _ in $(seq 1 200); do [ -S "$sock" ] && return 0; sleep 0.05; done
-  cat "$tmp/srv.log"; echo "bench-qcow2: $s did not start"; exit 1
+  on_exit_kill "$srv_pid" "$s"
+  wait_socket "$sock" "$srv_pid" 10 "$tmp/srv.log"
 }
-stop () { kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null || true; srv_pid=""; }
+stop ()
+{
+  kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null || true
+  forget_pid "$srv_pid"; srv_pid=""
+}
 
 # run WORKLOAD -> "iops p99_us" on stdout
 run () {

@@ -24,7 +24,13 @@
 # - exit 0 = ran, 77 = skipped (say why on stdout), anything else = failed.
 #
 # Servers run on Unix sockets in a private $tmpdir, removed at exit
-# together with every process these helpers started (killed by PID).
+# after every server these helpers started has been stopped.  The
+# mechanism (temporary directory, cleanup stack, server start/stop,
+# skip/fail/requires, trace mode BLK_TEST_TRACE=1) is the tests' own,
+# in tests/core-functions.sh: bench sources that core rather than
+# tests/functions.sh, which insists on make check's environment and a
+# 10 s start-up; here the policy differs (60 s for valgrind, sanitizer
+# builds refused, messages prefixed "bench:").
 #
 # Methods (see bench/run for the reasoning):
 # - bench_instr: nbdkit under `valgrind --tool=callgrind` serves N and
@@ -57,107 +63,50 @@ export abs_top_srcdir abs_top_builddir NBDKIT VALGRIND FIO BENCH_QUICK \
 : "${BENCH_BLOCKSIZE:=4096}"
 : "${BENCH_SEED:=1}"
 
-# nbdsh, fio and the Python bindings exist for Debian's python3 only.
-PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
-export PATH
-
 if [ -n "$SANITIZER_PRELOAD" ]; then
   echo "bench: this tree is configured with --enable-sanitizers;" \
        "benchmark a normal build (./configure without it)" >&2
   exit 1
 fi
 
-tmpdir="$(mktemp -d "${TMPDIR:-/tmp}/nbdkit-blk-bench.XXXXXX")"
-# PIDs of the servers still running, in a file because helpers also
-# start servers from $(...) subshells.
-_bench_pids="$tmpdir/.pids"
-: > "$_bench_pids"
+BLK_TMP_PREFIX=nbdkit-blk-bench
+BLK_START_TIMEOUT=60                # valgrind on a busy machine
+BLK_LOG_LINES=20
+BLK_FAIL_PREFIX=bench:
+BLK_KEEP_TMP="${BENCH_KEEP_TMP:-${BLK_KEEP_TMP:-0}}"
+# tmpdir, cleanup stack, skip/fail/requires(_cmd), filter/plugin/uri.
+. "$abs_top_srcdir/tests/core-functions.sh"
 
-_bench_cleanup ()
-{
-  status=$?
-  set +e
-  for p in $(cat "$_bench_pids" 2>/dev/null); do
-    kill -TERM "$p" 2>/dev/null
-  done
-  for p in $(cat "$_bench_pids" 2>/dev/null); do
-    for _ in $(seq 1 40); do
-      kill -0 "$p" 2>/dev/null || break
-      sleep 0.25
-    done
-    kill -KILL "$p" 2>/dev/null
-  done
-  if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then
-    echo "bench: kept $tmpdir (BENCH_KEEP_TMP=1)" >&2
-  else
-    rm -rf "$tmpdir"
-  fi
-  exit $status
-}
-trap _bench_cleanup EXIT
-trap 'exit 130' INT TERM
+bench_fail () { fail "$@"; }
+bench_skip () { skip "$@"; }
 
-bench_fail () { echo "bench: $*" >&2; exit 1; }
-bench_skip () { echo "SKIP: $*"; exit 77; }
-
-requires_cmd ()
-{
-  for c in "$@"; do
-    command -v "$c" >/dev/null 2>&1 || bench_skip "$c is not installed"
-  done
-}
-
-# Paths of what this tree built: filter, plugin, uri (shared with tests).
-. "$abs_top_srcdir/tests/module-paths.sh"
 readload () { echo "$abs_top_builddir/bench/readload"; }
 
 # bench_start NAME [WRAPPER...] -- NBDKIT-ARGS...: nbdkit -f on
 # $tmpdir/NAME.sock (optionally under WRAPPER, e.g. valgrind), stderr
 # in $tmpdir/NAME.log; waits until it accepts connections (valgrind
-# can take a while on a busy machine).
+# can take a while on a busy machine).  Same as the tests' start_nbdkit.
 bench_start ()
 {
-  _name="$1"; shift
-  _wrap=""
-  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-    _wrap="$_wrap $1"; shift
-  done
-  [ $# -gt 0 ] || bench_fail "bench_start $_name: missing -- before the nbdkit arguments"
+  local name="$1" wrap=""
   shift
-  _s="$tmpdir/$_name.sock"
-  rm -f "$_s"
-  # $_wrap is a list of words without spaces in them (paths of tmpdir,
-  # options): split on purpose.
-  # shellcheck disable=SC2086
-  $_wrap "$NBDKIT" -f -U "$_s" "$@" >"$tmpdir/$_name.log" 2>&1 &
-  _p=$!
-  echo "$_p" > "$tmpdir/$_name.pid"
-  echo "$_p" >> "$_bench_pids"
-  for _ in $(seq 1 1200); do
-    [ -S "$_s" ] && return 0
-    if ! kill -0 "$_p" 2>/dev/null; then
-      tail -n 20 "$tmpdir/$_name.log" >&2
-      bench_fail "nbdkit $_name exited during start-up: $*"
-    fi
-    sleep 0.05
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    wrap="$wrap $1"; shift
   done
-  tail -n 20 "$tmpdir/$_name.log" >&2
-  bench_fail "nbdkit $_name did not open $_s within 60s"
+  [ $# -gt 0 ] || bench_fail "bench_start $name: missing -- before the nbdkit arguments"
+  shift
+  _blk_start "$name" "$wrap" "$@"
 }
 
 # bench_stop NAME: SIGTERM and wait for a clean exit (callgrind writes
 # its profile only then); fails if nbdkit did not exit with status 0.
 bench_stop ()
 {
-  _p="$(cat "$tmpdir/$1.pid")"
-  kill -TERM "$_p" 2>/dev/null || :
-  _st=0
-  wait "$_p" || _st=$?
-  grep -vx "$_p" "$_bench_pids" > "$_bench_pids.new" || :
-  mv "$_bench_pids.new" "$_bench_pids"
-  if [ "$_st" -ne 0 ]; then
+  local st=0
+  _blk_stop "$1" || st=$?
+  if [ "$st" -ne 0 ]; then
     tail -n 20 "$tmpdir/$1.log" >&2
-    bench_fail "nbdkit $1 exited with status $_st"
+    bench_fail "nbdkit $1 exited with status $st"
   fi
 }
 

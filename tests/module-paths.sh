@@ -1,5 +1,5 @@
 # nbdkit-blk: where this build tree keeps its modules, for shell scripts
-# (sourced by tests/functions.sh and bench/functions.sh).  Needs
+# (sourced by tests/core-functions.sh, for tests and bench).  Needs
 # $abs_top_builddir; servers' sockets live in $tmpdir.
 
 # filter NAME / plugin NAME: the .so built here (plugin falls back to the

@@ -1,5 +1,6 @@
 # nbdkit-blk: helpers for the qcow2 plugin tests (sourced after
-# functions.sh).  qemu-img is the judge of everything the plugin writes.
+# functions.sh; see docs/testing.md).  qemu-img is the judge of
+# everything the plugin writes.
 
 requires_cmd qemu-img qemu-io nbdcopy nbdinfo
 QCOW2="$(plugin qcow2)"

@@ -39,26 +39,30 @@ _rbd_make_pid ()
   echo 0
 }
 
-# At exit, in this order: stop this test's servers (an image with a
-# client cannot be removed), remove its images, then release the shared
-# cluster or stop the private one.
+# Cleanup, through functions.sh's stack (last registered runs first,
+# see tests/core-functions.sh): rbd_shared_cluster/rbd_private_cluster
+# register the cluster's release or stop first, so it runs last; each
+# rbd_image registers its removal when it is created, so it runs after
+# every server started later (an image with a client cannot be removed)
+# and before the cluster goes.
 _rbd_images=""
 _rbd_cleanup ()
 {
-  for p in $_blk_pids; do kill -TERM "$p" 2>/dev/null; done
-  for p in $_blk_pids; do
-    for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
-  done
   if [ "$RBD_DIR" != "$tmpdir/ceph" ]; then
-    for i in $_rbd_images; do
-      timeout 30 rbd snap purge --no-progress "rbd/$i" >/dev/null 2>&1
-      timeout 30 rbd rm --no-progress "rbd/$i" >/dev/null 2>&1 ||
-        echo "warning: could not remove rbd/$i" >&2
-    done
     "$ceph_cluster" release "$RBD_DIR" $$
   else
     "$ceph_cluster" stop "$RBD_DIR"
   fi
+}
+
+# _rbd_rm_image NAME: remove rbd/NAME and its snapshots (shared cluster
+# only: a private one goes away with its memstore).
+_rbd_rm_image ()
+{
+  [ "$RBD_DIR" != "$tmpdir/ceph" ] || return 0
+  timeout 30 rbd snap purge --no-progress "rbd/$1" >/dev/null 2>&1
+  timeout 30 rbd rm --no-progress "rbd/$1" >/dev/null 2>&1 ||
+    echo "warning: could not remove rbd/$1" >&2
 }
 
 rbd_shared_cluster ()
@@ -101,17 +105,17 @@ rbd_image ()
   local name="t-$(basename "$0" .sh)-$$-$RANDOM"
   rbd create --size "$size" "$@" "rbd/$name" || fail "rbd create rbd/$name failed"
   _rbd_images="$_rbd_images $name"
+  on_exit _rbd_rm_image "$name"
   eval "$var=\$name"
 }
 
 # rbd_expect_fail PATTERN ARGS...: expect_fail_nbdkit, plus what a
 # failed .after_fork needs: nbdkit leaves its socket behind then, so
-# remove it before each attempt.  Under --enable-sanitizers the
-# runtimes are preloaded as start_nbdkit does (nbdkit itself is not
-# instrumented), and there a process that loaded librados can hang in
-# exit() (glibc's setlocale lock, taken by p11-kit's destructor; never
-# seen without the preload): once the error is printed and the process
-# has had 2 s to exit, it is killed.
+# remove it before each attempt.  Under --enable-sanitizers (nbdkit_env
+# preloads the runtimes, as for start_nbdkit) a process that loaded
+# librados can hang in exit() (glibc's setlocale lock, taken by
+# p11-kit's destructor; never seen without the preload): once the error
+# is printed and the process has had 2 s to exit, it is killed.
 rbd_expect_fail ()
 {
   rm -f "$tmpdir/expect-fail.sock"
@@ -121,9 +125,8 @@ rbd_expect_fail ()
   fi
   local pat="$1" out="$tmpdir/expect-fail.log" pid n=0 st=0
   shift
-  LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \
-  ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
-    "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" >"$out" 2>&1 &
+  # shellcheck disable=SC2046
+  env $(nbdkit_env) "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" >"$out" 2>&1 &
   pid=$!
   while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do
     grep -q 'error:' "$out" && n=$((n + 10)) || n=$((n + 1))

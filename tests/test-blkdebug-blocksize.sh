@@ -17,12 +17,7 @@ echo "$j" | jq -e '.exports[0]."block_size_minimum" == 4096 and
                    .exports[0]."block_size_maximum" == 1048576' >/dev/null ||
   fail "block sizes: $(echo "$j" | jq -c '.exports[0] | with_entries(select(.key | startswith("block")))')"
 nbdsh -u "$(uri srv)" -c '
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 h.pwrite(b"z" * 262144, 0)
 assert outcome(h.zero, 4096, 0, nbd.CMD_FLAG_FAST_ZERO) == "ENOTSUP"
 assert h.pread(4096, 0) == b"z" * 4096

@@ -13,12 +13,7 @@ start_nbdkit a --filter="$F" memory 4M \
   blkdebug-inject=event=none,iotype=flush,delay=300ms,count=1
 nbdsh -u "$(uri a)" -c '
 import time
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 r = [outcome(h.pread, 512, 0) for _ in range(5)]
 assert r == ["ok", "ok", "EIO", "EIO", "ok"], r
 assert outcome(h.pwrite, b"x" * 512, (1 << 20) - 512) == "ok"

@@ -12,12 +12,7 @@ start_nbdkit srv --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
   blkdebug-inject=event=read_aio,state=2,iotype=read,errno=EPERM \
   blkdebug-inject=event=pwritev,errno=EIO
 nbdsh -u "$(uri srv)" -c '
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 r = [outcome(h.pwrite, b"a" * 512, 0),   # write_aio from the plugin
      outcome(h.pwrite, b"b" * 512, 0),   # once: gone
      outcome(h.pread, 512, 0),           # state 1: not armed
@@ -39,12 +34,7 @@ start_nbdkit cl --filter="$(filter blkdebug)" "$(plugin hooktest)" size=1M \
   blkdebug-set-state=event=write_aio,state=2,new_state=3 \
   blkdebug-inject=event=write_aio,state=3,iotype=write,errno=ENOSPC
 nbdsh -u "$(uri cl)" -c '
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 r = [outcome(h.pread, 512, 0),
      outcome(h.flush),              # the plugin reports flush_to_disk
      outcome(h.pread, 512, 0),      # not armed by the plugin event

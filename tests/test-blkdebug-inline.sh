@@ -9,13 +9,7 @@ start_nbdkit srv --filter="$(filter blkdebug)" memory 1M \
   blkdebug-inject=event=write_aio,state=2,iotype=write,errno=ENOSPC,once=on \
   blkdebug-inject=event=read_aio,iotype=read,sector=16,errno=1
 nbdsh -u "$(uri srv)" -c '
-import errno
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
+from nbdtest import outcome
 r = [outcome(h.pwrite, b"a" * 512, 0),
      outcome(h.pwrite, b"b" * 512, 0),
      outcome(h.pwrite, b"c" * 512, 0),
@@ -33,12 +27,7 @@ start_nbdkit bs --filter="$(filter blkdebug)" memory 1M \
   blkdebug-inject=event=none,errno=EIO \
   blkdebug-inject=event=extents_aio,iotype=block-status,errno=ENOSPC,once=on
 nbdsh --base-allocation -u "$(uri bs)" -c '
-def outcome(f, *a):
-    try:
-        f(*a)
-        return "ok"
-    except nbd.Error as e:
-        return e.errno
+from nbdtest import outcome
 cb = lambda *args: 0
 r = [outcome(h.pread, 512, 0), outcome(h.block_status, 65536, 0, cb),
      outcome(h.block_status, 65536, 0, cb), outcome(h.pread, 512, 0)]

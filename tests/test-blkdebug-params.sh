@@ -4,17 +4,9 @@
 . "$abs_top_srcdir/tests/functions.sh"
 F="$(filter blkdebug)"
 requires_cmd nbdsh
-# nbdkit started outside start_nbdkit needs the sanitizer runtimes
-# preloaded like start_nbdkit does (sanitizer builds only).
-if [ -n "$SANITIZER_PRELOAD" ]; then
-  cat > "$tmpdir/nbdkit-san" <<EOF
-#!/bin/sh
-LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \\
-ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:\${ASAN_OPTIONS:-}" exec "$NBDKIT" "\$@"
-EOF
-  chmod +x "$tmpdir/nbdkit-san"
-  NBDKIT="$tmpdir/nbdkit-san"
-fi
+# nbdkit started outside start_nbdkit: the sanitizer runtimes preloaded
+# like start_nbdkit does (sanitizer builds only).
+NBDKIT="$(nbdkit_wrapper)"
 
 cfg="$tmpdir/rules.cfg"
 printf '[inject-error]\nevent = write_aio\n' > "$cfg"

@@ -25,15 +25,7 @@ QCOW2="$(plugin qcow2)"
 [ -e "$QCOW2" ] || fail "qcow2 plugin not built: $QCOW2"
 # nbdkit started outside start_nbdkit needs the sanitizer runtimes
 # preloaded like start_nbdkit does (sanitizer builds only).
-if [ -n "$SANITIZER_PRELOAD" ]; then
-  cat > "$tmpdir/nbdkit-san" <<EOF
-#!/bin/sh
-LD_PRELOAD="$(echo $SANITIZER_PRELOAD | tr ' ' ':')" \\
-ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:\${ASAN_OPTIONS:-}" exec "$NBDKIT" "\$@"
-EOF
-  chmod +x "$tmpdir/nbdkit-san"
-  NBDKIT="$tmpdir/nbdkit-san"
-fi
+NBDKIT="$(nbdkit_wrapper)"
 img="$tmpdir/disk.raw"
 wrap="$tmpdir/wrap.sh"
 cat > "$wrap" <<'EOF'

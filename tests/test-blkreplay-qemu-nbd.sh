@@ -41,14 +41,15 @@ stop_nbdkit rec
 qemu-nbd -f raw -k "$tmpdir/q.sock" --shared=8 --persistent --discard=unmap "$tmpdir/rep.img" \
   > "$tmpdir/q.log" 2>&1 &
 qpid=$!
-_blk_pids="$_blk_pids $qpid"
-for _ in $(seq 1 100); do [ -S "$tmpdir/q.sock" ] && break; sleep 0.05; done
+on_exit_kill "$qpid" qemu-nbd
+wait_socket "$tmpdir/q.sock" "$qpid" "" "$tmpdir/q.log"
 "$blkreplay" run "$tmpdir/rec.blog" "nbd+unix:///?socket=$tmpdir/q.sock" \
   > "$tmpdir/run.out" 2>&1 || { cat "$tmpdir/run.out"; fail "replay against qemu-nbd"; }
 cat "$tmpdir/run.out"
 grep -q 'mismatches 0' "$tmpdir/run.out" || fail "mismatches"
 kill "$qpid" 2>/dev/null || :   # qemu-nbd exits after its last client
 wait "$qpid" 2>/dev/null || :
+forget_pid "$qpid"
 # Trimmed ranges may read back as anything: compare what was not trimmed
 # by zeroing trimmed ranges in both images first.
 "$blkreplay" dump --json "$tmpdir/rec.blog" |

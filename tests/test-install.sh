@@ -9,7 +9,11 @@ dest="$tmpdir/root"
 # rewrites .libs/*.so), and a test running beside this one would load a
 # half-written module ("file too short").  So install from a private copy
 # of the build tree, whose libtool archives point at the copy.
-build="$tmpdir/build"
+# The copy sits beside the original, so a build configured with a
+# relative source path (srcdir = ..) still finds its sources.
+build="$(mktemp -d "$abs_top_builddir.install-test.XXXXXX")"
+on_exit rm -rf "$build"
+rmdir "$build"
 cp -a "$abs_top_builddir" "$build"
 grep -rlZ --include='*.la' --include='*.lai' "$abs_top_builddir" "$build" |
   xargs -0 -r sed -i "s|$abs_top_builddir|$build|g"

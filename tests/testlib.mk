@@ -1,0 +1,4 @@
+# Tests of the shell helper library (tests/functions.sh and
+# tests/core-functions.sh, shared with bench/; docs/testing.md).
+
+SCRIPT_TESTS += test-testlib.sh
