@@ -40,6 +40,15 @@ patch size2.qcow2 24 Q 0x100000000000;       bad "L1 table .* too small" size2.q
 patch crypt.qcow2 32 I 1;                    bad "encrypted images" crypt.qcow2
 patch l1off.qcow2 40 Q 0x100000000;          bad "L1 table .* outside the file" l1off.qcow2
 patch l1al.qcow2 40 Q 0x30001;               bad "not cluster aligned" l1al.qcow2
+# An empty L1 table (virtual size 0) at an unaligned offset: QEMU
+# refuses it ("Active L1 table offset invalid"), so must we.
+qemu-img create -q -f qcow2 empty.qcow2 0
+python3 - <<'PY'
+import struct
+with open("empty.qcow2", "r+b") as f:
+    f.seek(40); f.write(struct.pack(">Q", 0x30001))
+PY
+bad "L1 table offset 196609 is not cluster aligned" empty.qcow2 readonly=true
 patch rtoff.qcow2 48 Q 0x7770000;            bad "refcount table .* outside the file" rtoff.qcow2
 patch rtsz.qcow2 56 I 0x7fffffff;            bad "invalid refcount table size" rtsz.qcow2
 patch snaps.qcow2 60 I 100000;               bad "too many snapshots" snaps.qcow2
