@@ -15,6 +15,7 @@ fuzz_qcow2_image_SOURCES = fuzz-qcow2-image.c \
 	../plugins/qcow2/refcount.c ../plugins/qcow2/read.c \
 	../plugins/qcow2/write.c ../plugins/qcow2/extents.c \
 	../plugins/qcow2/compress.c ../plugins/qcow2/backend-file.c \
+	../plugins/qcow2/lock.c \
 	../plugins/qcow2/bitmaps.c \
 	../common/hook/blk-hook.c
 fuzz_qcow2_image_CPPFLAGS = -I$(top_srcdir)/plugins/qcow2 \

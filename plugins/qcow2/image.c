@@ -182,6 +182,39 @@ qcow2_begin_writing (struct qcow2_image *img)
   }
 }
 
+/* The writer's locks, taken when the first read-write connection
+ * opens rather than at start-up: the plugin cannot tell nbdkit -r
+ * (every connection read-only) from a read-write server before that,
+ * and a reader must not keep other readers out.  The reader's locks
+ * held since open already keep every other writer out, so nothing
+ * can write the image in between.
+ */
+int
+qcow2_lock_for_writing (struct qcow2_image *img)
+{
+  LOCK_GUARD (&img->meta_lock);
+
+  if (img->readonly || img->write_locked)
+    return 0;
+  if (backend_file_lock (img->file, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                         img->locking) == -1 ||
+      (img->data != img->file &&
+       backend_file_lock (img->data, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                          img->locking) == -1)) {
+    /* Back to a reader's locks (a downgrade finds no conflict), so
+     * that the other user is still kept from writing.
+     */
+    backend_file_lock (img->file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                       img->locking);
+    if (img->data != img->file)
+      backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                         img->locking);
+    return -1;
+  }
+  img->write_locked = 1;
+  return 0;
+}
+
 static int
 read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
             uint64_t **out, const char *what)
@@ -295,6 +328,9 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
     img->backing_raw = backend_file_open (bpath, 1, 0);
     if (img->backing_raw == NULL)
       return -1;
+    if (backend_file_lock (img->backing_raw, QCOW2_LOCK_RO_PERMS,
+                           QCOW2_LOCK_UNSHARED, o->locking) == -1)
+      return -1;
     sz = backend_size (img->backing_raw);
     if (sz == -1)
       return -1;
@@ -335,6 +371,15 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
   file = backend_file_open (path, o.readonly || o.snapshot != NULL, 0);
   if (file == NULL)
     return NULL;
+  /* Lock before reading anything, as QEMU does: what we read must not
+   * be changing under us.  A reader's locks (which already keep every
+   * other writer out); qcow2_lock_for_writing takes a writer's.
+   */
+  if (backend_file_lock (file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                         o.locking) == -1) {
+    backend_close (file);
+    return NULL;
+  }
   return qcow2_open_backend (file, path, &o, depth);
 }
 
@@ -410,19 +455,29 @@ qcow2_open_backend (struct backend *file, const char *path,
       nbdkit_debug ("qcow2: %s: its external data file cannot be written: "
                     "serving the image read-only", path);
     }
+    if (backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS,
+                           QCOW2_LOCK_UNSHARED, o.locking) == -1)
+      goto fail;
   }
-  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT)) {
-    nbdkit_error ("%s: the image is marked corrupt: repair it with "
-                  "'qemu-img check -r all', or open it with readonly=true",
-                  path);
-    goto fail;
+  /* A corrupt or dirty image is served read-only, as QEMU opens it
+   * read-only: nbdkit -r works (the plugin cannot tell -r from a
+   * read-write server before the first connection), and read-write
+   * connections are refused with this message (qcow2.c).
+   */
+  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT))
+    img->write_refused = "the image is marked corrupt: repair it with "
+      "'qemu-img check -r all', or serve it read-only (nbdkit -r or "
+      "readonly=true)";
+  else if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_DIRTY))
+    img->write_refused = "the image is dirty (lazy refcounts were not "
+      "written back): repair its refcounts with 'qemu-img check -r all', "
+      "or serve it read-only (nbdkit -r or readonly=true)";
+  if (img->write_refused) {
+    nbdkit_debug ("qcow2: %s: %s: serving it read-only", path,
+                  img->write_refused);
+    img->readonly = 1;
   }
-  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_DIRTY)) {
-    nbdkit_error ("%s: the image is dirty (lazy refcounts were not written "
-                  "back): repair its refcounts with 'qemu-img check -r all', "
-                  "or open it with readonly=true", path);
-    goto fail;
-  }
+  img->locking = o.locking;
 
   img->cluster_bits = img->h.cluster_bits;
   img->cluster_size = 1ull << img->cluster_bits;

@@ -3,6 +3,7 @@
  *   nbdkit qcow2 [file=]IMAGE [readonly=true] [snapshot=NAME|ID]
  *                [backing=on|off] [backing-dir=DIR] [cache-size=SIZE]
  *                [discard=unmap|ignore] [create=SIZE [cluster-size=SIZE]]
+ *                [locking=on|off|auto]
  *   nbdkit qcow2 rbd:POOL[/NS]/IMAGE[@SNAP] [rbd-conf=FILE] [rbd-id=USER]
  *                [rbd-keyring=FILE] [rbd-cluster=NAME] [rbd-cache=on|off]
  *                [rbd-timeout=DURATION] [readonly=true] ...
@@ -101,6 +102,20 @@ qcow2_config (const char *key, const char *value)
     if (r == -1)
       return -1;
     opts.readonly = r;
+    return 0;
+  }
+  if (strcmp (key, "locking") == 0) {
+    if (strcmp (value, "auto") == 0)
+      opts.locking = QCOW2_LOCKING_AUTO;
+    else if (strcmp (value, "on") == 0)
+      opts.locking = QCOW2_LOCKING_ON;
+    else if (strcmp (value, "off") == 0)
+      opts.locking = QCOW2_LOCKING_OFF;
+    else {
+      nbdkit_error ("locking: cannot parse '%s' (expected on, off or auto)",
+                    value);
+      return -1;
+    }
     return 0;
   }
   if (strcmp (key, "snapshot") == 0)
@@ -247,6 +262,16 @@ qcow2_get_ready (void)
 static void *
 qcow2_open_conn (int readonly)
 {
+  /* A corrupt or dirty image is served read-only (image.c): a client
+   * asking for read-write gets the reason instead of a silent
+   * read-only export.  nbdkit -r makes every connection read-only.
+   */
+  if (!readonly && img->write_refused) {
+    nbdkit_error ("%s: %s", img->path, img->write_refused);
+    return NULL;
+  }
+  if (!readonly && qcow2_lock_for_writing (img) == -1)
+    return NULL;
   return NBDKIT_HANDLE_NOT_NEEDED;
 }
 
@@ -323,6 +348,7 @@ qcow2_extents_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags,
   "discard=unmap|ignore  What trim does (default unmap).\n" \
   "create=SIZE           Create a v3 image if IMAGE is missing.\n" \
   "cluster-size=SIZE     Cluster size for create= (default 64K).\n" \
+  "locking=on|off|auto   QEMU-compatible image locks (default auto).\n" \
   "file=rbd:POOL[/NS]/IMAGE[@SNAP]  A qcow2 image stored in Ceph RBD, with:\n" \
   "rbd-conf=FILE  rbd-id=USER  rbd-keyring=FILE  rbd-cluster=NAME\n" \
   "rbd-cache=on|off  rbd-timeout=DURATION  (as conf= ... of the rbd plugin)."
