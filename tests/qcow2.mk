@@ -17,6 +17,7 @@ SCRIPT_TESTS += \
 	test-qcow2-readonly.sh \
 	test-qcow2-bitmaps.sh \
 	test-qcow2-locking.sh \
+	test-qcow2-final-flush.sh \
 	test-qcow2-rbd.sh
 
 UNIT_TESTS += unit-qcow2-header

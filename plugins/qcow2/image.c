@@ -564,19 +564,36 @@ qcow2_open_backend (struct backend *file, const char *path,
   return NULL;
 }
 
-void
+int
 qcow2_close (struct qcow2_image *img)
 {
+  int r = 0;
+
   if (img == NULL)
-    return;
+    return 0;
   if (qcow2_debug_meta)
     nbdkit_debug ("qcow2: closing %s", img->path);
-  if (!img->readonly && img->l1 && img->reftable &&
-      qcow2_flush (img) == 0 && img->dirty_set) {
-    /* Everything is consistent on disk again. */
-    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
-    if (write_header (img) == 0)
-      img->dirty_set = 0;
+  if (!img->readonly && img->l1 && img->reftable) {
+    /* What the final flush has to write, for the message if it fails. */
+    unsigned l2 = img->l2c.ndirty, rb = img->rbc.ndirty;
+    size_t frees = img->npending;
+
+    if (qcow2_flush (img) == -1) {
+      nbdkit_error ("%s: the final flush at shutdown failed (%u L2 "
+                    "table(s), %u refcount block(s), %zu pending free(s) "
+                    "to write back, and the guest data written since the "
+                    "last flush to make durable): data clients wrote and "
+                    "were told was written may be lost; check the storage "
+                    "(is the file system full?) and run 'qemu-img check' "
+                    "on the image", img->path, l2, rb, frees);
+      r = -1;
+    }
+    else if (img->dirty_set) {
+      /* Everything is consistent on disk again. */
+      img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+      if (write_header (img) == 0)
+        img->dirty_set = 0;
+    }
   }
   if (img->backing)
     qcow2_close (img->backing);
@@ -596,6 +613,7 @@ qcow2_close (struct qcow2_image *img)
   pthread_rwlock_destroy (&img->free_lock);
   pthread_cond_destroy (&img->inflight_cond);
   free (img);
+  return r;
 }
 
 /* The write-back order that makes a crash leak at worst (image.h). */

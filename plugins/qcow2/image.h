@@ -142,7 +142,11 @@ extern struct qcow2_image *qcow2_open_backend (struct backend *file,
                                                const char *path,
                                                const struct qcow2_options *o,
                                                int depth);
-extern void qcow2_close (struct qcow2_image *img);
+/* Writes everything back (read-write image) and frees IMG.  -1 (and
+ * nbdkit_error naming the image) if that final flush failed: data
+ * acknowledged to clients may be lost.
+ */
+extern int qcow2_close (struct qcow2_image *img);
 /* Upgrade the image's (and data file's) locks to a writer's, once;
  * 0, or -1 with nbdkit_error ("another process is using the image").
  * A no-op for a read-only image.

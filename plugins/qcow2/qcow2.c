@@ -16,6 +16,7 @@
  */
 #include <config.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -41,13 +42,47 @@ static struct qcow2_image *img;
 static struct blk_rbd_params rbd_params = BLK_RBD_PARAMS_INIT ("rbd-", "file");
 static int is_rbd, rbd_option_given;
 
+/* A failed final flush must not look like a clean exit, but nbdkit
+ * 1.32 has no way for a plugin to set its exit status: nbdkit ends
+ * with exit (EXIT_SUCCESS) after unloading everything.  So an atexit
+ * handler turns that exit into _exit (EXIT_FAILURE).  It is
+ * registered from this shared object, so the object is pinned
+ * (RTLD_NODELETE) first: otherwise nbdkit's dlclose would run (or
+ * unmap) the handler at unload.  If pinning fails, .unload exits
+ * instead (skipping only what nbdkit does after unloading).
+ */
+static int final_flush_failed;
+
+static void
+exit_failure (void)
+{
+  _exit (EXIT_FAILURE);
+}
+
+static void
+exit_failure_at_exit (void)
+{
+  Dl_info info;
+
+  if (dladdr ((void *) exit_failure, &info) && info.dli_fname &&
+      dlopen (info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) &&
+      atexit (exit_failure) == 0)
+    return;
+  final_flush_failed = 2;       /* .unload exits */
+}
+
 /* Close in .cleanup (after the last connection): for RBD this also
  * disconnects from the cluster, which must happen before unload.
  */
 static void
 qcow2_cleanup (void)
 {
-  qcow2_close (img);
+  if (qcow2_close (img) == -1 && !final_flush_failed) {
+    nbdkit_error ("qcow2: exiting with status 1 because the final flush "
+                  "failed");
+    final_flush_failed = 1;
+    exit_failure_at_exit ();
+  }
   img = NULL;
 }
 
@@ -60,6 +95,8 @@ qcow2_unload (void)
   free (filename);
   free (backing_dir);
   free (snapshot);
+  if (final_flush_failed == 2)
+    _exit (EXIT_FAILURE);
 }
 
 static int
