@@ -176,3 +176,16 @@ backend_file_lock (struct backend *b, unsigned perms, unsigned unshared,
   return qcow2_lock_fd (((struct file_priv *) b->priv)->fd, b->name,
                         perms, unshared, (enum qcow2_locking) mode);
 }
+
+int
+backend_file_id (struct backend *b, uint64_t *dev, uint64_t *ino)
+{
+  struct stat st;
+
+  if (b == NULL || b->ops != &file_ops ||
+      fstat (((struct file_priv *) b->priv)->fd, &st) == -1)
+    return -1;
+  *dev = (uint64_t) st.st_dev;
+  *ino = (uint64_t) st.st_ino;
+  return 0;
+}

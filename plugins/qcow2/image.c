@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <nbdkit-plugin.h>
 
@@ -22,6 +23,13 @@
 #include "image.h"
 
 #define MAX_CHAIN_DEPTH 256
+
+/* The caches of all backing images of one chain share this much
+ * (metadata of backing images is only read, and a deep chain must
+ * not cost memory in proportion to its depth), or cache-size if that
+ * is smaller.  Each backing image may also use at most 4 MiB.
+ */
+#define BACKING_CACHE_BUDGET (4 * 1024 * 1024)
 
 static char *
 dir_of (const char *path)
@@ -290,6 +298,45 @@ select_snapshot (struct qcow2_image *img, const char *want, uint64_t fsize)
   return r;
 }
 
+/* A backing chain that comes back to one of its own files (A backs
+ * onto A, A -> B -> A) would be opened again and again until the
+ * depth limit: refuse it at once, naming the loop.  Files are compared
+ * by identity (st_dev, st_ino), so links and different spellings of a
+ * name do not hide a loop.
+ */
+static int
+refuse_loop (const struct qcow2_image *img, const char *bpath)
+{
+  const struct qcow2_image *p, *hit = NULL;
+  struct stat st;
+  char *chain = NULL, *t;
+
+  if (stat (bpath, &st) == -1)
+    return 0;                   /* opening it will say why */
+  for (p = img; p && !hit; p = p->overlay)
+    if (p->have_id && p->dev == (uint64_t) st.st_dev &&
+        p->ino == (uint64_t) st.st_ino)
+      hit = p;
+  if (hit == NULL)
+    return 0;
+  /* "top -> ... -> img -> bpath", built from IMG up. */
+  if (asprintf (&chain, "%s", bpath) == -1)
+    chain = NULL;
+  for (p = img; p && chain; p = p->overlay) {
+    if (asprintf (&t, "%s -> %s", p->path, chain) == -1)
+      t = NULL;
+    free (chain);
+    chain = t;
+  }
+  nbdkit_error ("%s: backing chain loop: %s (the backing file '%s' is "
+                "already in the chain as %s); fix it with "
+                "'qemu-img rebase -u -b NEW-BACKING -F FORMAT %s', or use "
+                "backing=off", img->path, chain ? chain : bpath,
+                img->h.backing_file, hit->path, img->path);
+  free (chain);
+  return -1;
+}
+
 static int
 open_backing (struct qcow2_image *img, const struct qcow2_options *o)
 {
@@ -312,12 +359,24 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
                          "backing file");
   if (bpath == NULL)
     return -1;
+  if (refuse_loop (img, bpath) == -1)
+    return -1;
   if (strcmp (fmt, "qcow2") == 0) {
     struct qcow2_options bo = *o;
     bo.readonly = 1;
     bo.snapshot = NULL;
-    if (bo.cache_size > 4 * 1024 * 1024)
-      bo.cache_size = 4 * 1024 * 1024;
+    bo.overlay = img;
+    if (bo.cache_size == 0 || bo.cache_size > BACKING_CACHE_BUDGET)
+      bo.cache_size = BACKING_CACHE_BUDGET;
+    if (bo.budget == NULL) {      /* IMG is the top of the chain */
+      img->backing_budget = calloc (1, sizeof *img->backing_budget);
+      if (img->backing_budget == NULL) {
+        nbdkit_error ("%s: %m", img->path);
+        return -1;
+      }
+      img->backing_budget->limit = bo.cache_size;
+      bo.budget = img->backing_budget;
+    }
     img->backing = qcow2_open (bpath, &bo, img->depth + 1);
     if (img->backing == NULL)
       return -1;
@@ -404,6 +463,8 @@ qcow2_open_backend (struct backend *file, const char *path,
     return NULL;
   }
   img->depth = depth;
+  img->overlay = o.overlay;
+  img->have_id = backend_file_id (file, &img->dev, &img->ino) == 0;
   img->readonly = o.readonly || o.snapshot != NULL;
   pthread_mutex_init (&img->meta_lock, NULL);
   pthread_cond_init (&img->inflight_cond, NULL);
@@ -539,6 +600,8 @@ qcow2_open_backend (struct backend *file, const char *path,
     goto fail;
   }
 
+  /* Backing images share their budget (open_backing). */
+  img->l2c.budget = img->rbc.budget = o.budget;
   if (img->h.backing_file && o.backing && open_backing (img, &o) == -1)
     goto fail;
 
@@ -603,6 +666,7 @@ qcow2_close (struct qcow2_image *img)
   backend_close (img->file);
   mcache_free (&img->l2c);
   mcache_free (&img->rbc);
+  free (img->backing_budget);   /* after the backing images' caches */
   qcow2_header_free (&img->h);
   free (img->l1);
   free (img->reftable);

@@ -46,6 +46,9 @@ struct qcow2_options {
   uint64_t cache_size;          /* bytes for L2 + refcount caches */
   int discard;                  /* honour trim */
   int locking;                  /* enum qcow2_locking (lock.h) */
+  /* Set by the engine when it opens a backing image: */
+  const struct qcow2_image *overlay; /* the image whose backing this is */
+  struct mcache_budget *budget; /* shared by the chain's backing images */
 };
 
 /* What a guest range maps to (after the L2 lookup). */
@@ -83,6 +86,14 @@ struct qcow2_image {
   int locking;                  /* enum qcow2_locking */
   int write_locked;             /* writer's locks taken (meta_lock) */
   int depth;
+  /* Backing chain: the overlay above this image (NULL at the top),
+   * this file's identity (have_id: a local file) to refuse loops, and
+   * (top image only) the cache budget its backing images share.
+   */
+  const struct qcow2_image *overlay;
+  uint64_t dev, ino;
+  int have_id;
+  struct mcache_budget *backing_budget;
 
   struct qcow2_header h;
   unsigned cluster_bits;
