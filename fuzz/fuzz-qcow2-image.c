@@ -31,12 +31,34 @@
 #include "backend.h"
 #include "image.h"
 
-/* nbdkit's functions the engine calls. */
-void nbdkit_error (const char *fs, ...) { (void) fs; }
-void nbdkit_debug (const char *fs, ...) { (void) fs; }
+/* nbdkit's functions the engine calls.  FUZZ_QCOW2_VERBOSE=1 prints
+ * the messages (to see what a seed reaches).
+ */
+static void
+say (const char *fs, va_list args)
+{
+  static int verbose = -1;
+
+  if (verbose == -1)
+    verbose = getenv ("FUZZ_QCOW2_VERBOSE") != NULL;
+  if (verbose) {
+    vfprintf (stderr, fs, args);
+    fputc ('\n', stderr);
+  }
+}
+void nbdkit_error (const char *fs, ...)
+{
+  va_list a;
+  va_start (a, fs); say (fs, a); va_end (a);
+}
+void nbdkit_debug (const char *fs, ...)
+{
+  va_list a;
+  va_start (a, fs); say (fs, a); va_end (a);
+}
 int nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l,
                        uint32_t t) { return 0; }
-int qcow2_debug_meta = 0;
+int qcow2_debug_meta = 1;  /* messages only with FUZZ_QCOW2_VERBOSE */
 
 static char dir[64];
 static char img_path[128], data_path[128];
@@ -110,7 +132,7 @@ static void
 exercise (struct qcow2_image *img, int rw)
 {
   static uint8_t buf[256 * 1024];
-  uint64_t off, end, stride;
+  uint64_t off, end, stride, n;
   unsigned i;
 
   end = img->size < 4 * 1024 * 1024 ? img->size : 4 * 1024 * 1024;
@@ -134,10 +156,11 @@ exercise (struct qcow2_image *img, int rw)
     memset (buf, 0xa5, sizeof buf);
     qcow2_write (img, buf, 4096, 1000);
     qcow2_write (img, buf, 70000, 65536 - 500);
-    /* Many new clusters: small-cluster images grow their refcount
-     * table. */
-    for (off = 2 * 65536; off + 4096 <= end; off += 32768)
-      qcow2_write (img, buf, 4096, off);
+    /* Many new clusters: small-cluster images (whose refcount table
+     * covers little) grow their refcount table. */
+    n = img->cluster_size <= 4096 ? 32768 : 4096;
+    for (off = 2 * 65536; off + n <= end; off += 32768)
+      qcow2_write (img, buf, n, off);
     qcow2_zero (img, 65536, 0, 1, 0);
     qcow2_trim (img, 131072, 65536);
     qcow2_flush (img);

@@ -25,3 +25,14 @@ fuzz_qcow2_image_CPPFLAGS = -I$(top_srcdir)/plugins/qcow2 \
 fuzz_qcow2_image_CFLAGS = $(FUZZ_CFLAGS) $(NBDKIT_CFLAGS) $(ZLIB_CFLAGS) $(ZSTD_CFLAGS) -pthread
 fuzz_qcow2_image_LDFLAGS = $(FUZZ_CFLAGS) -pthread
 fuzz_qcow2_image_LDADD = $(ZLIB_LIBS) $(ZSTD_LIBS)
+EXTRA_DIST += \
+	seeds/qcow2-image/backing-loop-self.qcow2 \
+	seeds/qcow2-image/backing-qcow2.qcow2 \
+	seeds/qcow2-image/backing-raw.qcow2 \
+	seeds/qcow2-image/compressed.qcow2 \
+	seeds/qcow2-image/data-file.qcow2 \
+	seeds/qcow2-image/extl2.qcow2 \
+	seeds/qcow2-image/l1-empty-unaligned.qcow2 \
+	seeds/qcow2-image/plain.qcow2 \
+	seeds/qcow2-image/small-clusters.qcow2 \
+	seeds/qcow2-image/snapshot.qcow2
