@@ -16,6 +16,9 @@ SCRIPT_TESTS += \
 	test-qcow2-blkdebug.sh \
 	test-qcow2-readonly.sh \
 	test-qcow2-bitmaps.sh \
+	test-qcow2-locking.sh \
+	test-qcow2-final-flush.sh \
+	test-qcow2-backing-loop.sh \
 	test-qcow2-rbd.sh
 
 UNIT_TESTS += unit-qcow2-header

@@ -40,6 +40,15 @@ patch size2.qcow2 24 Q 0x100000000000;       bad "L1 table .* too small" size2.q
 patch crypt.qcow2 32 I 1;                    bad "encrypted images" crypt.qcow2
 patch l1off.qcow2 40 Q 0x100000000;          bad "L1 table .* outside the file" l1off.qcow2
 patch l1al.qcow2 40 Q 0x30001;               bad "not cluster aligned" l1al.qcow2
+# An empty L1 table (virtual size 0) at an unaligned offset: QEMU
+# refuses it ("Active L1 table offset invalid"), so must we.
+qemu-img create -q -f qcow2 empty.qcow2 0
+python3 - <<'PY'
+import struct
+with open("empty.qcow2", "r+b") as f:
+    f.seek(40); f.write(struct.pack(">Q", 0x30001))
+PY
+bad "L1 table offset 196609 is not cluster aligned" empty.qcow2 readonly=true
 patch rtoff.qcow2 48 Q 0x7770000;            bad "refcount table .* outside the file" rtoff.qcow2
 patch rtsz.qcow2 56 I 0x7fffffff;            bad "invalid refcount table size" rtsz.qcow2
 patch snaps.qcow2 60 I 100000;               bad "too many snapshots" snaps.qcow2
@@ -49,14 +58,33 @@ patch hlen.qcow2 100 I 101;                  bad "invalid header length" hlen.qc
 patch ext.qcow2 112 Q 0x12345678ffff0000;    bad "overruns the first cluster" ext.qcow2
 patch l1ent.qcow2 l1 Q 0x0000000000030100;   bad "corrupt L1 entry 0" l1ent.qcow2
 
-# Corrupt and dirty: refused read-write, served read-only.
+# Corrupt and dirty: served read-only (nbdkit -r, readonly=true); a
+# read-write connection is refused with the reason.
+# rw_refused NAME PATTERN: the server NAME refuses a rw connection.
+rw_refused ()
+{
+  if nbdinfo "$(uri "$1")" >/dev/null 2>&1; then
+    fail "$1: a read-write connection was accepted"
+  fi
+  grep -Eq "$2" "$(server_log "$1")" || {
+    cat "$(server_log "$1")" >&2
+    fail "$1: no message matching '$2'"
+  }
+}
 patch corrupt.qcow2 72 Q 2
-bad "marked corrupt.*qemu-img check -r all" corrupt.qcow2
+serve crw corrupt.qcow2
+rw_refused crw "corrupt.qcow2: the image is marked corrupt.*qemu-img check -r all"
+stop_nbdkit crw
 serve ro corrupt.qcow2 readonly=true
 nbdsh -u "$(uri ro)" -c 'assert h.pread(512, 0) == b"\x55" * 512'
 stop_nbdkit ro
+start_nbdkit ro -r "$QCOW2" corrupt.qcow2
+nbdsh -u "$(uri ro)" -c 'assert h.pread(512, 0) == b"\x55" * 512'
+stop_nbdkit ro
 patch dirty.qcow2 72 Q 1
-bad "is dirty" dirty.qcow2
+serve drw dirty.qcow2
+rw_refused drw "dirty.qcow2: the image is dirty"
+stop_nbdkit drw
 
 # L1 pointing past the end of the file: the read fails with EIO and a
 # message, the server lives on.

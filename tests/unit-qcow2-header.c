@@ -129,6 +129,30 @@ Test (qcow2_header, rejects)
   }
 }
 
+/* QEMU validates the L1 table's offset whatever its size: an empty
+ * L1 table (virtual size 0) at an unaligned offset is refused with
+ * "Active L1 table offset invalid", and so must it be here.
+ */
+Test (qcow2_header, empty_l1_unaligned)
+{
+  struct qcow2_header h;
+  make_v3 ();
+  qcow2_put64 (img + 24, 0);                /* size 0: no L1 entry needed */
+  qcow2_put32 (img + 36, 0);                /* l1_size 0 */
+  qcow2_put64 (img + 40, 0);                /* offset 0 is aligned: ok */
+  cr_assert_eq (parse (&h), 0, "%s", why);
+  qcow2_header_free (&h);
+  qcow2_put64 (img + 40, 0x30001);
+  cr_assert_eq (parse (&h), -1, "unaligned empty L1 table accepted");
+  cr_assert (strstr (why, "L1 table offset 196609 is not cluster aligned"),
+             "%s", why);
+  qcow2_header_free (&h);
+  qcow2_put64 (img + 40, 0x8000000000000000ull);
+  cr_assert_eq (parse (&h), -1, "L1 offset past 2^63 accepted");
+  cr_assert (strstr (why, "L1 table offset"), "%s", why);
+  qcow2_header_free (&h);
+}
+
 Test (qcow2_header, extension_overrun)
 {
   struct qcow2_header h;

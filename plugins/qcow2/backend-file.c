@@ -16,6 +16,7 @@
 #include <nbdkit-plugin.h>
 
 #include "backend.h"
+#include "lock.h"
 
 struct file_priv {
   int fd;
@@ -164,4 +165,27 @@ backend_file_open (const char *path, int readonly, int create)
   b->priv = p;
   b->caps |= BACKEND_EXTENDS_ON_WRITE;
   return b;
+}
+
+int
+backend_file_lock (struct backend *b, unsigned perms, unsigned unshared,
+                   int mode)
+{
+  if (b == NULL || b->ops != &file_ops)
+    return 0;                   /* other backends lock their own way */
+  return qcow2_lock_fd (((struct file_priv *) b->priv)->fd, b->name,
+                        perms, unshared, (enum qcow2_locking) mode);
+}
+
+int
+backend_file_id (struct backend *b, uint64_t *dev, uint64_t *ino)
+{
+  struct stat st;
+
+  if (b == NULL || b->ops != &file_ops ||
+      fstat (((struct file_priv *) b->priv)->fd, &st) == -1)
+    return -1;
+  *dev = (uint64_t) st.st_dev;
+  *ino = (uint64_t) st.st_ino;
+  return 0;
 }

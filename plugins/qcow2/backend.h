@@ -67,6 +67,18 @@ struct backend {
 extern struct backend *backend_file_open (const char *path, int readonly,
                                           int create);
 
+/* Take QEMU's locks on a file backend (lock.h: QCOW2_PERM_* bits,
+ * MODE an enum qcow2_locking); a no-op on other backends.  0 or -1
+ * with nbdkit_error.
+ */
+extern int backend_file_lock (struct backend *b, unsigned perms,
+                              unsigned unshared, int mode);
+
+/* The identity (st_dev, st_ino) of a file backend's file, to detect a
+ * backing chain that loops.  -1 for other backends.
+ */
+extern int backend_file_id (struct backend *b, uint64_t *dev, uint64_t *ino);
+
 /* Wrappers used by the engine: hook bracketing + nbdkit_error on
  * failure (naming WHAT, e.g. "L2 table").  META marks qcow2 metadata
  * (BLK_HOOK_F_METADATA) as opposed to guest data.

@@ -11,19 +11,15 @@
 int
 mcache_init (struct mcache *c, size_t table_size, unsigned n, uint64_t nkeys)
 {
-  unsigned i;
-
   memset (c, 0, sizeof *c);
   c->table_size = table_size;
   c->n = n;
+  /* The tables themselves are allocated on first use (mcache_victim):
+   * a cache sized for a big image costs nothing until it is used.
+   */
   c->slots = calloc (n, sizeof *c->slots);
   if (c->slots == NULL)
     return -1;
-  for (i = 0; i < n; i++) {
-    /* Aligned so that the tables could be used with O_DIRECT later. */
-    if (posix_memalign ((void **) &c->slots[i].data, 4096, table_size))
-      return -1;
-  }
   return mcache_resize (c, nkeys);
 }
 
@@ -35,9 +31,35 @@ mcache_free (struct mcache *c)
   if (c->slots)
     for (i = 0; i < c->n; i++)
       free (c->slots[i].data);
+  if (c->budget)
+    __atomic_sub_fetch (&c->budget->used, (uint64_t) c->nalloc * c->table_size,
+                        __ATOMIC_RELAXED);
   free (c->slots);
   free (c->map);
   memset (c, 0, sizeof *c);
+}
+
+/* Allocate S's table if the budget allows (always for the first). */
+static int
+alloc_table (struct mcache *c, struct mslot *s)
+{
+  if (c->budget && c->nalloc > 0 &&
+      __atomic_add_fetch (&c->budget->used, c->table_size,
+                          __ATOMIC_RELAXED) > c->budget->limit) {
+    __atomic_sub_fetch (&c->budget->used, c->table_size, __ATOMIC_RELAXED);
+    return -1;
+  }
+  if (c->budget && c->nalloc == 0)
+    __atomic_add_fetch (&c->budget->used, c->table_size, __ATOMIC_RELAXED);
+  /* Aligned so that the tables could be used with O_DIRECT later. */
+  if (posix_memalign ((void **) &s->data, 4096, c->table_size)) {
+    s->data = NULL;
+    if (c->budget)
+      __atomic_sub_fetch (&c->budget->used, c->table_size, __ATOMIC_RELAXED);
+    return -1;
+  }
+  c->nalloc++;
+  return 0;
 }
 
 int
@@ -61,11 +83,16 @@ mcache_resize (struct mcache *c, uint64_t nkeys)
 struct mslot *
 mcache_victim (struct mcache *c)
 {
-  struct mslot *clean = NULL, *dirty = NULL;
+  struct mslot *clean = NULL, *dirty = NULL, *unallocated = NULL;
   unsigned i;
 
   for (i = 0; i < c->n; i++) {
     struct mslot *s = &c->slots[i];
+    if (s->data == NULL) {
+      if (!unallocated)
+        unallocated = s;
+      continue;
+    }
     if (!s->valid)
       return s;
     if (s->dirty) {
@@ -75,6 +102,8 @@ mcache_victim (struct mcache *c)
     else if (!clean || s->lru < clean->lru)
       clean = s;
   }
+  if (unallocated && alloc_table (c, unallocated) == 0)
+    return unallocated;
   return clean ? clean : dirty;
 }
 

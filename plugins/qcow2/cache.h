@@ -19,12 +19,24 @@ struct mslot {
   uint64_t lru;
   int valid;
   int dirty;
-  uint8_t *data;                /* one cluster */
+  uint8_t *data;                /* one cluster, NULL until first use */
+};
+
+/* Memory shared by several caches (the backing images of one chain):
+ * a cache allocates a slot's table only while USED stays within
+ * LIMIT, except its first one.  USED is updated atomically, since the
+ * caches sharing it belong to different images (different meta_locks).
+ */
+struct mcache_budget {
+  uint64_t limit;
+  uint64_t used;
 };
 
 struct mcache {
   size_t table_size;
-  unsigned n;
+  unsigned n;                   /* slots at most */
+  unsigned nalloc;              /* slots whose table is allocated */
+  struct mcache_budget *budget; /* NULL: no limit but N */
   struct mslot *slots;
   int32_t *map;                 /* key -> slot index, or -1 */
   uint64_t nkeys;
@@ -49,9 +61,11 @@ mcache_find (struct mcache *c, uint64_t key)
   return &c->slots[i];
 }
 
-/* The slot to reuse: an invalid one, else the least recently used
- * clean one, else the least recently used dirty one (the caller must
- * write it back before mcache_install).
+/* The slot to reuse: an invalid one, else a new one (tables are
+ * allocated on first use, within the budget), else the least recently
+ * used clean one, else the least recently used dirty one (the caller
+ * must write it back before mcache_install).  NULL only if no table
+ * could be allocated at all (out of memory).
  */
 extern struct mslot *mcache_victim (struct mcache *c);
 extern void mcache_install (struct mcache *c, struct mslot *s,

@@ -238,8 +238,16 @@ qcow2_header_parse (const uint8_t *buf, size_t len, uint64_t file_size,
   if (l1_needed > h->l1_size)
     return reject (why, whylen, "L1 table (%" PRIu32 " entries) too small for "
                    "the virtual size %" PRIu64, h->l1_size, h->size);
+  /* As QEMU does, the offset is checked even for an empty table: an
+   * unaligned or absurd offset means a damaged header, not an image
+   * of size 0 (QEMU: "Active L1 table offset invalid").
+   */
+  if (h->l1_table_offset % cluster_size ||
+      h->l1_table_offset > (uint64_t) INT64_MAX - (uint64_t) h->l1_size * 8)
+    return reject (why, whylen, "L1 table offset %" PRIu64
+                   " is not cluster aligned", h->l1_table_offset);
   if (h->l1_size) {
-    if (h->l1_table_offset % cluster_size || h->l1_table_offset == 0)
+    if (h->l1_table_offset == 0)
       return reject (why, whylen, "L1 table offset %" PRIu64
                      " is not cluster aligned", h->l1_table_offset);
     if (!inside (h->l1_table_offset, (uint64_t) h->l1_size * 8, file_size))
@@ -348,9 +356,9 @@ qcow2_snapshots_parse (const uint8_t *buf, size_t len, uint32_t nb,
       goto fail;
     }
     if ((uint64_t) s[i].l1_size * 8 > QCOW2_MAX_L1_BYTES ||
+        s[i].l1_table_offset % cluster_size ||
         (s[i].l1_size &&
-         (s[i].l1_table_offset % cluster_size ||
-          !inside (s[i].l1_table_offset, (uint64_t) s[i].l1_size * 8, file_size)))) {
+         !inside (s[i].l1_table_offset, (uint64_t) s[i].l1_size * 8, file_size))) {
       reject (why, whylen, "snapshot '%s': L1 table (offset %" PRIu64
               ", %" PRIu32 " entries) is invalid or outside the file",
               s[i].name, s[i].l1_table_offset, s[i].l1_size);

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <nbdkit-plugin.h>
 
@@ -22,6 +23,13 @@
 #include "image.h"
 
 #define MAX_CHAIN_DEPTH 256
+
+/* The caches of all backing images of one chain share this much
+ * (metadata of backing images is only read, and a deep chain must
+ * not cost memory in proportion to its depth), or cache-size if that
+ * is smaller.  Each backing image may also use at most 4 MiB.
+ */
+#define BACKING_CACHE_BUDGET (4 * 1024 * 1024)
 
 static char *
 dir_of (const char *path)
@@ -182,6 +190,39 @@ qcow2_begin_writing (struct qcow2_image *img)
   }
 }
 
+/* The writer's locks, taken when the first read-write connection
+ * opens rather than at start-up: the plugin cannot tell nbdkit -r
+ * (every connection read-only) from a read-write server before that,
+ * and a reader must not keep other readers out.  The reader's locks
+ * held since open already keep every other writer out, so nothing
+ * can write the image in between.
+ */
+int
+qcow2_lock_for_writing (struct qcow2_image *img)
+{
+  LOCK_GUARD (&img->meta_lock);
+
+  if (img->readonly || img->write_locked)
+    return 0;
+  if (backend_file_lock (img->file, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                         img->locking) == -1 ||
+      (img->data != img->file &&
+       backend_file_lock (img->data, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                          img->locking) == -1)) {
+    /* Back to a reader's locks (a downgrade finds no conflict), so
+     * that the other user is still kept from writing.
+     */
+    backend_file_lock (img->file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                       img->locking);
+    if (img->data != img->file)
+      backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                         img->locking);
+    return -1;
+  }
+  img->write_locked = 1;
+  return 0;
+}
+
 static int
 read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
             uint64_t **out, const char *what)
@@ -257,6 +298,45 @@ select_snapshot (struct qcow2_image *img, const char *want, uint64_t fsize)
   return r;
 }
 
+/* A backing chain that comes back to one of its own files (A backs
+ * onto A, A -> B -> A) would be opened again and again until the
+ * depth limit: refuse it at once, naming the loop.  Files are compared
+ * by identity (st_dev, st_ino), so links and different spellings of a
+ * name do not hide a loop.
+ */
+static int
+refuse_loop (const struct qcow2_image *img, const char *bpath)
+{
+  const struct qcow2_image *p, *hit = NULL;
+  struct stat st;
+  char *chain = NULL, *t;
+
+  if (stat (bpath, &st) == -1)
+    return 0;                   /* opening it will say why */
+  for (p = img; p && !hit; p = p->overlay)
+    if (p->have_id && p->dev == (uint64_t) st.st_dev &&
+        p->ino == (uint64_t) st.st_ino)
+      hit = p;
+  if (hit == NULL)
+    return 0;
+  /* "top -> ... -> img -> bpath", built from IMG up. */
+  if (asprintf (&chain, "%s", bpath) == -1)
+    chain = NULL;
+  for (p = img; p && chain; p = p->overlay) {
+    if (asprintf (&t, "%s -> %s", p->path, chain) == -1)
+      t = NULL;
+    free (chain);
+    chain = t;
+  }
+  nbdkit_error ("%s: backing chain loop: %s (the backing file '%s' is "
+                "already in the chain as %s); fix it with "
+                "'qemu-img rebase -u -b NEW-BACKING -F FORMAT %s', or use "
+                "backing=off", img->path, chain ? chain : bpath,
+                img->h.backing_file, hit->path, img->path);
+  free (chain);
+  return -1;
+}
+
 static int
 open_backing (struct qcow2_image *img, const struct qcow2_options *o)
 {
@@ -279,12 +359,24 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
                          "backing file");
   if (bpath == NULL)
     return -1;
+  if (refuse_loop (img, bpath) == -1)
+    return -1;
   if (strcmp (fmt, "qcow2") == 0) {
     struct qcow2_options bo = *o;
     bo.readonly = 1;
     bo.snapshot = NULL;
-    if (bo.cache_size > 4 * 1024 * 1024)
-      bo.cache_size = 4 * 1024 * 1024;
+    bo.overlay = img;
+    if (bo.cache_size == 0 || bo.cache_size > BACKING_CACHE_BUDGET)
+      bo.cache_size = BACKING_CACHE_BUDGET;
+    if (bo.budget == NULL) {      /* IMG is the top of the chain */
+      img->backing_budget = calloc (1, sizeof *img->backing_budget);
+      if (img->backing_budget == NULL) {
+        nbdkit_error ("%s: %m", img->path);
+        return -1;
+      }
+      img->backing_budget->limit = bo.cache_size;
+      bo.budget = img->backing_budget;
+    }
     img->backing = qcow2_open (bpath, &bo, img->depth + 1);
     if (img->backing == NULL)
       return -1;
@@ -294,6 +386,9 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
     int64_t sz;
     img->backing_raw = backend_file_open (bpath, 1, 0);
     if (img->backing_raw == NULL)
+      return -1;
+    if (backend_file_lock (img->backing_raw, QCOW2_LOCK_RO_PERMS,
+                           QCOW2_LOCK_UNSHARED, o->locking) == -1)
       return -1;
     sz = backend_size (img->backing_raw);
     if (sz == -1)
@@ -335,6 +430,15 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
   file = backend_file_open (path, o.readonly || o.snapshot != NULL, 0);
   if (file == NULL)
     return NULL;
+  /* Lock before reading anything, as QEMU does: what we read must not
+   * be changing under us.  A reader's locks (which already keep every
+   * other writer out); qcow2_lock_for_writing takes a writer's.
+   */
+  if (backend_file_lock (file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                         o.locking) == -1) {
+    backend_close (file);
+    return NULL;
+  }
   return qcow2_open_backend (file, path, &o, depth);
 }
 
@@ -359,6 +463,8 @@ qcow2_open_backend (struct backend *file, const char *path,
     return NULL;
   }
   img->depth = depth;
+  img->overlay = o.overlay;
+  img->have_id = backend_file_id (file, &img->dev, &img->ino) == 0;
   img->readonly = o.readonly || o.snapshot != NULL;
   pthread_mutex_init (&img->meta_lock, NULL);
   pthread_cond_init (&img->inflight_cond, NULL);
@@ -410,19 +516,29 @@ qcow2_open_backend (struct backend *file, const char *path,
       nbdkit_debug ("qcow2: %s: its external data file cannot be written: "
                     "serving the image read-only", path);
     }
+    if (backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS,
+                           QCOW2_LOCK_UNSHARED, o.locking) == -1)
+      goto fail;
   }
-  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT)) {
-    nbdkit_error ("%s: the image is marked corrupt: repair it with "
-                  "'qemu-img check -r all', or open it with readonly=true",
-                  path);
-    goto fail;
+  /* A corrupt or dirty image is served read-only, as QEMU opens it
+   * read-only: nbdkit -r works (the plugin cannot tell -r from a
+   * read-write server before the first connection), and read-write
+   * connections are refused with this message (qcow2.c).
+   */
+  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_CORRUPT))
+    img->write_refused = "the image is marked corrupt: repair it with "
+      "'qemu-img check -r all', or serve it read-only (nbdkit -r or "
+      "readonly=true)";
+  else if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_DIRTY))
+    img->write_refused = "the image is dirty (lazy refcounts were not "
+      "written back): repair its refcounts with 'qemu-img check -r all', "
+      "or serve it read-only (nbdkit -r or readonly=true)";
+  if (img->write_refused) {
+    nbdkit_debug ("qcow2: %s: %s: serving it read-only", path,
+                  img->write_refused);
+    img->readonly = 1;
   }
-  if (!img->readonly && (img->h.incompatible & QCOW2_INCOMPAT_DIRTY)) {
-    nbdkit_error ("%s: the image is dirty (lazy refcounts were not written "
-                  "back): repair its refcounts with 'qemu-img check -r all', "
-                  "or open it with readonly=true", path);
-    goto fail;
-  }
+  img->locking = o.locking;
 
   img->cluster_bits = img->h.cluster_bits;
   img->cluster_size = 1ull << img->cluster_bits;
@@ -486,6 +602,8 @@ qcow2_open_backend (struct backend *file, const char *path,
     goto fail;
   }
 
+  /* Backing images share their budget (open_backing). */
+  img->l2c.budget = img->rbc.budget = o.budget;
   if (img->h.backing_file && o.backing && open_backing (img, &o) == -1)
     goto fail;
 
@@ -511,19 +629,36 @@ qcow2_open_backend (struct backend *file, const char *path,
   return NULL;
 }
 
-void
+int
 qcow2_close (struct qcow2_image *img)
 {
+  int r = 0;
+
   if (img == NULL)
-    return;
+    return 0;
   if (qcow2_debug_meta)
     nbdkit_debug ("qcow2: closing %s", img->path);
-  if (!img->readonly && img->l1 && img->reftable &&
-      qcow2_flush (img) == 0 && img->dirty_set) {
-    /* Everything is consistent on disk again. */
-    img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
-    if (write_header (img) == 0)
-      img->dirty_set = 0;
+  if (!img->readonly && img->l1 && img->reftable) {
+    /* What the final flush has to write, for the message if it fails. */
+    unsigned l2 = img->l2c.ndirty, rb = img->rbc.ndirty;
+    size_t frees = img->npending;
+
+    if (qcow2_flush (img) == -1) {
+      nbdkit_error ("%s: the final flush at shutdown failed (%u L2 "
+                    "table(s), %u refcount block(s), %zu pending free(s) "
+                    "to write back, and the guest data written since the "
+                    "last flush to make durable): data clients wrote and "
+                    "were told was written may be lost; check the storage "
+                    "(is the file system full?) and run 'qemu-img check' "
+                    "on the image", img->path, l2, rb, frees);
+      r = -1;
+    }
+    else if (img->dirty_set) {
+      /* Everything is consistent on disk again. */
+      img->h.incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+      if (write_header (img) == 0)
+        img->dirty_set = 0;
+    }
   }
   if (img->backing)
     qcow2_close (img->backing);
@@ -533,6 +668,7 @@ qcow2_close (struct qcow2_image *img)
   backend_close (img->file);
   mcache_free (&img->l2c);
   mcache_free (&img->rbc);
+  free (img->backing_budget);   /* after the backing images' caches */
   qcow2_header_free (&img->h);
   free (img->l1);
   free (img->reftable);
@@ -543,6 +679,7 @@ qcow2_close (struct qcow2_image *img)
   pthread_rwlock_destroy (&img->free_lock);
   pthread_cond_destroy (&img->inflight_cond);
   free (img);
+  return r;
 }
 
 /* The write-back order that makes a crash leak at worst (image.h). */

@@ -36,6 +36,7 @@
 #include "backend.h"
 #include "cache.h"
 #include "header.h"
+#include "lock.h"
 
 struct qcow2_options {
   int readonly;
@@ -44,6 +45,10 @@ struct qcow2_options {
   const char *snapshot;         /* export this snapshot read-only */
   uint64_t cache_size;          /* bytes for L2 + refcount caches */
   int discard;                  /* honour trim */
+  int locking;                  /* enum qcow2_locking (lock.h) */
+  /* Set by the engine when it opens a backing image: */
+  const struct qcow2_image *overlay; /* the image whose backing this is */
+  struct mcache_budget *budget; /* shared by the chain's backing images */
 };
 
 /* What a guest range maps to (after the L2 lookup). */
@@ -74,7 +79,21 @@ struct qcow2_image {
   struct backend *backing_raw;  /* raw backing file, or NULL */
   uint64_t backing_size;        /* virtual size of the backing */
   int readonly;
+  /* Set (with readonly) when the image can only be served read-only
+   * because of its state (corrupt, dirty): why, for the message that
+   * refuses a read-write connection.  NULL otherwise. */
+  const char *write_refused;
+  int locking;                  /* enum qcow2_locking */
+  int write_locked;             /* writer's locks taken (meta_lock) */
   int depth;
+  /* Backing chain: the overlay above this image (NULL at the top),
+   * this file's identity (have_id: a local file) to refuse loops, and
+   * (top image only) the cache budget its backing images share.
+   */
+  const struct qcow2_image *overlay;
+  uint64_t dev, ino;
+  int have_id;
+  struct mcache_budget *backing_budget;
 
   struct qcow2_header h;
   unsigned cluster_bits;
@@ -134,7 +153,16 @@ extern struct qcow2_image *qcow2_open_backend (struct backend *file,
                                                const char *path,
                                                const struct qcow2_options *o,
                                                int depth);
-extern void qcow2_close (struct qcow2_image *img);
+/* Writes everything back (read-write image) and frees IMG.  -1 (and
+ * nbdkit_error naming the image) if that final flush failed: data
+ * acknowledged to clients may be lost.
+ */
+extern int qcow2_close (struct qcow2_image *img);
+/* Upgrade the image's (and data file's) locks to a writer's, once;
+ * 0, or -1 with nbdkit_error ("another process is using the image").
+ * A no-op for a read-only image.
+ */
+extern int qcow2_lock_for_writing (struct qcow2_image *img);
 extern int qcow2_flush (struct qcow2_image *img);
 /* Lazy refcounts: set the dirty bit on disk before the first
  * metadata write-back (meta_lock held). */

@@ -79,6 +79,12 @@ take_slot (struct qcow2_image *img)
 {
   struct mslot *s = mcache_victim (&img->l2c);
 
+  if (s == NULL) {
+    nbdkit_error ("%s: cannot allocate a metadata cache slot: %s",
+                  img->path, qcow2_errstr (ENOMEM));
+    errno = ENOMEM;
+    return NULL;
+  }
   if (s->valid && s->dirty && writeback_l2_slot (img, s) == -1)
     return NULL;
   mcache_drop (&img->l2c, s);

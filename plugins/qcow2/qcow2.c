@@ -3,6 +3,7 @@
  *   nbdkit qcow2 [file=]IMAGE [readonly=true] [snapshot=NAME|ID]
  *                [backing=on|off] [backing-dir=DIR] [cache-size=SIZE]
  *                [discard=unmap|ignore] [create=SIZE [cluster-size=SIZE]]
+ *                [locking=on|off|auto]
  *   nbdkit qcow2 rbd:POOL[/NS]/IMAGE[@SNAP] [rbd-conf=FILE] [rbd-id=USER]
  *                [rbd-keyring=FILE] [rbd-cluster=NAME] [rbd-cache=on|off]
  *                [rbd-timeout=DURATION] [rbd-request-timeout=DURATION]
@@ -16,6 +17,7 @@
  */
 #include <config.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -42,6 +44,35 @@ static struct qcow2_image *img;
 static struct blk_rbd_params rbd_params = BLK_RBD_PARAMS_INIT ("rbd-", "file");
 static int is_rbd, rbd_option_given;
 
+/* A failed final flush must not look like a clean exit, but nbdkit
+ * 1.32 has no way for a plugin to set its exit status: nbdkit ends
+ * with exit (EXIT_SUCCESS) after unloading everything.  So an atexit
+ * handler turns that exit into _exit (EXIT_FAILURE).  It is
+ * registered from this shared object, so the object is pinned
+ * (RTLD_NODELETE) first: otherwise nbdkit's dlclose would run (or
+ * unmap) the handler at unload.  If pinning fails, .unload exits
+ * instead (skipping only what nbdkit does after unloading).
+ */
+static int final_flush_failed;
+
+static void
+exit_failure (void)
+{
+  _exit (EXIT_FAILURE);
+}
+
+static void
+exit_failure_at_exit (void)
+{
+  Dl_info info;
+
+  if (dladdr ((void *) exit_failure, &info) && info.dli_fname &&
+      dlopen (info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) &&
+      atexit (exit_failure) == 0)
+    return;
+  final_flush_failed = 2;       /* .unload exits */
+}
+
 /* Close in .cleanup (after the last connection): for RBD this also
  * disconnects from the cluster, which must happen before unload.
  */
@@ -62,7 +93,12 @@ qcow2_cleanup (void)
                                 : "qcow2 metadata and data not yet flushed "
                                 "to the cluster are lost");
   }
-  qcow2_close (img);
+  if (qcow2_close (img) == -1 && !final_flush_failed) {
+    nbdkit_error ("qcow2: exiting with status 1 because the final flush "
+                  "failed");
+    final_flush_failed = 1;
+    exit_failure_at_exit ();
+  }
   img = NULL;
   blk_rbd_deadline_end (d);
   /* Lost writes: say so with the exit status too (see the rbd plugin's
@@ -81,6 +117,8 @@ qcow2_unload (void)
   free (filename);
   free (backing_dir);
   free (snapshot);
+  if (final_flush_failed == 2)
+    _exit (EXIT_FAILURE);
 }
 
 static int
@@ -123,6 +161,20 @@ qcow2_config (const char *key, const char *value)
     if (r == -1)
       return -1;
     opts.readonly = r;
+    return 0;
+  }
+  if (strcmp (key, "locking") == 0) {
+    if (strcmp (value, "auto") == 0)
+      opts.locking = QCOW2_LOCKING_AUTO;
+    else if (strcmp (value, "on") == 0)
+      opts.locking = QCOW2_LOCKING_ON;
+    else if (strcmp (value, "off") == 0)
+      opts.locking = QCOW2_LOCKING_OFF;
+    else {
+      nbdkit_error ("locking: cannot parse '%s' (expected on, off or auto)",
+                    value);
+      return -1;
+    }
     return 0;
   }
   if (strcmp (key, "snapshot") == 0)
@@ -291,6 +343,16 @@ qcow2_get_ready (void)
 static void *
 qcow2_open_conn (int readonly)
 {
+  /* A corrupt or dirty image is served read-only (image.c): a client
+   * asking for read-write gets the reason instead of a silent
+   * read-only export.  nbdkit -r makes every connection read-only.
+   */
+  if (!readonly && img->write_refused) {
+    nbdkit_error ("%s: %s", img->path, img->write_refused);
+    return NULL;
+  }
+  if (!readonly && qcow2_lock_for_writing (img) == -1)
+    return NULL;
   return NBDKIT_HANDLE_NOT_NEEDED;
 }
 
@@ -367,6 +429,7 @@ qcow2_extents_cb (void *h, uint32_t count, uint64_t offset, uint32_t flags,
   "discard=unmap|ignore  What trim does (default unmap).\n" \
   "create=SIZE           Create a v3 image if IMAGE is missing.\n" \
   "cluster-size=SIZE     Cluster size for create= (default 64K).\n" \
+  "locking=on|off|auto   QEMU-compatible image locks (default auto).\n" \
   "file=rbd:POOL[/NS]/IMAGE[@SNAP]  A qcow2 image stored in Ceph RBD, with:\n" \
   "rbd-conf=FILE  rbd-id=USER  rbd-keyring=FILE  rbd-cluster=NAME\n" \
   "rbd-cache=on|off  rbd-timeout=DURATION  rbd-request-timeout=DURATION\n" \

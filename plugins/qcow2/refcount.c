@@ -105,6 +105,12 @@ take_slot (struct qcow2_image *img)
 {
   struct mslot *s = mcache_victim (&img->rbc);
 
+  if (s == NULL) {
+    nbdkit_error ("%s: cannot allocate a metadata cache slot: %s",
+                  img->path, qcow2_errstr (ENOMEM));
+    errno = ENOMEM;
+    return NULL;
+  }
   if (s->valid && s->dirty && write_rb_slot (img, s) == -1)
     return NULL;
   mcache_drop (&img->rbc, s);
