@@ -46,15 +46,20 @@ fi
 # the -dbgsym package is not under test.  The environment of the outer
 # make (its MAKEFLAGS, jobserver and command-line variables such as
 # TESTS=) must not reach the package's own make.
-start=$(date +%s)
-if ! (cd "$src" &&
-      env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
-        DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
-        dpkg-buildpackage -b -us -uc) >"$tmpdir/build.log" 2>&1; then
+# (time on a group, not on the subshell: bash would time the subshell
+# inside the child, whose stderr goes to build.log.)
+TIMEFORMAT="package built in %R s wall, %U s user + %S s sys CPU"
+rc=0
+time {
+  (cd "$src" &&
+   env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+     DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
+     dpkg-buildpackage -b -us -uc) >"$tmpdir/build.log" 2>&1 || rc=$?
+}
+if [ "$rc" != 0 ]; then
   tail -40 "$tmpdir/build.log"
   fail "dpkg-buildpackage -b failed (log above)"
 fi
-echo "package built in $(( $(date +%s) - start )) s"
 version="$(cd "$src" && dpkg-parsechangelog -S Version)"
 arch="$(dpkg-architecture -qDEB_HOST_ARCH)"
 deb="$tmpdir/src/nbdkit-blk_${version}_${arch}.deb"
@@ -156,7 +161,7 @@ grep -q '@client_read: count 1' "$(server_log srv)" ||
 if command -v lintian >/dev/null 2>&1; then
   changes="$tmpdir/src/nbdkit-blk_${version}_${arch}.changes"
   start=$(date +%s)
-  if ! lintian --fail-on error,warning --info "$changes" >"$tmpdir/lintian.log" 2>&1; then
+  if ! lintian --fail-on error,warning --info --display-info "$changes" >"$tmpdir/lintian.log" 2>&1; then
     cat "$tmpdir/lintian.log"
     fail "lintian: errors or warnings (above)"
   fi
