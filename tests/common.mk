@@ -51,4 +51,5 @@ nbdkit_hooktest_plugin_la_LDFLAGS = -module $(PLUGIN_LDFLAGS) -rpath /nowhere -p
 
 SCRIPT_TESTS += \
 	test-modules-exports.sh \
-	test-install.sh
+	test-install.sh \
+	test-debian-package.sh
