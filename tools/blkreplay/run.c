@@ -37,6 +37,8 @@
 #include "tool.h"
 
 #define NBUCKETS 40             /* latency histogram: 2^i ns buckets */
+/* The longest schedule --timing=recorded/scale accepts: 30 days. */
+#define REPLAY_PACED_MAX (30 * 86400e9)
 
 struct conn {
   uint64_t id;
@@ -579,6 +581,26 @@ cmd_run (int argc, char **argv)
         sufmin = cpos[by_id[i]->seq];
     }
   }
+  /* A paced replay waits as long as the recording did (times scale):
+   * refuse a schedule longer than REPLAY_PACED_MAX up front rather than
+   * sit in a wait that outlives the user (a hostile or broken log can
+   * space two requests by a century).
+   */
+  if (scale > 0) {
+    for (i = 0; i < log_.nreqs; i++) {
+      double due = (double) (log_.reqs[i].submit_ns - first_submit) * scale;
+      if (!(due <= REPLAY_PACED_MAX)) {
+        fprintf (stderr, "blkreplay: %s: request #%" PRIu64 " is due %.0f s "
+                 "after the first with --timing=%s (at most %.0f s, %d "
+                 "days): use --timing=fast, or a smaller scale\n", path,
+                 log_.reqs[i].id, due / 1e9,
+                 scale == 1 ? "recorded" : "scale", REPLAY_PACED_MAX / 1e9,
+                 (int) (REPLAY_PACED_MAX / 86400e9));
+        tl_free (&log_);
+        return EXIT_USAGE;
+      }
+    }
+  }
   if (any_unrecorded_write && verify_reads)
     fprintf (stderr, "blkreplay: note: %s does not hold write payloads "
              "(recorded with blkreplay-data=%s): writes send a generated "
@@ -646,10 +668,12 @@ cmd_run (int argc, char **argv)
           : prefix < need[ni])
         break;
       if (scale > 0) {
+        /* Checked above: the product is at most REPLAY_PACED_MAX. */
         uint64_t due = start + (uint64_t) ((double) (r->submit_ns - first_submit) * scale);
         t = now_ns ();
         if (t < due) {
-          timeout = (int) ((due - t + 999999) / 1000000);
+          uint64_t ms = (due - t + 999999) / 1000000;
+          timeout = ms > 1000 ? 1000 : (int) ms;
           break;
         }
       }
