@@ -18,4 +18,5 @@ SCRIPT_TESTS += \
 	test-blkreplay-qemu-nbd.sh \
 	test-blkreplay-params.sh \
 	test-blkreplay-diskfull.sh \
-	test-blkreplay-hostile.sh
+	test-blkreplay-hostile.sh \
+	test-blkreplay-twice.sh

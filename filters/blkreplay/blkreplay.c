@@ -51,6 +51,12 @@ static uint64_t base_ns;                /* time 0 of the log */
 static uint64_t next_id, next_conn;     /* atomic */
 static int log_opened;
 static int loss_reported;               /* atomic: the loss was reported */
+/* How many times nbdkit loaded this filter (.load runs once per
+ * --filter=blkreplay, in nbdkit's main thread, before any other
+ * callback): a process loads a module once, so instances would share
+ * every global above.
+ */
+static int instances;
 
 struct handle {
   uint64_t conn;
@@ -171,10 +177,25 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   return next (nxdata, key, value);
 }
 
+static void
+blkreplay_load (void)
+{
+  instances++;
+}
+
 static int
 blkreplay_config_complete (nbdkit_next_config_complete *next,
                            nbdkit_backend *nxdata)
 {
+  if (instances > 1) {
+    nbdkit_error ("blkreplay: the filter is loaded %d times (--filter="
+                  "blkreplay given more than once): nbdkit loads a module "
+                  "once per process, so the instances would share one log "
+                  "and one state; use one --filter=blkreplay per nbdkit "
+                  "process (chain processes to record at two places)",
+                  instances);
+    return -1;
+  }
   if (log_path == NULL) {
     nbdkit_error ("blkreplay: blkreplay-log=FILE is required (the log to "
                   "write in record mode, to read in replay mode)");
@@ -298,12 +319,14 @@ blkreplay_cleanup (nbdkit_backend *backend)
     replayer_finish ();
 }
 
+/* Runs once per instance (see instances): idempotent. */
 static void
 blkreplay_unload (void)
 {
   if (mode == MODE_REPLAY)
     replayer_free ();
   free (log_path);
+  log_path = NULL;
 }
 
 /* ---- connections ---- */
@@ -586,6 +609,7 @@ static struct nbdkit_filter filter = {
   .name = "blkreplay",
   .longname = "nbdkit-blk blkreplay filter",
   .description = "record requests into a log, or replay a log",
+  .load = blkreplay_load,
   .config = blkreplay_config,
   .config_complete = blkreplay_config_complete,
   .config_help = blkreplay_config_help,
