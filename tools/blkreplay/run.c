@@ -468,11 +468,11 @@ cmd_run (int argc, char **argv)
   const char *path = NULL, *uri = NULL;
   double scale = 0;             /* 0: fast */
   unsigned qd_override = 0;
-  int progress = isatty (2), json = 0, ai, status;
+  int progress = isatty (2), json = 0, ai, status, dry_run = 0;
   size_t i, ni = 0;
-  struct tl_req **corder;
+  struct tl_req **corder = NULL;
   uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
-  struct pollfd *fds;
+  struct pollfd *fds = NULL;
   int any_unrecorded_write = 0, recorded_exports = 0;
   char b1[32], b2[32];
 
@@ -517,6 +517,8 @@ cmd_run (int argc, char **argv)
       progress = 0;
     else if (strcmp (a, "--json") == 0)
       json = 1;
+    else if (strcmp (a, "--dry-run") == 0)
+      dry_run = 1;
     else if (a[0] == '-')
       usage (EXIT_USAGE);
     else if (!path)
@@ -526,7 +528,7 @@ cmd_run (int argc, char **argv)
     else
       usage (EXIT_USAGE);
   }
-  if (!path || !uri)
+  if (!path || (!uri && !dry_run))
     usage (EXIT_USAGE);
   if (tl_load (&log_, path) == -1)
     return EXIT_USAGE;
@@ -539,7 +541,8 @@ cmd_run (int argc, char **argv)
   cdone = calloc (log_.nreqs + 1, 1);
   if (!by_id || !corder || !need || !cpos || !cdone) {
     fprintf (stderr, "blkreplay: out of memory\n");
-    return EXIT_USAGE;
+    status = EXIT_USAGE;
+    goto out;
   }
   for (i = 0; i < log_.nreqs; i++) {
     by_id[i] = corder[i] = &log_.reqs[i];
@@ -596,8 +599,8 @@ cmd_run (int argc, char **argv)
                  log_.reqs[i].id, due / 1e9,
                  scale == 1 ? "recorded" : "scale", REPLAY_PACED_MAX / 1e9,
                  (int) (REPLAY_PACED_MAX / 86400e9));
-        tl_free (&log_);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto out;
       }
     }
   }
@@ -607,6 +610,15 @@ cmd_run (int argc, char **argv)
              "pattern, and reads of what they wrote are not verified; "
              "record with blkreplay-data=full to verify every read\n", path,
              blklog_data_name (log_.rd.header.data_mode));
+
+  if (dry_run) {
+    /* The log loads and the replay is planned: stop before the server. */
+    printf ("blkreplay: %s: %zu requests on %zu connection%s, ready to "
+            "replay\n", path, log_.nreqs, log_.nconns ? log_.nconns : 1,
+            log_.nconns > 1 ? "s" : "");
+    status = 0;
+    goto out;
+  }
 
   /* Connections: the recorded ones, or one. */
   nconns = log_.nconns ? log_.nconns : 1;
@@ -780,6 +792,9 @@ cmd_run (int argc, char **argv)
     fprintf (stderr, "blkreplay: FAILED: %" PRIu64 " mismatch%s; first "
              "mismatch: %s\n", mismatches, mismatches == 1 ? "" : "es",
              first_bad);
+
+ out:
+  /* Reset for another call (the fuzz target runs many). */
   free (by_id);
   free (corder);
   free (need);
@@ -788,6 +803,13 @@ cmd_run (int argc, char **argv)
   free (conns);
   free (fds);
   free (dirty);
+  by_id = NULL;
+  need = NULL;
+  cpos = NULL;
+  cdone = NULL;
+  conns = NULL;
+  dirty = NULL;
+  ndirty = dirty_cap = 0;
   tl_free (&log_);
   return status;
 }
