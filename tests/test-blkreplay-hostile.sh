@@ -86,6 +86,10 @@ craft "$tmpdir/century.blog" 0 512 0 $(( 100 * 365 * 86400 * 1000000000 ))
 expect_refused "a schedule of a century" \
   'request #8 is due [0-9]+ s after the first with --timing=recorded \(at most 2592000 s, 30 days\): use --timing=fast' \
   "$blkreplay" run "$tmpdir/century.blog" "$(uri srv)" --timing=recorded
+expect_refused "--dry-run of a schedule of a century" 'request #8 is due' \
+  "$blkreplay" run "$tmpdir/century.blog" --dry-run --timing=recorded
+"$blkreplay" run "$tmpdir/century.blog" --dry-run | grep -q '2 requests on 1 connection, ready to replay' ||
+  fail "run --dry-run did not plan the log"
 timeout 10 "$blkreplay" run "$tmpdir/century.blog" "$(uri srv)" --timing=fast \
   --quiet --no-verify || fail "--timing=fast refused the century log"
 

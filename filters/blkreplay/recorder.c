@@ -1,23 +1,23 @@
 /* nbdkit-blk blkreplay: the log writer of record mode.
  *
- * Why a writer thread: request threads must not serialise on the log
- * file's write(2), let alone fdatasync(2).  Request threads encode
- * their record into an in-memory buffer under q_lock; the writer
- * thread swaps that buffer for an empty one and writes it out with the
- * lock dropped (double buffering: one write per batch, no allocation
- * per request).
+ * Request threads encode their record into an in-memory buffer under
+ * q_lock; the buffer is written out in batches (double buffering: one
+ * write(2) per batch, no allocation per request).
  *
  * Never acknowledge a request whose record may be lost: a request
- * waits until the write(2) that carries its record has returned
- * (sync=none, interval) or until the fdatasync(2) after it has
- * (sync=always).  Requests wait on a byte counter (accepted, durable),
- * not on a per-request wake-up: the writer publishes the end of each
- * batch and wakes every waiter of the batch with one broadcast, so the
- * cost per request falls as requests arrive concurrently (records that
- * arrive while a batch is being written form the next batch).
+ * returns only once the write(2) that carries its record has returned
+ * (sync=none, interval) or the fdatasync(2) after it (sync=always).
+ * Group commit, no per-request hand-off: with sync=none and interval
+ * the request thread that finds nobody writing takes the buffer (its
+ * record and every record queued meanwhile) and writes it itself;
+ * requests arriving during that write queue the next batch and wait
+ * for the writer of the current one (byte counters accepted, durable;
+ * one broadcast per batch).  The writer thread syncs every interval,
+ * takes the batches with sync=always (concurrent requests share one
+ * fdatasync), and writes what is left at shutdown.
  *
  * Back-pressure, never drops: when the buffer holds queue_bytes, a
- * request thread waits on q_space until the writer has taken it.
+ * request thread waits on q_space until a batch writer has taken it.
  *
  * When a write fails (disk full, I/O error) the writer stops: it cuts
  * the file back to the last whole record it wrote (so the log reads
@@ -26,14 +26,17 @@
  *
  * Shared state, all guarded by q_lock: cur/cur_len/cur_cap (the buffer
  * being filled), spare (the writer's), appended/accepted/durable (byte
- * counters: queued, written, synced), nrecords/nwritten, the lost_*
- * description, done_waiters, header_done, failed, stop, closed, finished,
- * writer_idle, cur_copiers/copy_waiters (big records are copied into
+ * counters: queued, written, synced), file_end/synced, writing (one
+ * batch writer at a time: it owns the taken buffer and file_end),
+ * writer_timed, nrecords/nwritten, loss (what a failure lost),
+ * done_waiters, header_done, failed, stop, closed, finished,
+ * writer_idle, space_waiters, cur_copiers/copy_waiters (big records are copied into
  * space reserved in cur with the lock dropped; nobody takes, moves or
  * frees cur while cur_copiers > 0).  failed is also read without the
  * lock (atomically) by recorder_failed, a hint for the request path.
- * The file descriptor is used by the writer thread only (and by
- * recorder_stop after the join).
+ * The file descriptor is written by the thread that holds writing (and
+ * by recorder_stop after the join); the writer thread's fdatasync may
+ * run alongside.
  */
 #include <config.h>
 
@@ -65,12 +68,16 @@ static pthread_cond_t q_done;       /* accepted/durable advanced, failed */
 static unsigned char *cur, *spare;
 static size_t cur_len, cur_cap, spare_cap;
 static uint64_t appended, accepted, durable;
+static uint64_t file_end, synced;   /* the file's end, what was synced */
 static uint64_t nrecords, nwritten, nwaits;
 static unsigned done_waiters;       /* threads waiting on q_done */
 static int header_done, failed, stop, writer_idle, running, closed;
 static int finished;                /* recorder_stop wrote the rest */
+static int writing;                 /* a thread is writing a batch */
+static int writer_timed;            /* the writer sleeps with a deadline */
 static unsigned cur_copiers;        /* records being copied into cur */
 static int copy_waiters;            /* threads waiting for cur_copiers 0 */
+static unsigned space_waiters;      /* producers waiting for a taken buffer */
 static uint64_t header_size_val;
 static struct recorder_loss loss;   /* valid when failed */
 static pthread_t writer;
@@ -188,46 +195,114 @@ batch_failed (const unsigned char *b, size_t len, uint64_t start,
   return end;
 }
 
-/* The writer publishes what reached the file (q_lock held). */
-static void
-publish (uint64_t acc, uint64_t dur)
+/* Takes the buffer being filled and writes it out (q_lock held on entry
+ * and return, dropped meanwhile); with SYNC, fdatasyncs it too.  Only
+ * one thread at a time writes (writing): the caller checked !writing
+ * and cur_len > 0.  Publishes the new end of the file (accepted, and
+ * durable after a sync) and wakes the waiters.  Returns the errno of a
+ * failure (then failed is set), or 0.
+ */
+static int
+write_batch_locked (int sync)
 {
-  accepted = acc;
-  durable = dur;
+  unsigned char *b;
+  size_t len, cap, done = 0;
+  uint64_t batch_records, whole, bstart, end;
+  int err = 0, sync_failed = 0;
+
+  /* Records still being copied into cur: the buffer is not whole. */
+  writing = 1;
+  while (cur_copiers > 0) {
+    copy_waiters++;
+    pthread_cond_wait (&q_space, &q_lock);
+    copy_waiters--;
+  }
+  b = cur;
+  len = cur_len;
+  cap = cur_cap;
+  cur = spare;
+  cur_cap = spare_cap;
+  cur_len = 0;
+  spare = NULL;
+  batch_records = nrecords - nwritten;
+  bstart = file_end;
+  if (space_waiters)
+    pthread_cond_broadcast (&q_space);
+  pthread_mutex_unlock (&q_lock);
+
+  end = bstart + len;
+  if (write_all (b, len, &done) == -1) {
+    err = errno;
+    end = batch_failed (b, len, bstart, done, err, &whole);
+    batch_records = whole;
+  }
+  /* sync=always syncs what reached the file even after a failed
+   * write: those requests are then acknowledged.
+   */
+  if (sync && end > bstart && fdatasync (fd) == -1) {
+    sync_failed = 1;
+    if (!err) {
+      /* Nothing of this batch is known durable: cut it off. */
+      err = errno;
+      end = batch_failed (b, len, bstart, 0, err, &whole);
+      batch_records = whole;
+      loss.sync_failed = 1;
+    }
+  }
+
+  pthread_mutex_lock (&q_lock);
+  spare = b;
+  spare_cap = cap;
+  writing = 0;
+  file_end = end;
+  nwritten += batch_records;
+  accepted = end;
+  if (sync && !sync_failed)
+    durable = synced = end;
+  if (err) {
+    __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+    pthread_cond_broadcast (&q_space);
+  }
   if (done_waiters)
     pthread_cond_broadcast (&q_done);
+  /* The writer thread syncs (interval) and drains (stop): tell it the
+   * file changed if it sleeps without a deadline, or we stop.
+   */
+  if (writer_idle &&
+      (stop || err || (cfg.sync == REC_SYNC_INTERVAL && !writer_timed)))
+    pthread_cond_signal (&q_data);
+  return err;
 }
 
+/* The writer thread: takes the batches with sync=always (a request
+ * waits for the sync anyway, and concurrent requests share it); syncs
+ * the log every interval with sync=interval; writes what is left when
+ * recording stops.  With sync=none and interval, request threads write
+ * their batches themselves (recorder_append): no thread hand-off.
+ */
 static void *
 writer_thread (void *arg)
 {
-  uint64_t last_sync = mono_ns (), written = 0, synced = 0;
-  int dirty = 0;
+  uint64_t last_sync = mono_ns ();
 
   pthread_mutex_lock (&q_lock);
   for (;;) {
-    unsigned char *b;
-    size_t len, cap, done = 0;
-    uint64_t batch_records, whole, bstart;
-    int err = 0, sync_due = 0, stopping;
+    int sync_due = 0;
 
-    /* Sleep until there is a batch (its requests wait for it: write it
-     * at once; records arriving meanwhile form the next one), the log
-     * must be synced, or we stop.  Producers signal only for the first
-     * record of a batch, and only when the writer sleeps.
-     */
     for (;;) {
-      uint64_t t, dl;
-      if (failed || cur_len > 0)
+      uint64_t dl;
+      int dirty = file_end > synced;
+      if (failed)
         break;
-      t = mono_ns ();
-      if (dirty && cfg.sync == REC_SYNC_INTERVAL &&
-          t >= last_sync + cfg.interval_ns) {
+      if (cur_len > 0 && !writing && (cfg.sync == REC_SYNC_ALWAYS || stop))
+        break;
+      if (stop && !writing && cur_len == 0)
+        break;
+      if (dirty && cfg.sync == REC_SYNC_INTERVAL && !writing &&
+          mono_ns () >= last_sync + cfg.interval_ns) {
         sync_due = 1;
         break;
       }
-      if (stop)
-        break;
       writer_idle = 1;
       if (!(dirty && cfg.sync == REC_SYNC_INTERVAL))
         pthread_cond_wait (&q_data, &q_lock);
@@ -236,81 +311,44 @@ writer_thread (void *arg)
         dl = last_sync + cfg.interval_ns;
         ts.tv_sec = (time_t) (dl / 1000000000u);
         ts.tv_nsec = (long) (dl % 1000000000u);
+        writer_timed = 1;
         pthread_cond_timedwait (&q_data, &q_lock, &ts);
+        writer_timed = 0;
       }
       writer_idle = 0;
     }
-    if (failed || (cur_len == 0 && stop && !dirty))
+    if (failed)
       break;
-    /* Records still being copied into cur: the buffer is not whole. */
-    while (cur_copiers > 0) {
-      copy_waiters++;
-      pthread_cond_wait (&q_space, &q_lock);
-      copy_waiters--;
+    if (cur_len > 0 && !writing && (cfg.sync == REC_SYNC_ALWAYS || stop)) {
+      if (write_batch_locked (cfg.sync == REC_SYNC_ALWAYS))
+        break;
+      continue;
     }
-
-    /* Take the filled buffer, hand back the empty one. */
-    b = cur;
-    len = cur_len;
-    cap = cur_cap;
-    cur = spare;
-    cur_cap = spare_cap;
-    cur_len = 0;
-    spare = NULL;
-    batch_records = nrecords - nwritten;
-    stopping = stop;
-    pthread_cond_broadcast (&q_space);
-    pthread_mutex_unlock (&q_lock);
-
-    bstart = written;
-    if (len > 0) {
-      if (write_all (b, len, &done) == -1) {
-        err = errno;
-        written = batch_failed (b, len, bstart, done, err, &whole);
-        batch_records = whole;
-      }
-      else
-        written += len;
-      dirty = cfg.sync != REC_SYNC_NONE;
-    }
-    /* sync=always syncs what reached the file even after a failed
-     * write: those requests are then acknowledged.
-     */
-    if (dirty &&
-        (cfg.sync == REC_SYNC_ALWAYS ||
-         (!err && (stopping || sync_due ||
-                   mono_ns () - last_sync >= cfg.interval_ns)))) {
-      if (fdatasync (fd) == -1) {
-        if (!err) {
-          err = errno;
-          if (cfg.sync == REC_SYNC_ALWAYS) {
-            /* Nothing of this batch is known durable: cut it off. */
-            written = batch_failed (b, len, bstart, 0, err, &whole);
-            batch_records = whole;
-          }
-          else {
-            loss.err = err;
-            loss.first_lost_id = 0;
-          }
-          loss.sync_failed = 1;
-        }
-      }
-      else
-        synced = written;
+    if (sync_due ||
+        (stop && !writing && cfg.sync != REC_SYNC_NONE && file_end > synced)) {
+      /* fdatasync alongside request threads' writes: it covers at least
+       * what was written before it started.
+       */
+      uint64_t end = file_end;
+      int r;
+      pthread_mutex_unlock (&q_lock);
+      r = fdatasync (fd);
       last_sync = mono_ns ();
-      dirty = 0;
+      pthread_mutex_lock (&q_lock);
+      if (r == -1) {
+        loss.err = errno;
+        loss.first_lost_id = 0;
+        loss.sync_failed = 1;
+        __atomic_store_n (&failed, loss.err, __ATOMIC_RELEASE);
+        pthread_cond_broadcast (&q_space);
+        pthread_cond_broadcast (&q_done);
+        break;
+      }
+      synced = durable = end;
+      continue;
     }
-
-    pthread_mutex_lock (&q_lock);
-    spare = b;
-    spare_cap = cap;
-    nwritten += batch_records;
-    if (err) {
-      __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
-      pthread_cond_broadcast (&q_space);
-      pthread_cond_broadcast (&q_done);
-    }
-    publish (written, synced);
+    if (stop && !writing && cur_len == 0)
+      break;
   }
   pthread_mutex_unlock (&q_lock);
   return NULL;
@@ -371,11 +409,19 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
     errno = ESHUTDOWN;
     return -1;
   }
-  /* Back-pressure: wait until the writer took the buffer. */
+  /* Back-pressure: wait until a batch writer took the buffer (or take
+   * it: group commit, below).
+   */
   while (!failed && !closed && cur_len > 0 && cur_len + n > cur_cap) {
     nwaits++;
+    if (cfg.sync != REC_SYNC_ALWAYS && !writing && running && !stop) {
+      write_batch_locked (0);
+      continue;
+    }
     pthread_cond_signal (&q_data);
+    space_waiters++;
     pthread_cond_wait (&q_space, &q_lock);
+    space_waiters--;
   }
   if (failed || closed) {
     errno = failed ? failed : ESHUTDOWN;
@@ -416,22 +462,37 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
   appended += n;
   nrecords++;
   my_end = appended;
-  /* Wake the writer for the first record of a batch; later ones join
-   * the batch it takes when it comes round.
-   */
-  if (writer_idle && was_empty)
-    pthread_cond_signal (&q_data);
-  /* Acknowledge only what reached the file (or the disk). */
-  {
-    const uint64_t *mark = cfg.sync == REC_SYNC_ALWAYS ? &durable : &accepted;
+  if (cfg.sync == REC_SYNC_ALWAYS) {
+    /* Wake the writer for the first record of a batch; later ones join
+     * the batch it takes when it comes round.  Wait for the sync.
+     */
+    if (writer_idle && was_empty)
+      pthread_cond_signal (&q_data);
     done_waiters++;
-    while (!failed && !finished && *mark < my_end)
+    while (!failed && !finished && durable < my_end)
       pthread_cond_wait (&q_done, &q_lock);
     done_waiters--;
-    if (*mark < my_end) {
-      errno = failed ? failed : ESHUTDOWN;
-      return -1;
+  }
+  else {
+    /* Group commit: if nobody is writing, this thread writes the
+     * buffer (its record and whatever joined it) itself; else it waits
+     * for the batch in progress, then writes the next one if its
+     * record is still queued.  One write(2) per batch, no hand-off.
+     */
+    while (!failed && !finished && accepted < my_end) {
+      if (!writing && running && !stop && cur_len > 0) {
+        write_batch_locked (0);
+        continue;
+      }
+      done_waiters++;
+      pthread_cond_wait (&q_done, &q_lock);
+      done_waiters--;
     }
+  }
+  /* Acknowledge only what reached the file (or the disk). */
+  if ((cfg.sync == REC_SYNC_ALWAYS ? durable : accepted) < my_end) {
+    errno = failed ? failed : ESHUTDOWN;
+    return -1;
   }
   return 0;
 }
@@ -469,7 +530,7 @@ recorder_stop (void)
       copy_waiters--;
     }
     closed = 1;
-    start = accepted;
+    start = file_end;
     if (cur_len > 0 && !failed) {
       uint64_t records = nrecords - nwritten, whole;
       if (write_all (cur, cur_len, &done) == -1) {
@@ -479,7 +540,8 @@ recorder_stop (void)
         __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
       }
       else
-        accepted += cur_len;
+        accepted = start + cur_len;
+      file_end = accepted;
       nwritten += records;
     }
     cur_len = 0;
