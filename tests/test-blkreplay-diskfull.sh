@@ -10,6 +10,11 @@
 requires_cmd nbdsh jq mount umount
 blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
 [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+# Open issue: with the sanitizer runtimes preloaded, nbdkit hangs at
+# exit after the log failed (libp11-kit's destructor waits forever in
+# freelocale for glibc's setlocale lock); the plain build exits cleanly.
+[ -z "$SANITIZER_PRELOAD" ] ||
+  skip "nbdkit hangs at exit under the sanitizer preload after a log failure (open issue)"
 
 full="$tmpdir/full"
 mkdir "$full"
