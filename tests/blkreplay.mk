@@ -16,4 +16,7 @@ SCRIPT_TESTS += \
 	test-blkreplay-replay-divergence.sh \
 	test-blkreplay-import.sh \
 	test-blkreplay-qemu-nbd.sh \
-	test-blkreplay-params.sh
+	test-blkreplay-params.sh \
+	test-blkreplay-diskfull.sh \
+	test-blkreplay-hostile.sh \
+	test-blkreplay-twice.sh

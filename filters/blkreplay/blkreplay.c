@@ -44,11 +44,19 @@ static enum rec_sync sync_mode = REC_SYNC_INTERVAL;
 static uint64_t sync_interval_ns = UINT64_C (1000000000);
 static int64_t queue_bytes = 16 << 20;
 static int divergence_fail = 1;
+static int on_error_fail = 1;           /* blkreplay-on-error=fail */
 static uint64_t order_timeout_ns = UINT64_C (5000000000);
 
 static uint64_t base_ns;                /* time 0 of the log */
 static uint64_t next_id, next_conn;     /* atomic */
 static int log_opened;
+static int loss_reported;               /* atomic: the loss was reported */
+/* How many times nbdkit loaded this filter (.load runs once per
+ * --filter=blkreplay, in nbdkit's main thread, before any other
+ * callback): a process loads a module once, so instances would share
+ * every global above.
+ */
+static int instances;
 
 struct handle {
   uint64_t conn;
@@ -143,6 +151,18 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
+  if (strcmp (key, "blkreplay-on-error") == 0) {
+    if (strcmp (value, "fail") == 0)
+      on_error_fail = 1;
+    else if (strcmp (value, "passthrough") == 0)
+      on_error_fail = 0;
+    else {
+      nbdkit_error ("%s: unknown value '%s' (use fail or passthrough)",
+                    key, value);
+      return -1;
+    }
+    return 0;
+  }
   if (strcmp (key, "blkreplay-divergence") == 0) {
     if (strcmp (value, "fail") == 0)
       divergence_fail = 1;
@@ -157,10 +177,25 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   return next (nxdata, key, value);
 }
 
+static void
+blkreplay_load (void)
+{
+  instances++;
+}
+
 static int
 blkreplay_config_complete (nbdkit_next_config_complete *next,
                            nbdkit_backend *nxdata)
 {
+  if (instances > 1) {
+    nbdkit_error ("blkreplay: the filter is loaded %d times (--filter="
+                  "blkreplay given more than once): nbdkit loads a module "
+                  "once per process, so the instances would share one log "
+                  "and one state; use one --filter=blkreplay per nbdkit "
+                  "process (chain processes to record at two places)",
+                  instances);
+    return -1;
+  }
   if (log_path == NULL) {
     nbdkit_error ("blkreplay: blkreplay-log=FILE is required (the log to "
                   "write in record mode, to read in replay mode)");
@@ -176,8 +211,43 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
   "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \
+  "blkreplay-on-error=fail|passthrough  When the log fails: fail requests (fail).\n" \
   "blkreplay-divergence=fail|warn  Replay: fail divergent requests (fail).\n" \
   "blkreplay-order-timeout=DURATION  Replay: longest wait for order (5s)."
+
+/* ---- log failure ---- */
+
+/* Says once, loudly, that the log failed and what it lost: the first
+ * request without a record (ID_HINT if the lost records held no
+ * request: the request that noticed) and what happens next.
+ */
+static void
+report_loss (uint64_t id_hint)
+{
+  struct recorder_loss l;
+  uint64_t first, n, bytes, waits, lost;
+
+  if (__atomic_exchange_n (&loss_reported, 1, __ATOMIC_ACQ_REL))
+    return;
+  if (!recorder_loss (&l)) {
+    /* Not a write failure: shut down, or out of memory. */
+    nbdkit_error ("blkreplay-log: request #%" PRIu64 " was not recorded in "
+                  "'%s': %m", id_hint, log_path);
+    return;
+  }
+  first = l.first_lost_id ? l.first_lost_id : id_hint;
+  recorder_counts (&n, &bytes, &waits, &lost);
+  errno = l.err;
+  nbdkit_error ("blkreplay-log: %s '%s' failed: %m; the log keeps its "
+                "first %" PRIu64 " records (%" PRIu64 " bytes) and ends "
+                "there; request #%" PRIu64 " is the first without a record; "
+                "%s", l.sync_failed ? "syncing" : "writing", log_path,
+                n, bytes, first,
+                on_error_fail ?
+                "it and every later request fail "
+                "(blkreplay-on-error=fail)" :
+                "requests continue UNRECORDED (blkreplay-on-error=passthrough)");
+}
 
 /* ---- lifecycle ---- */
 
@@ -231,18 +301,17 @@ static void
 blkreplay_cleanup (nbdkit_backend *backend)
 {
   if (mode == MODE_RECORD && log_opened) {
-    uint64_t n, bytes, waits;
-    int err;
+    uint64_t n, bytes, waits, lost;
     recorder_stop ();
-    recorder_counts (&n, &bytes, &waits);
+    recorder_counts (&n, &bytes, &waits, &lost);
     nbdkit_debug ("blkreplay: %" PRIu64 " records, %" PRIu64 " bytes "
                   "written to %s; requests waited for the log %" PRIu64
                   " times", n, bytes, log_path, waits);
-    err = recorder_failed ();
-    if (err) {
-      errno = err;
-      nbdkit_error ("blkreplay-log: writing '%s' failed: %m; the log ends "
-                    "at the last whole record", log_path);
+    if (recorder_failed ()) {
+      report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
+      nbdkit_error ("blkreplay-log: '%s' holds %" PRIu64 " records (%"
+                    PRIu64 " bytes); %" PRIu64 " records were not written",
+                    log_path, n, bytes, lost);
     }
     log_opened = 0;
   }
@@ -250,12 +319,14 @@ blkreplay_cleanup (nbdkit_backend *backend)
     replayer_finish ();
 }
 
+/* Runs once per instance (see instances): idempotent. */
 static void
 blkreplay_unload (void)
 {
   if (mode == MODE_REPLAY)
     replayer_free ();
   free (log_path);
+  log_path = NULL;
 }
 
 /* ---- connections ---- */
@@ -305,6 +376,9 @@ blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
   r.name = h->exportname;
   r.name_len = (uint16_t) (nlen > BLKLOG_NAME_MAX ? BLKLOG_NAME_MAX : nlen);
   if (recorder_append (&r, h->size) == -1) {
+    report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
+    if (!on_error_fail)
+      return 0;
     nbdkit_error ("blkreplay-log: cannot record connection %" PRIu64 ": %m",
                   h->conn);
     return -1;
@@ -327,9 +401,8 @@ blkreplay_finalize (nbdkit_next *next, void *handle)
     r.type = BLKLOG_CONN_CLOSE;
     r.conn = h->conn;
     r.time_ns = now_ns () - base_ns;
-    if (recorder_append (&r, h->size) == -1)
-      nbdkit_error ("blkreplay-log: cannot record the end of connection %"
-                    PRIu64 ": %m", h->conn);
+    if (!recorder_failed () && recorder_append (&r, h->size) == -1)
+      report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
   }
   return 0;
 }
@@ -361,11 +434,13 @@ log_flags (unsigned op, uint32_t flags)
   return f;
 }
 
-/* Record mode: the record of one finished request. */
+/* Record mode: the record of one finished request.  -1 with *ERR set
+ * if it did not reach the log.
+ */
 static int
 record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
                 uint64_t offset, uint64_t length, uint64_t t0, int r,
-                int err, const void *rbuf, const void *wbuf)
+                int *err, const void *rbuf, const void *wbuf)
 {
   struct blklog_record rec;
 
@@ -378,7 +453,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.length = length;
   rec.submit_ns = t0;
   rec.complete_ns = now_ns () - base_ns;
-  rec.error = r == -1 ? (uint32_t) (err ? err : EIO) : 0;
+  rec.error = r == -1 ? (uint32_t) (*err ? *err : EIO) : 0;
   rec.payload = BLKLOG_PAYLOAD_NONE;
   rec.hash = 0;
   rec.data = NULL;
@@ -402,8 +477,10 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
                   "+%" PRIu64 " -> %d", id, h->conn, blklog_op_name (op),
                   offset, length, (int) rec.error);
   if (recorder_append (&rec, h->size) == -1) {
-    nbdkit_error ("blkreplay-log: cannot record request #%" PRIu64 ": %m",
-                  id);
+    int e = errno;
+    report_loss (id);
+    if (on_error_fail)
+      *err = e ? e : EIO;
     return -1;
   }
   return 0;
@@ -433,12 +510,22 @@ settle (void)
     if (mode == MODE_RECORD) {                                          \
       uint64_t id_ = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED); \
       uint64_t t0_ = now_ns () - base_ns;                               \
+      int lerr_ = recorder_failed ();                                   \
+      if (lerr_) {                                                      \
+        /* The log failed: refuse (fail), or run unrecorded. */         \
+        report_loss (id_);                                              \
+        if (on_error_fail) {                                            \
+          *err = lerr_;                                                 \
+          return -1;                                                    \
+        }                                                               \
+        return (call);                                                  \
+      }                                                                 \
       r = (call);                                                       \
       if (record_request (h_, id_, (op), (flags), (offset), (count),    \
-                          t0_, r, *err, (rbuf), (wbuf)) == -1 &&        \
-          r == 0) {                                                     \
-        *err = EIO;                                                     \
-        r = -1;                                                         \
+                          t0_, r, err, (rbuf), (wbuf)) == -1) {         \
+        /* Not recorded: never acknowledged as a success (fail). */     \
+        if (on_error_fail)                                              \
+          r = -1;                                                       \
       }                                                                 \
     }                                                                   \
     else {                                                              \
@@ -522,6 +609,7 @@ static struct nbdkit_filter filter = {
   .name = "blkreplay",
   .longname = "nbdkit-blk blkreplay filter",
   .description = "record requests into a log, or replay a log",
+  .load = blkreplay_load,
   .config = blkreplay_config,
   .config_complete = blkreplay_config_complete,
   .config_help = blkreplay_config_help,

@@ -22,21 +22,33 @@ struct recorder_config {
 extern int recorder_open (const struct recorder_config *cfg);
 /* Starts the writer thread (after nbdkit forked).  -1 with errno. */
 extern int recorder_start (void);
-/* Queues R for the log, blocking while the queue is full (and, with
- * sync=always, until R is durable).  Sets the export size of the
- * header if no record was queued yet.  -1 with errno if the log
- * cannot be written: recording never drops a record silently.
+/* Queues R for the log and returns once its write(2) returned (with
+ * sync=always: once it is durable); blocks while the queue is full.
+ * Sets the export size of the header if no record was queued yet.  -1
+ * with errno if R did not reach the log (recorder_loss says what was
+ * lost): recording never drops a record silently.
  */
 extern int recorder_append (const struct blklog_record *r,
                             uint64_t export_size);
 /* Drains the queue, syncs (unless sync=none), joins and closes. */
 extern void recorder_stop (void);
 
-/* The errno that stopped the log writer, or 0. */
+/* The errno that stopped the log writer, or 0.  Lock-free. */
 extern int recorder_failed (void);
 
-/* Counters for the debug summary. */
+/* What the failure of the log lost. */
+struct recorder_loss {
+  int err;                      /* errno of the failed write/fdatasync */
+  int sync_failed;              /* fdatasync failed (else write) */
+  uint64_t first_lost_id;       /* first request record lost, 0: none */
+};
+/* 1 and *L if the log failed, else 0. */
+extern int recorder_loss (struct recorder_loss *l);
+
+/* Counters for the summary: records and bytes in the file, request
+ * waits for queue space, records queued but not written (lost).
+ */
 extern void recorder_counts (uint64_t *records, uint64_t *bytes,
-                             uint64_t *waits);
+                             uint64_t *waits, uint64_t *lost);
 
 #endif /* BLKREPLAY_RECORDER_H */

@@ -393,6 +393,12 @@ replayer_free (void)
   free (grp_used);
   free (matched);
   free (done);
+  /* Idempotent: safe to call from each .unload. */
   recs = NULL;
+  by_key = NULL;
+  by_id = NULL;
+  grp_used = NULL;
+  matched = NULL;
+  done = NULL;
   nrecs = 0;
 }

@@ -345,6 +345,11 @@ blklog_parse_record (const unsigned char *buf, size_t len,
     r->export_size = get64 (b + 17);
     r->readonly = b[25];
     r->name_len = get16 (b + 26);
+    if (r->time_ns > BLKLOG_TIME_MAX) {
+      say (why, whylen, "connection %" PRIu64 ": time %" PRIu64 " ns is out "
+           "of range", r->conn, r->time_ns);
+      return BLKLOG_BAD;
+    }
     if (r->readonly > 1 || r->name_len > BLKLOG_NAME_MAX ||
         body != 28u + r->name_len) {
       say (why, whylen, "malformed connection record");
@@ -359,6 +364,11 @@ blklog_parse_record (const unsigned char *buf, size_t len,
     }
     r->conn = get64 (b + 1);
     r->time_ns = get64 (b + 9);
+    if (r->time_ns > BLKLOG_TIME_MAX) {
+      say (why, whylen, "connection %" PRIu64 ": time %" PRIu64 " ns is out "
+           "of range", r->conn, r->time_ns);
+      return BLKLOG_BAD;
+    }
     break;
   case BLKLOG_REQUEST:
     if (body < BLKLOG_REQ_FIXED) {
@@ -386,6 +396,22 @@ blklog_parse_record (const unsigned char *buf, size_t len,
            r->id, r->flags);
       return BLKLOG_BAD;
     }
+    if (r->length > ((r->op == BLKLOG_READ || r->op == BLKLOG_WRITE) ?
+                     BLKLOG_IO_MAX : BLKLOG_LENGTH_MAX)) {
+      say (why, whylen, "request %" PRIu64 ": %s length %" PRIu64 " is "
+           "larger than any NBD request (at most %" PRIu64 " bytes)", r->id,
+           blklog_op_name (r->op), r->length,
+           (r->op == BLKLOG_READ || r->op == BLKLOG_WRITE) ?
+           BLKLOG_IO_MAX : BLKLOG_LENGTH_MAX);
+      return BLKLOG_BAD;
+    }
+    if (r->submit_ns > BLKLOG_TIME_MAX || r->complete_ns > BLKLOG_TIME_MAX) {
+      say (why, whylen, "request %" PRIu64 ": time %" PRIu64 " ns is out of "
+           "range (at most %" PRIu64 " ns after the log started)", r->id,
+           r->submit_ns > BLKLOG_TIME_MAX ? r->submit_ns : r->complete_ns,
+           BLKLOG_TIME_MAX);
+      return BLKLOG_BAD;
+    }
     if (r->offset + r->length < r->offset) {
       say (why, whylen, "request %" PRIu64 ": offset + length overflows",
            r->id);
@@ -404,7 +430,7 @@ blklog_parse_record (const unsigned char *buf, size_t len,
       want = BLKLOG_REQ_FIXED + 8;
       break;
     case BLKLOG_PAYLOAD_DATA:
-      if (r->op != BLKLOG_WRITE || r->length > BLKLOG_BODY_MAX) {
+      if (r->op != BLKLOG_WRITE) {
         say (why, whylen, "request %" PRIu64 ": payload data on a %s",
              r->id, blklog_op_name (r->op));
         return BLKLOG_BAD;

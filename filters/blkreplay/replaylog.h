@@ -25,6 +25,15 @@
  */
 #define BLKLOG_BODY_MAX ((UINT32_C (64) << 20) + 4096)
 #define BLKLOG_REQ_FIXED 59             /* request body before payload */
+/* Bounds of a request a reader accepts: nothing a real NBD request can
+ * carry is refused, and what consumes records (a replay buffer of
+ * LENGTH bytes, a schedule in ns) never overflows.  Reads and writes:
+ * nbdkit refuses requests over 64 MiB; other operations: NBD's 32-bit
+ * length field; times: 2^62 ns (146 years) after the log started.
+ */
+#define BLKLOG_IO_MAX (UINT64_C (64) << 20)
+#define BLKLOG_LENGTH_MAX UINT64_C (0xffffffff)
+#define BLKLOG_TIME_MAX (UINT64_C (1) << 62)
 
 enum blklog_data { BLKLOG_DATA_NONE = 0, BLKLOG_DATA_HASH = 1,
                    BLKLOG_DATA_FULL = 2 };

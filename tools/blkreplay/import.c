@@ -101,6 +101,8 @@ read_fio (FILE *fp, const char *path)
       /* v3 timestamps are microseconds since the start of the run
        * (what fio 3.33 writes; its manual does not say).
        */
+      if (ts > BLKLOG_TIME_MAX / 1000u)
+        goto bad_time;
       t = (uint64_t) ts * 1000u;
     }
     else {
@@ -116,6 +118,8 @@ read_fio (FILE *fp, const char *path)
     if (strcmp (action, "wait") == 0) {
       if (version == 3 || n < 3)
         goto bad;
+      if (a > (BLKLOG_TIME_MAX - t) / 1000u)
+        goto bad_time;
       t += (uint64_t) a * 1000u;
       continue;
     }
@@ -142,9 +146,17 @@ read_fio (FILE *fp, const char *path)
       r->length = b;
     }
     /* Distinct, increasing times: the replay keeps the order. */
+    if (t + seq > BLKLOG_TIME_MAX)
+      goto bad_time;
     r->submit_ns = r->complete_ns = t + seq++;
   }
   return 0;
+
+ bad_time:
+  fprintf (stderr, "blkreplay: %s:%u: the time is out of range (at most "
+           "%" PRIu64 " s after the start) in '%.*s'\n", path, lineno,
+           BLKLOG_TIME_MAX / 1000000000u, (int) strcspn (line, "\n"), line);
+  return -1;
 
  bad:
   fprintf (stderr, "blkreplay: %s:%u: cannot parse '%.*s'\n", path, lineno,
@@ -184,7 +196,8 @@ read_blkparse (FILE *fp, const char *path)
                 &seq, &secs, &pid, act, rwbs, &sector, &nsect);
     if (n < 7 || strchr (dev, ',') == NULL)
       continue;                 /* summaries, messages, "CPU0 (..)" */
-    if (secs < 0 || secs > 1e9) {
+    /* Written so that NaN fails the test too. */
+    if (!(secs >= 0 && secs <= 1e9)) {
       fprintf (stderr, "blkreplay: %s:%u: impossible time %f\n", path,
                lineno, secs);
       return -1;

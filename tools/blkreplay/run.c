@@ -37,6 +37,8 @@
 #include "tool.h"
 
 #define NBUCKETS 40             /* latency histogram: 2^i ns buckets */
+/* The longest schedule --timing=recorded/scale accepts: 30 days. */
+#define REPLAY_PACED_MAX (30 * 86400e9)
 
 struct conn {
   uint64_t id;
@@ -466,11 +468,11 @@ cmd_run (int argc, char **argv)
   const char *path = NULL, *uri = NULL;
   double scale = 0;             /* 0: fast */
   unsigned qd_override = 0;
-  int progress = isatty (2), json = 0, ai, status;
+  int progress = isatty (2), json = 0, ai, status, dry_run = 0;
   size_t i, ni = 0;
-  struct tl_req **corder;
+  struct tl_req **corder = NULL;
   uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
-  struct pollfd *fds;
+  struct pollfd *fds = NULL;
   int any_unrecorded_write = 0, recorded_exports = 0;
   char b1[32], b2[32];
 
@@ -515,6 +517,8 @@ cmd_run (int argc, char **argv)
       progress = 0;
     else if (strcmp (a, "--json") == 0)
       json = 1;
+    else if (strcmp (a, "--dry-run") == 0)
+      dry_run = 1;
     else if (a[0] == '-')
       usage (EXIT_USAGE);
     else if (!path)
@@ -524,7 +528,7 @@ cmd_run (int argc, char **argv)
     else
       usage (EXIT_USAGE);
   }
-  if (!path || !uri)
+  if (!path || (!uri && !dry_run))
     usage (EXIT_USAGE);
   if (tl_load (&log_, path) == -1)
     return EXIT_USAGE;
@@ -537,7 +541,8 @@ cmd_run (int argc, char **argv)
   cdone = calloc (log_.nreqs + 1, 1);
   if (!by_id || !corder || !need || !cpos || !cdone) {
     fprintf (stderr, "blkreplay: out of memory\n");
-    return EXIT_USAGE;
+    status = EXIT_USAGE;
+    goto out;
   }
   for (i = 0; i < log_.nreqs; i++) {
     by_id[i] = corder[i] = &log_.reqs[i];
@@ -579,12 +584,41 @@ cmd_run (int argc, char **argv)
         sufmin = cpos[by_id[i]->seq];
     }
   }
+  /* A paced replay waits as long as the recording did (times scale):
+   * refuse a schedule longer than REPLAY_PACED_MAX up front rather than
+   * sit in a wait that outlives the user (a hostile or broken log can
+   * space two requests by a century).
+   */
+  if (scale > 0) {
+    for (i = 0; i < log_.nreqs; i++) {
+      double due = (double) (log_.reqs[i].submit_ns - first_submit) * scale;
+      if (!(due <= REPLAY_PACED_MAX)) {
+        fprintf (stderr, "blkreplay: %s: request #%" PRIu64 " is due %.0f s "
+                 "after the first with --timing=%s (at most %.0f s, %d "
+                 "days): use --timing=fast, or a smaller scale\n", path,
+                 log_.reqs[i].id, due / 1e9,
+                 scale == 1 ? "recorded" : "scale", REPLAY_PACED_MAX / 1e9,
+                 (int) (REPLAY_PACED_MAX / 86400e9));
+        status = EXIT_USAGE;
+        goto out;
+      }
+    }
+  }
   if (any_unrecorded_write && verify_reads)
     fprintf (stderr, "blkreplay: note: %s does not hold write payloads "
              "(recorded with blkreplay-data=%s): writes send a generated "
              "pattern, and reads of what they wrote are not verified; "
              "record with blkreplay-data=full to verify every read\n", path,
              blklog_data_name (log_.rd.header.data_mode));
+
+  if (dry_run) {
+    /* The log loads and the replay is planned: stop before the server. */
+    printf ("blkreplay: %s: %zu requests on %zu connection%s, ready to "
+            "replay\n", path, log_.nreqs, log_.nconns ? log_.nconns : 1,
+            log_.nconns > 1 ? "s" : "");
+    status = 0;
+    goto out;
+  }
 
   /* Connections: the recorded ones, or one. */
   nconns = log_.nconns ? log_.nconns : 1;
@@ -646,10 +680,12 @@ cmd_run (int argc, char **argv)
           : prefix < need[ni])
         break;
       if (scale > 0) {
+        /* Checked above: the product is at most REPLAY_PACED_MAX. */
         uint64_t due = start + (uint64_t) ((double) (r->submit_ns - first_submit) * scale);
         t = now_ns ();
         if (t < due) {
-          timeout = (int) ((due - t + 999999) / 1000000);
+          uint64_t ms = (due - t + 999999) / 1000000;
+          timeout = ms > 1000 ? 1000 : (int) ms;
           break;
         }
       }
@@ -756,6 +792,9 @@ cmd_run (int argc, char **argv)
     fprintf (stderr, "blkreplay: FAILED: %" PRIu64 " mismatch%s; first "
              "mismatch: %s\n", mismatches, mismatches == 1 ? "" : "es",
              first_bad);
+
+ out:
+  /* Reset for another call (the fuzz target runs many). */
   free (by_id);
   free (corder);
   free (need);
@@ -764,6 +803,13 @@ cmd_run (int argc, char **argv)
   free (conns);
   free (fds);
   free (dirty);
+  by_id = NULL;
+  need = NULL;
+  cpos = NULL;
+  cdone = NULL;
+  conns = NULL;
+  dirty = NULL;
+  ndirty = dirty_cap = 0;
   tl_free (&log_);
   return status;
 }
