@@ -4,10 +4,10 @@
 # stats and run --dry-run (the tool's sources, linked in).
 noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
-	../filters/blkreplay/replaylog.c ../filters/blkreplay/crc32c.c \
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
 	../tools/blkreplay/stats.c ../tools/blkreplay/run.c
-fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/filters/blkreplay \
+fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
 fuzz_blkreplay_log_CFLAGS = $(FUZZ_CFLAGS) $(LIBNBD_CFLAGS)
 fuzz_blkreplay_log_LDFLAGS = $(FUZZ_CFLAGS)
@@ -16,8 +16,8 @@ fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm
 # import --fio-iolog and --blkparse.
 noinst_PROGRAMS += fuzz-blkreplay-import
 fuzz_blkreplay_import_SOURCES = fuzz-blkreplay-import.c \
-	../filters/blkreplay/replaylog.c ../filters/blkreplay/crc32c.c
-fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/filters/blkreplay \
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c
+fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
 fuzz_blkreplay_import_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)

@@ -1,4 +1,4 @@
-/* Unit tests: the blkreplay log format (filters/blkreplay/replaylog.c)
+/* Unit tests: the blkreplay log format (common/blklog/replaylog.c)
  * and its checksums (crc32c.c).
  */
 #include <config.h>
