@@ -5,10 +5,12 @@
 noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/blklog/load.c ../common/utils/why.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
 	../tools/blkreplay/stats.c ../tools/blkreplay/run.c
 fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
-	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_log_CFLAGS = $(FUZZ_CFLAGS) $(LIBNBD_CFLAGS)
 fuzz_blkreplay_log_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm

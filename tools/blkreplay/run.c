@@ -48,7 +48,7 @@ struct conn {
 };
 
 struct slot {
-  struct tl_req *req;
+  struct blklog_req *req;
   struct conn *conn;
   void *buf;                    /* owned read or pattern buffer */
   uint64_t t_start;
@@ -72,12 +72,12 @@ reads_only (unsigned op)
  * is then the recorded one whatever the server's timing.
  */
 static int
-conflicts (const struct tl_req *r)
+conflicts (const struct blklog_req *r)
 {
   const struct slot *s;
 
   for (s = inflight_head; s; s = s->next) {
-    const struct tl_req *q = s->req;
+    const struct blklog_req *q = s->req;
     if (r->op == BLKLOG_FLUSH || q->op == BLKLOG_FLUSH)
       return 1;
     if (reads_only (r->op) && reads_only (q->op))
@@ -159,8 +159,8 @@ dirty_add (uint64_t lo, uint64_t hi)
 }
 
 /* The replay (one, file-scope: the callbacks reach it through slots). */
-static struct tl_log log_;
-static struct tl_req **by_id;   /* submission order */
+static struct blklog_log log_;
+static struct blklog_req **by_id;   /* submission order */
 static size_t *need;            /* per by_id: completions needed first */
 static size_t *cpos;            /* per log seq: position in completion order */
 static unsigned char *cdone;    /* per completion-order position */
@@ -202,7 +202,7 @@ wire_errno (int e)
 }
 
 static const char *
-describe (const struct tl_req *r, char *buf, size_t len)
+describe (const struct blklog_req *r, char *buf, size_t len)
 {
   char f[64];
 
@@ -218,11 +218,11 @@ describe (const struct tl_req *r, char *buf, size_t len)
 }
 
 static void
-mismatch (const struct tl_req *r, const char *fmt, ...)
+mismatch (const struct blklog_req *r, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
 static void
-mismatch (const struct tl_req *r, const char *fmt, ...)
+mismatch (const struct blklog_req *r, const char *fmt, ...)
 {
   char d[256], m[400];
   va_list ap;
@@ -242,7 +242,7 @@ mismatch (const struct tl_req *r, const char *fmt, ...)
 static void
 finish (struct slot *s, int err)
 {
-  struct tl_req *r = s->req;
+  struct blklog_req *r = s->req;
   uint64_t lat = now_ns () - s->t_start;
   unsigned b = 0;
   size_t p;
@@ -310,7 +310,7 @@ find_conn (uint64_t id)
 }
 
 static void
-issue (struct tl_req *r, struct conn *c)
+issue (struct blklog_req *r, struct conn *c)
 {
   struct slot *s = calloc (1, sizeof *s);
   nbd_completion_callback cb = { .callback = completion_cb, .user_data = s };
@@ -415,8 +415,8 @@ issue (struct tl_req *r, struct conn *c)
 static int
 by_id_cmp (const void *a, const void *b)
 {
-  const struct tl_req *x = *(struct tl_req *const *) a;
-  const struct tl_req *y = *(struct tl_req *const *) b;
+  const struct blklog_req *x = *(struct blklog_req *const *) a;
+  const struct blklog_req *y = *(struct blklog_req *const *) b;
 
   return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -424,8 +424,8 @@ by_id_cmp (const void *a, const void *b)
 static int
 by_complete_cmp (const void *a, const void *b)
 {
-  const struct tl_req *x = *(struct tl_req *const *) a;
-  const struct tl_req *y = *(struct tl_req *const *) b;
+  const struct blklog_req *x = *(struct blklog_req *const *) a;
+  const struct blklog_req *y = *(struct blklog_req *const *) b;
 
   if (x->complete_ns != y->complete_ns)
     return x->complete_ns < y->complete_ns ? -1 : 1;
@@ -470,7 +470,7 @@ cmd_run (int argc, char **argv)
   unsigned qd_override = 0;
   int progress = isatty (2), json = 0, ai, status, dry_run = 0;
   size_t i, ni = 0;
-  struct tl_req **corder = NULL;
+  struct blklog_req **corder = NULL;
   uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
   struct pollfd *fds = NULL;
   int any_unrecorded_write = 0, recorded_exports = 0;
@@ -674,7 +674,7 @@ cmd_run (int argc, char **argv)
 
     /* Issue what may go now. */
     while (ni < log_.nreqs) {
-      struct tl_req *r = by_id[ni];
+      struct blklog_req *r = by_id[ni];
       struct conn *c = find_conn (r->conn);
       if (qd_override ? c->inflight >= qd_override || conflicts (r)
           : prefix < need[ni])
