@@ -6,6 +6,7 @@ noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
 	../common/blklog/load.c ../common/utils/why.c \
+	../common/utils/enum-param.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
 	../tools/blkreplay/stats.c ../tools/blkreplay/run.c
 fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
@@ -18,8 +19,10 @@ fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm
 # import --fio-iolog and --blkparse.
 noinst_PROGRAMS += fuzz-blkreplay-import
 fuzz_blkreplay_import_SOURCES = fuzz-blkreplay-import.c \
-	../common/blklog/replaylog.c ../common/blklog/crc32c.c
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/utils/why.c
 fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
-	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_import_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)

@@ -25,8 +25,10 @@
 #include <nbdkit-filter.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "crc32c.h"
 #include "duration.h"
+#include "enum-param.h"
 #include "recorder.h"
 #include "replayer.h"
 #include "replaylog.h"
@@ -64,33 +66,52 @@ struct handle {
   char *exportname;
 };
 
-static inline uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* ---- configuration ---- */
+
+static const struct blk_enum_name modes[] = {
+  { "record", MODE_RECORD }, { "replay", MODE_REPLAY }, { NULL },
+};
+static const struct blk_enum_name data_modes[] = {
+  { "none", BLKLOG_DATA_NONE }, { "hash", BLKLOG_DATA_HASH },
+  { "full", BLKLOG_DATA_FULL }, { NULL },
+};
+static const struct blk_enum_name sync_modes[] = {
+  { "none", REC_SYNC_NONE }, { "interval", REC_SYNC_INTERVAL },
+  { "always", REC_SYNC_ALWAYS }, { NULL },
+};
+/* blkreplay-on-error= and blkreplay-divergence=: 1 = fail. */
+static const struct blk_enum_name on_error_modes[] = {
+  { "fail", 1 }, { "passthrough", 0 }, { NULL },
+};
+static const struct blk_enum_name divergence_modes[] = {
+  { "fail", 1 }, { "warn", 0 }, { NULL },
+};
+
+/* KEY=VALUE, one of TABLE's words, into *OUT.  -1 after the error. */
+static int
+config_enum (const char *key, const char *value,
+             const struct blk_enum_name *table, int *out)
+{
+  char why[256];
+
+  if (blk_parse_enum (key, value, table, out, why, sizeof why) == -1) {
+    nbdkit_error ("%s", why);
+    return -1;
+  }
+  return 0;
+}
 
 static int
 blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   const char *key, const char *value)
 {
   char why[256];
+  int v;
 
   if (strcmp (key, "blkreplay-mode") == 0) {
-    if (strcmp (value, "record") == 0)
-      mode = MODE_RECORD;
-    else if (strcmp (value, "replay") == 0)
-      mode = MODE_REPLAY;
-    else {
-      nbdkit_error ("%s: unknown mode '%s' (use record or replay)",
-                    key, value);
+    if (config_enum (key, value, modes, &v) == -1)
       return -1;
-    }
+    mode = v;
     return 0;
   }
   if (strcmp (key, "blkreplay-log") == 0) {
@@ -99,31 +120,15 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return log_path == NULL ? -1 : 0;
   }
   if (strcmp (key, "blkreplay-data") == 0) {
-    if (strcmp (value, "none") == 0)
-      data_mode = BLKLOG_DATA_NONE;
-    else if (strcmp (value, "hash") == 0)
-      data_mode = BLKLOG_DATA_HASH;
-    else if (strcmp (value, "full") == 0)
-      data_mode = BLKLOG_DATA_FULL;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use none, hash or full)",
-                    key, value);
+    if (config_enum (key, value, data_modes, &v) == -1)
       return -1;
-    }
+    data_mode = (uint32_t) v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync") == 0) {
-    if (strcmp (value, "none") == 0)
-      sync_mode = REC_SYNC_NONE;
-    else if (strcmp (value, "interval") == 0)
-      sync_mode = REC_SYNC_INTERVAL;
-    else if (strcmp (value, "always") == 0)
-      sync_mode = REC_SYNC_ALWAYS;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use none, interval or always)",
-                    key, value);
+    if (config_enum (key, value, sync_modes, &v) == -1)
       return -1;
-    }
+    sync_mode = v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync-interval") == 0 ||
@@ -151,29 +156,10 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
-  if (strcmp (key, "blkreplay-on-error") == 0) {
-    if (strcmp (value, "fail") == 0)
-      on_error_fail = 1;
-    else if (strcmp (value, "passthrough") == 0)
-      on_error_fail = 0;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use fail or passthrough)",
-                    key, value);
-      return -1;
-    }
-    return 0;
-  }
-  if (strcmp (key, "blkreplay-divergence") == 0) {
-    if (strcmp (value, "fail") == 0)
-      divergence_fail = 1;
-    else if (strcmp (value, "warn") == 0)
-      divergence_fail = 0;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use fail or warn)", key, value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "blkreplay-on-error") == 0)
+    return config_enum (key, value, on_error_modes, &on_error_fail);
+  if (strcmp (key, "blkreplay-divergence") == 0)
+    return config_enum (key, value, divergence_modes, &divergence_fail);
   return next (nxdata, key, value);
 }
 
@@ -256,7 +242,7 @@ blkreplay_get_ready (int thread_model)
 {
   char why[768];
 
-  base_ns = now_ns ();
+  base_ns = blk_mono_ns ();
   if (mode == MODE_REPLAY) {
     struct replay_config c = {
       .path = log_path,
@@ -370,7 +356,7 @@ blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
   memset (&r, 0, sizeof r);
   r.type = BLKLOG_CONN_OPEN;
   r.conn = h->conn;
-  r.time_ns = now_ns () - base_ns;
+  r.time_ns = blk_mono_ns () - base_ns;
   r.export_size = h->size;
   r.readonly = readonly != 0;
   r.name = h->exportname;
@@ -400,7 +386,7 @@ blkreplay_finalize (nbdkit_next *next, void *handle)
     memset (&r, 0, sizeof r);
     r.type = BLKLOG_CONN_CLOSE;
     r.conn = h->conn;
-    r.time_ns = now_ns () - base_ns;
+    r.time_ns = blk_mono_ns () - base_ns;
     if (!recorder_failed () && recorder_append (&r, h->size) == -1)
       report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
   }
@@ -452,7 +438,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.offset = offset;
   rec.length = length;
   rec.submit_ns = t0;
-  rec.complete_ns = now_ns () - base_ns;
+  rec.complete_ns = blk_mono_ns () - base_ns;
   rec.error = r == -1 ? (uint32_t) (*err ? *err : EIO) : 0;
   rec.payload = BLKLOG_PAYLOAD_NONE;
   rec.hash = 0;
@@ -509,7 +495,7 @@ settle (void)
     int r;                                                              \
     if (mode == MODE_RECORD) {                                          \
       uint64_t id_ = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED); \
-      uint64_t t0_ = now_ns () - base_ns;                               \
+      uint64_t t0_ = blk_mono_ns () - base_ns;                               \
       int lerr_ = recorder_failed ();                                   \
       if (lerr_) {                                                      \
         /* The log failed: refuse (fail), or run unrecorded. */         \

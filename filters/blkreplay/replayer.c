@@ -29,6 +29,7 @@
 #include <nbdkit-filter.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "crc32c.h"
 #include "replayer.h"
 #include "replaylog.h"
@@ -257,7 +258,7 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   char d[160];
   const struct blklog_req *rec;
   struct timespec dl;
-  uint64_t t, h = 0;
+  uint64_t h = 0;
 
   if (rq->idx < 0)
     return;
@@ -290,10 +291,7 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   }
 
   /* Complete in the recorded order. */
-  clock_gettime (CLOCK_MONOTONIC, &dl);
-  t = (uint64_t) dl.tv_nsec + cfg.order_timeout_ns;
-  dl.tv_sec += (time_t) (t / 1000000000u);
-  dl.tv_nsec = (long) (t % 1000000000u);
+  dl = blk_deadline (CLOCK_MONOTONIC, cfg.order_timeout_ns);
   rq->waited = next_done < (size_t) rq->idx;
   while (next_done < (size_t) rq->idx) {
     if (pthread_cond_timedwait (&rp_cond, &rp_lock, &dl) == ETIMEDOUT) {
