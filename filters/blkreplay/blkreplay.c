@@ -488,90 +488,171 @@ settle (void)
   nanosleep (&ts, NULL);
 }
 
-/* Runs CALL (which sets r and *err) in the current mode. */
-#define BLKREPLAY_DO(op, count, offset, flags, rbuf, wbuf, call)        \
-  do {                                                                  \
-    struct handle *h_ = handle;                                         \
-    int r;                                                              \
-    if (mode == MODE_RECORD) {                                          \
-      uint64_t id_ = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED); \
-      uint64_t t0_ = blk_mono_ns () - base_ns;                               \
-      int lerr_ = recorder_failed ();                                   \
-      if (lerr_) {                                                      \
-        /* The log failed: refuse (fail), or run unrecorded. */         \
-        report_loss (id_);                                              \
-        if (on_error_fail) {                                            \
-          *err = lerr_;                                                 \
-          return -1;                                                    \
-        }                                                               \
-        return (call);                                                  \
-      }                                                                 \
-      r = (call);                                                       \
-      if (record_request (h_, id_, (op), (flags), (offset), (count),    \
-                          t0_, r, err, (rbuf), (wbuf)) == -1) {         \
-        /* Not recorded: never acknowledged as a success (fail). */     \
-        if (on_error_fail)                                              \
-          r = -1;                                                       \
-      }                                                                 \
-    }                                                                   \
-    else {                                                              \
-      struct replay_req rq_;                                            \
-      replayer_begin (&rq_, h_->conn, (op), log_flags ((op), (flags)),  \
-                      (offset), (count), (wbuf));                       \
-      if (rq_.skip) {                                                   \
-        r = -1;                                                         \
-        *err = rq_.err;                                                 \
-      }                                                                 \
-      else                                                              \
-        r = (call);                                                     \
-      replayer_end (&rq_, r == -1 ? *err : 0, r == 0 ? (rbuf) : NULL);  \
-      if (rq_.waited)                                                   \
-        settle ();                                                      \
-      if (r == 0 && rq_.skip) {                                         \
-        *err = rq_.err;                                                 \
-        r = -1;                                                         \
-      }                                                                 \
-    }                                                                   \
-    return r;                                                           \
-  } while (0)
+/* What request_begin decided (bits of its result, for the callback
+ * and request_end).  Kept in a register, not in struct request: the
+ * mode is decided once per request, and a flag stored in a structure
+ * whose address escapes to the replayer costs loads and stores on
+ * every request (measured with bench/bench-blkreplay.sh).
+ */
+#define REQ_RUN     1           /* call next->OP */
+#define REQ_RECORD  2           /* record mode: write its record after */
+#define REQ_REPLAY  4           /* replay mode: replayer_end after */
 
+/* One request on its way through the filter, between request_begin
+ * and request_end.  Lives on the callback's stack.  The request itself
+ * (op, flags, offset, length, buffers) is passed to both rather than
+ * copied here, for the same reason.
+ */
+struct request {
+  uint64_t id, t0;              /* record mode: id, submission time */
+  struct replay_req rq;         /* replay mode */
+};
+
+/* The bookkeeping before next->OP, shared by the request callbacks.
+ * The result has REQ_RUN if the callback is to call next->OP;
+ * without it the request fails with *ERR (set here): the log failed
+ * under blkreplay-on-error=fail, or the replay reproduces a recorded
+ * error or refuses a divergent request.
+ */
+static inline unsigned
+request_begin (struct handle *h, struct request *q, unsigned op,
+               uint32_t flags, uint64_t offset, uint64_t length,
+               const void *wbuf, int *err)
+{
+  if (mode == MODE_RECORD) {
+    int lerr;
+
+    q->id = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED);
+    q->t0 = blk_mono_ns () - base_ns;
+    lerr = recorder_failed ();
+    if (lerr) {
+      /* The log failed: refuse (fail), or run unrecorded. */
+      report_loss (q->id);
+      if (on_error_fail) {
+        *err = lerr;
+        return 0;
+      }
+      return REQ_RUN;
+    }
+    return REQ_RUN | REQ_RECORD;
+  }
+  replayer_begin (&q->rq, h->conn, op, log_flags (op, flags), offset, length,
+                  wbuf);
+  if (q->rq.skip) {
+    *err = q->rq.err;
+    return REQ_REPLAY;
+  }
+  return REQ_RUN | REQ_REPLAY;
+}
+
+/* The bookkeeping after next->OP, for the same request and ACT as
+ * request_begin.  R is what next->OP returned (-1 with *ERR if it
+ * failed or was not called); RBUF is a read's buffer.  Returns what
+ * the callback returns.
+ */
+static inline int
+request_end (struct handle *h, struct request *q, unsigned act, unsigned op,
+             uint32_t flags, uint64_t offset, uint64_t length,
+             const void *rbuf, const void *wbuf, int r, int *err)
+{
+  if (act & REQ_RECORD) {
+    if (record_request (h, q->id, op, flags, offset, length, q->t0, r, err,
+                        rbuf, wbuf) == -1 &&
+        on_error_fail)
+      r = -1;                   /* not recorded: never acknowledged */
+    return r;
+  }
+  if (act & REQ_REPLAY) {
+    replayer_end (&q->rq, r == -1 ? *err : 0, r == 0 ? rbuf : NULL);
+    if (q->rq.waited)
+      settle ();
+    if (r == 0 && q->rq.skip) {
+      *err = q->rq.err;
+      r = -1;
+    }
+  }
+  return r;
+}
+
+/* Each callback: request_begin, next->OP if it says so, and
+ * request_end decides what the client gets.
+ */
 static int
 blkreplay_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_READ, count, offset, flags, buf, NULL,
-                next->pread (next, buf, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_READ, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->pread (next, buf, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_READ, flags, offset, count,
+                      buf, NULL, r, err);
 }
 
 static int
 blkreplay_pwrite (nbdkit_next *next, void *handle, const void *buf,
                   uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_WRITE, count, offset, flags, NULL, buf,
-                next->pwrite (next, buf, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_WRITE, flags, offset, count, buf,
+                       err);
+  if (act & REQ_RUN)
+    r = next->pwrite (next, buf, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_WRITE, flags, offset, count,
+                      NULL, buf, r, err);
 }
 
 static int
 blkreplay_zero (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_ZERO, count, offset, flags, NULL, NULL,
-                next->zero (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_ZERO, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->zero (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_ZERO, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_trim (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_TRIM, count, offset, flags, NULL, NULL,
-                next->trim (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_TRIM, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->trim (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_TRIM, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_FLUSH, 0, 0, flags, NULL, NULL,
-                next->flush (next, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_FLUSH, flags, 0, 0, NULL, err);
+  if (act & REQ_RUN)
+    r = next->flush (next, flags, err);
+  return request_end (handle, &q, act, BLKLOG_FLUSH, flags, 0, 0,
+                      NULL, NULL, r, err);
 }
 
 static int
@@ -579,16 +660,32 @@ blkreplay_extents (nbdkit_next *next, void *handle, uint32_t count,
                    uint64_t offset, uint32_t flags,
                    struct nbdkit_extents *extents, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_EXTENTS, count, offset, flags, NULL, NULL,
-                next->extents (next, count, offset, flags, extents, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_EXTENTS, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->extents (next, count, offset, flags, extents, err);
+  return request_end (handle, &q, act, BLKLOG_EXTENTS, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_cache (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_CACHE, count, offset, flags, NULL, NULL,
-                next->cache (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_CACHE, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->cache (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_CACHE, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static struct nbdkit_filter filter = {
