@@ -12,6 +12,10 @@
  * - the log writer's queue: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
  * - per-connection handles: owned by their connection.
+ *
+ * Errors name what is at fault first: the parameter ("blkreplay-data:
+ * unknown value ...", "blkreplay-log: cannot create ..." for the log
+ * file), otherwise the filter ("blkreplay: ...").
  */
 #include <config.h>
 
@@ -34,7 +38,7 @@
 #include "replaylog.h"
 
 /* -D blkreplay.verbose=1: a debug line per recorded request. */
-__attribute__ ((visibility ("default"))) int blkreplay_debug_verbose;
+NBDKIT_DLL_PUBLIC int blkreplay_debug_verbose = 0;
 
 enum mode { MODE_RECORD, MODE_REPLAY };
 
@@ -148,8 +152,10 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   }
   if (strcmp (key, "blkreplay-queue") == 0) {
     queue_bytes = nbdkit_parse_size (value);
-    if (queue_bytes == -1)
+    if (queue_bytes == -1) {
+      nbdkit_error ("%s: cannot parse '%s' (a size, e.g. 16M)", key, value);
       return -1;
+    }
     if (queue_bytes < 65536) {
       nbdkit_error ("%s: '%s' is too small (at least 64K)", key, value);
       return -1;
@@ -160,6 +166,16 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return config_enum (key, value, on_error_modes, &on_error_fail);
   if (strcmp (key, "blkreplay-divergence") == 0)
     return config_enum (key, value, divergence_modes, &divergence_fail);
+  if (strncmp (key, "blkreplay-", 10) == 0) {
+    /* A typo must not reach the plugin, which may ignore it. */
+    nbdkit_error ("%s: unknown blkreplay filter parameter (valid: "
+                  "blkreplay-log, blkreplay-mode, blkreplay-data, "
+                  "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
+                  "blkreplay-on-error, blkreplay-divergence, "
+                  "blkreplay-order-timeout; see nbdkit-blkreplay-filter(1))",
+                  key);
+    return -1;
+  }
   return next (nxdata, key, value);
 }
 
