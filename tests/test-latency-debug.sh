@@ -24,7 +24,7 @@ grep -Eq "latency: request: nbdkit read 4096 bytes at 8192 took $dur\$" "$log" |
   { cat "$log"; fail "no request line for the read"; }
 grep -Eq "latency: request: backend read 4096 bytes at 8192 took $dur\$" "$log" ||
   { cat "$log"; fail "no request line for the backend layer's read"; }
-grep -Eq "latency: request: nbdkit write 512 bytes at 0 took $dur, failed: Input/output error\$" "$log" ||
+grep -Eq "latency: request: nbdkit write 512 bytes at 0 took $dur, failed: EIO\$" "$log" ||
   { cat "$log"; fail "no request line for the failed write"; }
 grep -Eq "latency: report: nbdkit read: 1 requests \(1 since the previous report\), p99 $dur, recent p99 $dur\$" "$log" ||
   { cat "$log"; fail "no report content line"; }

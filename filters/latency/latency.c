@@ -434,12 +434,21 @@ static void
 debug_request (const char *layer, int op, uint64_t count, uint64_t offset,
                uint64_t ns, int err)
 {
-  char d[32];
+  char d[32], e[32] = "";
 
+  /* The errno's name (EIO): strerror is not thread-safe, and takes
+   * glibc's locale lock on every worker thread.
+   */
+  if (err) {
+    const char *name = strerrorname_np (err);
+    if (name)
+      snprintf (e, sizeof e, ", failed: %s", name);
+    else
+      snprintf (e, sizeof e, ", failed: errno %d", err);
+  }
   nbdkit_debug ("latency: request: %s %s %" PRIu64 " bytes at %" PRIu64
-                " took %s%s%s", layer, lat_op_names[op], count, offset,
-                blk_format_duration (ns, d, sizeof d),
-                err ? ", failed: " : "", err ? strerror (err) : "");
+                " took %s%s", layer, lat_op_names[op], count, offset,
+                blk_format_duration (ns, d, sizeof d), e);
 }
 
 static void
