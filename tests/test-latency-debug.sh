@@ -31,8 +31,14 @@ grep -Eq "latency: report: wrote the text report to stderr in $dur\$" "$log" ||
   { cat "$log"; fail "no line for the text report"; }
 
 # A failed request names the error: the full plugin fails every write
-# with ENOSPC.  (A server of its own: nbdkit's error filter made the
-# server above hang at exit under ASan, in libp11-kit's destructor.)
+# with ENOSPC.  Not under the sanitizers: there, after a failed request
+# (with nbdkit's error filter or the full plugin, with or without this
+# filter's -D flags), nbdkit 1.32 hangs in exit() inside libp11-kit's
+# destructor, waiting for glibc's locale lock (seen under make check
+# only; reported to the lead).
+if [ -n "$SANITIZER_PRELOAD" ]; then
+  echo "note: sanitizer build, the failed-request line is not tested"
+else
 start_nbdkit full -v -D latency.requests=1 --filter="$F" full 1M
 nbdsh -u "$(uri full)" -c '
 try:
@@ -43,6 +49,7 @@ except nbd.Error:
 stop_nbdkit full
 grep -Eq "latency: request: nbdkit write 512 bytes at 0 took $dur, failed: ENOSPC\$" "$(server_log full)" ||
   { cat "$(server_log full)"; fail "no request line for the failed write"; }
+fi
 
 # Without -D: -v shows none of these lines.
 start_nbdkit quiet -v --filter="$F" memory 1M latency-output=json:"$tmpdir/q.json"
