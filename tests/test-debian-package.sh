@@ -150,7 +150,7 @@ grep -F "$root$privdir/libnbdkit-blk-hook.so" "/proc/$(server_pid srv)/maps" >/d
 nbdsh -u "$(uri srv)" -c 'h.pwrite(b"\x55" * 512, 0)' \
   -c 'assert h.pread(512, 0) == b"\x55" * 512'
 stop_nbdkit srv || fail "nbdkit exited with an error: $(cat "$(server_log srv)")"
-grep -q '@client_read: count 1' "$(server_log srv)" ||
+grep -q '@nbdkit_read: count 1' "$(server_log srv)" ||
   { cat "$(server_log srv)"; fail "packaged latency filter did not report the read"; }
 "$root/usr/bin/blkreplay" verify "$tmpdir/w.blog" >"$tmpdir/verify.log" 2>&1 ||
   { cat "$tmpdir/verify.log"; fail "packaged blkreplay cannot verify the packaged filter's log"; }
