@@ -2,9 +2,11 @@
 #   fuzz/fuzz-blkdebug-rules -max_total_time=60 fuzz/corpus-blkdebug-rules fuzz/seeds/blkdebug-rules
 noinst_PROGRAMS += fuzz-blkdebug-rules
 fuzz_blkdebug_rules_SOURCES = fuzz-blkdebug-rules.c \
-	../filters/blkdebug/rules.c ../common/utils/duration.c
+	../filters/blkdebug/rules.c ../common/utils/duration.c \
+	../common/utils/why.c ../common/utils/enum-param.c
 fuzz_blkdebug_rules_CPPFLAGS = -I$(top_srcdir)/common/utils \
-	-I$(top_srcdir)/common/hook -I$(top_srcdir)/filters/blkdebug
+	-I$(top_srcdir)/common/include -I$(top_srcdir)/common/hook \
+	-I$(top_srcdir)/filters/blkdebug
 fuzz_blkdebug_rules_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDADD = -lm
@@ -16,7 +18,8 @@ EXTRA_DIST += seeds/blkdebug-rules/file1 seeds/blkdebug-rules/file2 seeds/blkdeb
 noinst_PROGRAMS += fuzz-blkdebug-control
 fuzz_blkdebug_control_SOURCES = fuzz-blkdebug-control.c \
 	../filters/blkdebug/control.c ../filters/blkdebug/engine.c \
-	../filters/blkdebug/rules.c ../common/utils/duration.c
+	../filters/blkdebug/rules.c ../common/utils/duration.c \
+	../common/utils/why.c ../common/utils/enum-param.c
 fuzz_blkdebug_control_CPPFLAGS = -I$(top_srcdir)/common/utils \
 	-I$(top_srcdir)/common/include -I$(top_srcdir)/common/hook \
 	-I$(top_srcdir)/filters/blkdebug
