@@ -20,6 +20,7 @@ SCRIPT_TESTS += \
 	test-blkdebug-breakpoint.sh \
 	test-blkdebug-parallel.sh \
 	test-blkdebug-hook.sh \
+	test-blkdebug-hook-order.sh \
 	test-blkdebug-extras.sh \
 	test-blkdebug-report.sh \
 	test-blkdebug-blocksize.sh

@@ -347,6 +347,8 @@ blkdebug_get_ready (int thread_model)
     .name = "blkdebug",
     .event = blkdebug_hook_event,
     .io_begin = blkdebug_hook_io_begin,
+    /* Before the observers: latency and blkreplay see the outcome. */
+    .role = BLK_HOOK_INJECTOR,
   };
 
   bd_engine_set_alive_cb (engine, hook_alive);
