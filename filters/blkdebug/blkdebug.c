@@ -2,7 +2,8 @@
  * injection with breakpoints and run-time control.
  *
  * Files: rules.c (parsers), engine.c (QEMU's state machine),
- * control.c (control socket), this file (nbdkit glue).
+ * control-cmds.c (control commands, served by common/control), this
+ * file (nbdkit glue).
  *
  * Thread model: parallel (the filter adds no restriction).  Shared
  * state and what guards it:
@@ -11,7 +12,8 @@
  * - the engine (rules, armed set, state, suspended requests): its own
  *   mutex, see engine.h;
  * - the write generations (QEMU's flush elision): atomics;
- * - the control socket: control.c's conn_lock.
+ * - the control socket: the control library's own lock; ctl itself is
+ *   set in .config_complete and freed in .unload.
  */
 #include <config.h>
 
@@ -26,7 +28,7 @@
 
 #include "blk-hook.h"
 #include "cleanup.h"
-#include "control.h"
+#include "control-cmds.h"
 #include "engine.h"
 #include "enum-param.h"
 #include "rules.h"
@@ -45,6 +47,7 @@ static uint32_t align, max_transfer;
 static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
 
 static struct bd_engine *engine;
+static struct blk_ctl *ctl;             /* with blkdebug-control= */
 static int hook_handle = -1;
 
 /* Backend layer: set (once, relaxed) when the plugin reported anything
@@ -271,6 +274,10 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
       return -1;
     }
   bd_rule_list_reset (&pending);
+  if (control_path && (ctl = bd_control_new (engine)) == NULL) {
+    nbdkit_error ("blkdebug: out of memory");
+    return -1;
+  }
   return next (nxdata);
 }
 
@@ -362,7 +369,7 @@ blkdebug_get_ready (int thread_model)
       return -1;
     }
   }
-  if (control_path && bd_control_listen (control_path) == -1) {
+  if (ctl && blk_ctl_listen (ctl, control_path) == -1) {
     nbdkit_error ("blkdebug-control: cannot listen on '%s': %m",
                   control_path);
     return -1;
@@ -375,7 +382,7 @@ blkdebug_get_ready (int thread_model)
 static int
 blkdebug_after_fork (nbdkit_backend *nxdata)
 {
-  if (bd_control_start (engine) == -1) {
+  if (ctl && blk_ctl_start (ctl) == -1) {
     nbdkit_error ("blkdebug-control: cannot start the control thread: %m");
     return -1;
   }
@@ -401,9 +408,11 @@ blkdebug_close (void *handle)
 static void
 blkdebug_cleanup (nbdkit_backend *nxdata)
 {
+  /* Releases wait_break callers, so the connections can end. */
   if (engine)
     bd_engine_shutdown (engine);
-  bd_control_stop ();
+  if (ctl)
+    blk_ctl_stop (ctl);
 }
 
 /* Runs once per layer: with the filter stacked twice (refused in
@@ -415,7 +424,10 @@ blkdebug_unload (void)
   if (hook_handle >= 0)
     blk_hook_unsubscribe (hook_handle);
   hook_handle = -1;
-  bd_control_stop ();
+  if (engine)
+    bd_engine_shutdown (engine);
+  blk_ctl_free (ctl);
+  ctl = NULL;
   if (engine && blkdebug_debug_rules) {
     unsigned n;
     char *text = bd_engine_list (engine, true, &n), *line, *save = NULL;
