@@ -136,23 +136,31 @@ injectors_of (unsigned mask)
   return mask & __atomic_load_n (&injector_mask, __ATOMIC_ACQUIRE);
 }
 
+/* The next slot to visit, taken out of INJ (injectors first), then
+ * out of OBS; -1 when both are empty.
+ */
+static inline int
+next_in_order (unsigned *inj, unsigned *obs)
+{
+  unsigned *m = *inj ? inj : obs;
+  unsigned i;
+
+  if (*m == 0)
+    return -1;
+  i = (unsigned) __builtin_ctz (*m);
+  *m &= *m - 1;
+  return (int) i;
+}
+
 void
 blk_hook_event_slow (enum blk_hook_event ev)
 {
   unsigned mask = __atomic_load_n (&blk_hook_event_mask, __ATOMIC_ACQUIRE);
-  unsigned inj = injectors_of (mask);
-  unsigned order[2] = { inj, mask & ~inj };
-  unsigned k;
+  unsigned inj = injectors_of (mask), obs = mask & ~inj;
+  int i;
 
-  for (k = 0; k < 2; k++) {
-    unsigned m = order[k];
-    while (m) {
-      unsigned i = (unsigned) __builtin_ctz (m);
-      const struct slot *s = &slots[i];
-      m &= m - 1;
-      s->sub.event (s->sub.opaque, ev);
-    }
-  }
+  while ((i = next_in_order (&inj, &obs)) >= 0)
+    slots[i].sub.event (slots[i].sub.opaque, ev);
 }
 
 /* Call slot I's io_begin (if any); a subscriber sees the end of every
@@ -212,18 +220,10 @@ blk_hook_io_end_slow (struct blk_hook_io *io)
    */
   unsigned mask = io->called & __atomic_load_n (&blk_hook_active,
                                                 __ATOMIC_ACQUIRE);
-  unsigned inj = injectors_of (mask);
-  unsigned order[2] = { inj, mask & ~inj };
-  unsigned k;
+  unsigned inj = injectors_of (mask), obs = mask & ~inj;
+  int i;
 
   io->end_ns = blk_hook_now_ns ();
-  for (k = 0; k < 2; k++) {
-    unsigned m = order[k];
-    while (m) {
-      unsigned i = (unsigned) __builtin_ctz (m);
-      const struct slot *s = &slots[i];
-      m &= m - 1;
-      s->sub.io_end (s->sub.opaque, io);
-    }
-  }
+  while ((i = next_in_order (&inj, &obs)) >= 0)
+    slots[i].sub.io_end (slots[i].sub.opaque, io);
 }
