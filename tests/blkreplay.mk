@@ -27,4 +27,6 @@ unit_crash_model_CPPFLAGS = $(AM_CPPFLAGS) \
 unit_crash_model_LDADD = $(top_builddir)/filters/blkreplay/libblkreplaylog.la $(CRITERION_LIBS)
 
 SCRIPT_TESTS += \
-	test-blkreplay-crash-flush.sh
+	test-blkreplay-crash-flush.sh \
+	test-blkreplay-crash-ext4.sh
+EXTRA_DIST += crash-fs-workload.py crash-fs-check.py
