@@ -115,6 +115,30 @@ nbdsh -u "$(uri rep)" -c "
 assert h.pread(1 << 20, 0) == open('$tmpdir/end.raw', 'rb').read()
 "
 
+# run --until replays a prefix: up to the first flush, up to the FUA
+# write #6; the export then holds what image --acked builds there.
+for until in flush:1 6; do
+  start_nbdkit "until" memory 1M
+  "$blkreplay" run "$tmpdir/rec.blog" "$(uri until)" --until="$until" \
+    --quiet > "$tmpdir/until.out"
+  n=3; [ "$until" = 6 ] && n=6
+  grep -q "^blkreplay: replayed $n requests" "$tmpdir/until.out" ||
+    fail "run --until=$until: $(cat "$tmpdir/until.out")"
+  "$blkreplay" image "$tmpdir/rec.blog" "$tmpdir/base.raw" --at="$until" \
+    --acked -o "$tmpdir/until.raw"
+  nbdsh -u "$(uri until)" -c "
+assert h.pread(1 << 20, 0) == open('$tmpdir/until.raw', 'rb').read()
+assert h.pread(4096, 4 * 4096) == bytes(4096), 'write #7 was not replayed'
+"
+  stop_nbdkit "until"
+done
+set +e
+"$blkreplay" run "$tmpdir/rec.blog" "nbd+unix:///?socket=/nonexistent" \
+  --until=mark:after-mkfs 2> "$tmpdir/err"; st=$?
+set -e
+[ "$st" = 2 ] && grep -q "until: 'mark:after-mkfs': this log has no marks" "$tmpdir/err" ||
+  fail "run --until=mark: $(cat "$tmpdir/err")"
+
 # Errors a user can act on.
 set +e
 "$blkreplay" image "$tmpdir/rec.blog" "$tmpdir/base.raw" --at=flush:9 \

@@ -125,6 +125,21 @@ crash_point_pos (const struct tl_req *reqs, size_t nreqs, const char *spec,
   return -1;
 }
 
+int
+crash_until (struct tl_log *log, const char *spec)
+{
+  char why[512];
+  size_t pos;
+
+  if (crash_point_pos (log->reqs, log->nreqs, spec, &pos, why,
+                       sizeof why) == -1) {
+    fprintf (stderr, "blkreplay: --until: %s\n", why);
+    return -1;
+  }
+  log->nreqs = pos + 1;
+  return 0;
+}
+
 /* ---- files ---- */
 
 static int

@@ -33,6 +33,13 @@ extern int crash_point_pos (const struct tl_req *reqs, size_t nreqs,
                             const char *spec, size_t *pos,
                             char *why, size_t whylen);
 
+/* blkreplay run --until=SPEC: keeps the requests of LOG up to the
+ * point SPEC names, in log (completion) order: a prefix that holds
+ * everything each kept request waited for.  -1 after printing the
+ * error.
+ */
+extern int crash_until (struct tl_log *log, const char *spec);
+
 /* An image file: the base read through base_pread (zeroes past its
  * end), states written to one or two files.
  */

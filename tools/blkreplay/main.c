@@ -19,6 +19,7 @@ usage (int status)
 "Usage:\n"
 "  blkreplay run LOG URI [--timing=recorded|fast|scale=X] [--queue-depth=N]\n"
 "                [--recorded-exports] [--no-verify] [--progress|--quiet] [--json]\n"
+"                [--until=ID|flush:N|mark:NAME]\n"
 "  blkreplay dump LOG [--json]\n"
 "  blkreplay stats LOG [--json]\n"
 "  blkreplay verify LOG\n"

@@ -32,6 +32,7 @@
 
 #include <libnbd.h>
 
+#include "crashimg.h"
 #include "crc32c.h"
 #include "loadlog.h"
 #include "tool.h"
@@ -463,7 +464,7 @@ print_histogram (FILE *fp)
 int
 cmd_run (int argc, char **argv)
 {
-  const char *path = NULL, *uri = NULL;
+  const char *path = NULL, *uri = NULL, *until = NULL;
   double scale = 0;             /* 0: fast */
   unsigned qd_override = 0;
   int progress = isatty (2), json = 0, ai, status;
@@ -515,6 +516,8 @@ cmd_run (int argc, char **argv)
       progress = 0;
     else if (strcmp (a, "--json") == 0)
       json = 1;
+    else if (strncmp (a, "--until=", 8) == 0)
+      until = a + 8;
     else if (a[0] == '-')
       usage (EXIT_USAGE);
     else if (!path)
@@ -526,7 +529,8 @@ cmd_run (int argc, char **argv)
   }
   if (!path || !uri)
     usage (EXIT_USAGE);
-  if (tl_load (&log_, path) == -1)
+  if (tl_load (&log_, path) == -1 ||
+      (until && crash_until (&log_, until) == -1))
     return EXIT_USAGE;
 
   /* Orders, and what each request waits for. */
