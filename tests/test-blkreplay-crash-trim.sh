@@ -77,3 +77,6 @@ expect_error "no request with id 99" \
 expect_error "unknown kind 'fsync'" \
   "$blkreplay" crash "$tmpdir/rec.blog" "$tmpdir/base.raw" --check true \
   --points=flush,fsync
+expect_error "no crash points of the kinds asked for between --from and --to" \
+  "$blkreplay" crash "$tmpdir/rec.blog" "$tmpdir/base.raw" --check true \
+  --from=3 --to=3

@@ -740,6 +740,14 @@ cmd_crash (int argc, char **argv)
   }
   if (sw.progress)
     fprintf (stderr, "\r\033[K");
+  if (sw.npoints_total == 0) {
+    /* Passing nothing must not look like passing. */
+    fprintf (stderr, "blkreplay: %s: no crash points of the kinds asked "
+             "for%s (a log without flushes has no flush points: try "
+             "--points=every-write or --points=N)\n", path,
+             sw.from || sw.to ? " between --from and --to" : "");
+    goto out;
+  }
 
   {
     double secs = (double) (now_ns () - t0) / 1e9;
