@@ -80,3 +80,17 @@ expect_error "unknown kind 'fsync'" \
 expect_error "no crash points of the kinds asked for between --from and --to" \
   "$blkreplay" crash "$tmpdir/rec.blog" "$tmpdir/base.raw" --check true \
   --from=3 --to=3
+
+# SIGTERM: stops after the current check, exit 2, nothing left behind.
+mkdir "$tmpdir/t"
+TMPDIR="$tmpdir/t" "$blkreplay" crash "$tmpdir/rec.blog" "$tmpdir/base.raw" \
+  --check "touch $tmpdir/started; sleep 1" 2> "$tmpdir/err" &
+cpid=$!
+for _ in $(seq 1 100); do [ -e "$tmpdir/started" ] && break; sleep 0.05; done
+kill -TERM "$cpid"
+set +e
+wait "$cpid"; st=$?
+set -e
+[ "$st" = 2 ] && grep -q "interrupted (signal 15) at point 1" "$tmpdir/err" ||
+  fail "SIGTERM: exit $st, $(cat "$tmpdir/err")"
+[ -z "$(ls -A "$tmpdir/t")" ] || fail "SIGTERM left $(ls "$tmpdir/t")"

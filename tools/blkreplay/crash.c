@@ -204,6 +204,17 @@ cmd_image (int argc, char **argv)
 
 /* ---- blkreplay crash ---- */
 
+/* Set by SIGINT/SIGTERM: stop after the current state and remove the
+ * private directory (the check command gets the signal too on ^C).
+ */
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal (int sig)
+{
+  interrupted = sig;
+}
+
 struct failure {
   size_t point;                 /* index into the points, from 0 */
   size_t pos;
@@ -478,6 +489,11 @@ one_state (struct sweep *sw, struct cm_builder *b, const struct cm_model *m,
     }
     sw->nfails++;
   }
+  if (interrupted) {
+    fprintf (stderr, "%sblkreplay: interrupted (signal %d) at point %zu\n",
+             sw->progress ? "\r\033[K" : "", (int) interrupted, pi + 1);
+    return -1;
+  }
   if (restore_check (sw) == -1) {
     fprintf (stderr, "blkreplay: restoring %s after the check: %m\n",
              sw->check_path);
@@ -721,6 +737,13 @@ cmd_crash (int argc, char **argv)
   if (crash_open_base (&sw.f, base, format, sw.dir, cl.size) == -1)
     goto out;
 
+  {
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+  }
   t0 = now_ns ();
   for (i = 1; i <= 2; i++) {
     if (!(trim & (int) i))
