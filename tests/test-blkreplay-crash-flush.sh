@@ -64,6 +64,16 @@ for s in range(0, 8 * 4096, 512):
               % (os.environ["BLKREPLAY_POINT"], R, variant, s // 512, got,
                  must, " or one of %s" % sorted(may) if may else ""))
         sys.exit(1)
+if img[8 * 4096:] != bytes(len(img) - 8 * 4096):
+    print("point %s: data beyond block 7" % os.environ["BLKREPLAY_POINT"])
+    sys.exit(1)
+# SCRIBBLE: the checker writes to the image (as mounting a filesystem
+# does); the tool must restore it before the next state.
+if os.environ.get("SCRIBBLE"):
+    with open(sys.argv[1], "r+b") as f:
+        for off in (5 * 4096 + 100, 512 * 1024, len(img) - 512):
+            f.seek(off)
+            f.write(b"\xee" * 512)
 EOF
 export LOG_JSON="$tmpdir/rec.json"
 check="python3 $tmpdir/check.py {}"
@@ -73,6 +83,14 @@ check="python3 $tmpdir/check.py {}"
   --json > "$tmpdir/out.json" || { cat "$tmpdir/out.json"; fail "crash check failed"; }
 jq -e '.points == 3 and .states == 3 and .failed == 0' "$tmpdir/out.json" ||
   fail "expected 3 points, 3 states, 0 failed: $(cat "$tmpdir/out.json")"
+
+# A checker that writes to its image: every state is still exact (the
+# tool restores the image after each check that changed it).
+SCRIBBLE=1 "$blkreplay" crash "$tmpdir/rec.blog" "$tmpdir/base.raw" \
+  --check "$check" --points=flush,fua,every-write --json > "$tmpdir/out.json" ||
+  { cat "$tmpdir/out.json"; fail "crash check with a writing checker failed"; }
+jq -e '.points == 10 and .failed == 0 and .restores == 10' "$tmpdir/out.json" ||
+  fail "expected 10 points, 0 failed, 10 restores: $(cat "$tmpdir/out.json")"
 
 # Every write (all acknowledged writes persisted), with reorder and
 # torn variants: all pass.

@@ -317,6 +317,17 @@ crash_copy_base (const struct crash_files *f, const char *path,
   return -1;
 }
 
+/* The offset of the next data at or after OFF, OFF if unknown. */
+static off_t
+next_data (int fd, uint64_t off)
+{
+  off_t r = lseek (fd, (off_t) off, SEEK_DATA);
+
+  if (r == -1)
+    return errno == ENXIO ? INT64_MAX : (off_t) off;
+  return r;
+}
+
 int
 crash_sync_file (int sfd, int dfd, uint64_t size, uint64_t *written)
 {
@@ -330,6 +341,18 @@ crash_sync_file (int sfd, int dfd, uint64_t size, uint64_t *written)
   }
   for (off = 0; off < size; off += COPY_CHUNK) {
     size_t n = size - off < COPY_CHUNK ? (size_t) (size - off) : COPY_CHUNK;
+    off_t next = next_data (sfd, off), nd = next_data (dfd, off);
+    /* A chunk that is a hole in both files is equal: go on from the
+     * next chunk holding data in either.
+     */
+    if (nd < next)
+      next = nd;
+    if ((uint64_t) next >= off + n) {
+      if ((uint64_t) next >= size)
+        break;
+      off = (uint64_t) next / COPY_CHUNK * COPY_CHUNK;
+      n = size - off < COPY_CHUNK ? (size_t) (size - off) : COPY_CHUNK;
+    }
     if (pread_full (sfd, a, n, off) == -1 || pread_full (dfd, b, n, off) == -1)
       goto out;
     if (memcmp (a, b, n) != 0) {
