@@ -29,6 +29,7 @@ unit_crash_model_LDADD = $(top_builddir)/filters/blkreplay/libblkreplaylog.la $(
 SCRIPT_TESTS += \
 	test-blkreplay-crash-flush.sh \
 	test-blkreplay-crash-ext4.sh \
+	test-blkreplay-crash-xfs.sh \
 	test-blkreplay-crash-qemu-img.sh \
 	test-blkreplay-crash-trim.sh
 EXTRA_DIST += crash-fs-workload.py crash-fs-check.py
