@@ -71,7 +71,7 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
   }
   qcow2_header_encode (&h, buf, cs);    /* extension area stays zero: end */
   for (i = 0; i < B; i++)               /* refcount table */
-    qcow2_put64 (buf + cs + i * 8, (1 + T + L + i) * cs);
+    blk_store_be64 (buf + cs + i * 8, (1 + T + L + i) * cs);
   for (i = 0; i < M; i++) {             /* every cluster counted once */
     uint8_t *blk = buf + (1 + T + L + i / E) * cs;
     blk[(i % E) * 2 + 1] = 1;

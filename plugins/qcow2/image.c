@@ -241,7 +241,7 @@ read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
     return -1;
   }
   for (i = 0; i < n; i++)
-    t[i] = qcow2_be64 (buf + i * 8);
+    t[i] = blk_load_be64 (buf + i * 8);
   free (buf);
   *out = t;
   return 0;
@@ -486,7 +486,7 @@ qcow2_open_backend (struct backend *file, const char *path,
   hlen = (uint64_t) fsize < sizeof first ? (uint64_t) fsize : sizeof first;
   if (backend_pread (img->file, first, hlen, 0, 1) == -1)
     goto fail;
-  n = qcow2_be32 (first + 20);
+  n = blk_load_be32 (first + 20);
   if (n < QCOW2_MIN_CLUSTER_BITS || n > QCOW2_MAX_CLUSTER_BITS)
     n = QCOW2_MIN_CLUSTER_BITS; /* the parser names the problem */
   hlen = (uint64_t) fsize < (1ull << n) ? (uint64_t) fsize : (1ull << n);
@@ -641,7 +641,7 @@ qcow2_close (struct qcow2_image *img)
   if (!img->readonly && img->l1 && img->reftable) {
     /* What the final flush has to write, for the message if it fails. */
     unsigned l2 = img->l2c.ndirty, rb = img->rbc.ndirty;
-    size_t frees = img->npending;
+    size_t frees = img->pending.len;
 
     if (qcow2_flush (img) == -1) {
       nbdkit_error ("%s: the final flush at shutdown failed (%u L2 "
@@ -672,8 +672,8 @@ qcow2_close (struct qcow2_image *img)
   qcow2_header_free (&img->h);
   free (img->l1);
   free (img->reftable);
-  free (img->pending);
-  free (img->inflight.v);
+  qcow2_u64s_reset (&img->pending);
+  qcow2_u64s_reset (&img->inflight);
   free (img->path);
   pthread_mutex_destroy (&img->meta_lock);
   pthread_rwlock_destroy (&img->free_lock);
@@ -695,7 +695,7 @@ qcow2_flush (struct qcow2_image *img)
    * writing; checked anyway so that no path writes tables before the
    * header changes.  A flush with nothing dirty writes nothing.
    */
-  if ((meta || img->l2c.ndirty || img->l1_dirty || img->npending) &&
+  if ((meta || img->l2c.ndirty || img->l1_dirty || img->pending.len) &&
       (begin_writing_locked (img) == -1 ||
        qcow2_lazy_mark_dirty (img) == -1))
     return -1;
@@ -718,7 +718,7 @@ qcow2_flush (struct qcow2_image *img)
     meta = 1;
   }
   /* 3. Frees, now that nothing on disk references those clusters. */
-  if (img->npending) {
+  if (img->pending.len) {
     int r;
     pthread_rwlock_wrlock (&img->free_lock);
     r = apply_pending_frees (img);

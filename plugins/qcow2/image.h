@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "header.h"
 #include "lock.h"
+#include "vector.h"
 
 struct qcow2_options {
   int readonly;
@@ -66,10 +67,8 @@ struct seg {
   uint64_t entry;               /* the raw L2 entry */
 };
 
-struct inflight {
-  uint64_t *v;
-  size_t n, cap;
-};
+/* A list of cluster or guest-cluster numbers (common/include/vector.h). */
+DEFINE_VECTOR_TYPE (qcow2_u64s, uint64_t);
 
 struct qcow2_image {
   char *path;
@@ -123,10 +122,9 @@ struct qcow2_image {
   pthread_mutex_t meta_lock;
   pthread_rwlock_t free_lock;
   pthread_cond_t inflight_cond;
-  struct inflight inflight;
+  qcow2_u64s inflight;          /* guest clusters being allocated */
 
-  uint64_t *pending;            /* clusters to decrement at flush */
-  size_t npending, pending_cap;
+  qcow2_u64s pending;           /* clusters to decrement at flush */
   uint64_t free_hint;           /* lowest cluster that may be free */
   uint64_t host_end;            /* clusters: past everything allocated */
   uint64_t grown_to;            /* bytes the backend was grown to */
@@ -195,8 +193,8 @@ l2_entry (struct qcow2_image *img, struct mslot *s, uint64_t i,
 {
   const uint8_t *p = s->data + i * img->esize;
   if (bitmap)
-    *bitmap = img->extl2 ? qcow2_be64 (p + 8) : 0;
-  return qcow2_be64 (p);
+    *bitmap = img->extl2 ? blk_load_be64 (p + 8) : 0;
+  return blk_load_be64 (p);
 }
 extern void l2_set (struct qcow2_image *img, struct mslot *s, uint64_t i,
                     uint64_t e, uint64_t bitmap);

@@ -62,7 +62,7 @@ l2_writeback_all (struct qcow2_image *img)
       return -1;
     }
     for (i2 = 0; i2 < img->l1_size; i2++)
-      qcow2_put64 (buf + (size_t) i2 * 8, img->l1[i2]);
+      blk_store_be64 (buf + (size_t) i2 * 8, img->l1[i2]);
     blk_hook_event (BLK_EV_L1_UPDATE);
     r = backend_pwrite (img->file, buf, n, img->l1_offset, 1);
     free (buf);
@@ -146,9 +146,9 @@ l2_set (struct qcow2_image *img, struct mslot *s, uint64_t i, uint64_t e,
 {
   uint8_t *p = s->data + i * img->esize;
 
-  qcow2_put64 (p, e);
+  blk_store_be64 (p, e);
   if (img->extl2)
-    qcow2_put64 (p + 8, bitmap);
+    blk_store_be64 (p + 8, bitmap);
   mcache_mark_dirty (&img->l2c, s);
   img->wrote_meta = 1;
 }
@@ -182,7 +182,7 @@ l2_cow (struct qcow2_image *img, uint64_t l1_idx, struct mslot *s,
     if (rc_get (img, h / img->cluster_size, &rc) == -1)
       return -1;
     e = rc == 1 ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED;
-    qcow2_put64 (s->data + i * img->esize, e);
+    blk_store_be64 (s->data + i * img->esize, e);
   }
   s->offset = (uint64_t) newoff;
   mcache_mark_dirty (&img->l2c, s);

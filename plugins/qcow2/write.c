@@ -36,8 +36,8 @@ inflight_has (struct qcow2_image *img, uint64_t g)
 {
   size_t i;
 
-  for (i = 0; i < img->inflight.n; i++)
-    if (img->inflight.v[i] == g)
+  for (i = 0; i < img->inflight.len; i++)
+    if (img->inflight.ptr[i] == g)
       return 1;
   return 0;
 }
@@ -45,17 +45,10 @@ inflight_has (struct qcow2_image *img, uint64_t g)
 static int
 inflight_add (struct qcow2_image *img, uint64_t g)
 {
-  if (img->inflight.n == img->inflight.cap) {
-    size_t cap = img->inflight.cap ? img->inflight.cap * 2 : 16;
-    uint64_t *v = realloc (img->inflight.v, cap * sizeof *v);
-    if (v == NULL) {
-      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
-      return -1;
-    }
-    img->inflight.v = v;
-    img->inflight.cap = cap;
+  if (qcow2_u64s_append (&img->inflight, g) == -1) {
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
+    return -1;
   }
-  img->inflight.v[img->inflight.n++] = g;
   return 0;
 }
 
@@ -64,9 +57,9 @@ inflight_remove (struct qcow2_image *img, uint64_t g)
 {
   size_t i;
 
-  for (i = 0; i < img->inflight.n; i++)
-    if (img->inflight.v[i] == g) {
-      img->inflight.v[i] = img->inflight.v[--img->inflight.n];
+  for (i = 0; i < img->inflight.len; i++)
+    if (img->inflight.ptr[i] == g) {
+      img->inflight.ptr[i] = img->inflight.ptr[--img->inflight.len];
       break;
     }
   pthread_cond_broadcast (&img->inflight_cond);
