@@ -29,6 +29,7 @@
 #include <nbdkit-plugin.h>
 
 #include "backend-rbd.h"
+#include "enum-param.h"
 #include "image.h"
 
 /* -D qcow2.meta=1: metadata allocation / table loads. */
@@ -133,6 +134,31 @@ set_string (char **p, const char *value)
   return 0;
 }
 
+/* The parameters that take one of a fixed set of words.  discard=on
+ * and off are older spellings, accepted but not listed in the error.
+ */
+static const struct blk_enum_name locking_names[] = {
+  { "auto", QCOW2_LOCKING_AUTO }, { "on", QCOW2_LOCKING_ON },
+  { "off", QCOW2_LOCKING_OFF }, { NULL }
+};
+static const struct blk_enum_name discard_names[] = {
+  { "unmap", 1 }, { "ignore", 0 }, { "on", 1 }, { "off", 0 }, { NULL }
+};
+
+/* KEY=VALUE, VALUE one of TABLE's names: store its value in *OUT. */
+static int
+config_enum (const char *key, const char *value,
+             const struct blk_enum_name *table, int *out)
+{
+  char why[256];
+
+  if (blk_parse_enum (key, value, table, out, why, sizeof why) == -1) {
+    nbdkit_error ("%s", why);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 qcow2_config (const char *key, const char *value)
 {
@@ -163,20 +189,8 @@ qcow2_config (const char *key, const char *value)
     opts.readonly = r;
     return 0;
   }
-  if (strcmp (key, "locking") == 0) {
-    if (strcmp (value, "auto") == 0)
-      opts.locking = QCOW2_LOCKING_AUTO;
-    else if (strcmp (value, "on") == 0)
-      opts.locking = QCOW2_LOCKING_ON;
-    else if (strcmp (value, "off") == 0)
-      opts.locking = QCOW2_LOCKING_OFF;
-    else {
-      nbdkit_error ("locking: cannot parse '%s' (expected on, off or auto)",
-                    value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "locking") == 0)
+    return config_enum (key, value, locking_names, &opts.locking);
   if (strcmp (key, "snapshot") == 0)
     return set_string (&snapshot, value);
   if (strcmp (key, "backing") == 0) {
@@ -202,18 +216,8 @@ qcow2_config (const char *key, const char *value)
     opts.cache_size = (uint64_t) v;
     return 0;
   }
-  if (strcmp (key, "discard") == 0) {
-    if (strcmp (value, "unmap") == 0 || strcmp (value, "on") == 0)
-      opts.discard = 1;
-    else if (strcmp (value, "ignore") == 0 || strcmp (value, "off") == 0)
-      opts.discard = 0;
-    else {
-      nbdkit_error ("discard: cannot parse '%s' (expected unmap or ignore)",
-                    value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "discard") == 0)
+    return config_enum (key, value, discard_names, &opts.discard);
   if (strcmp (key, "create") == 0) {
     create_size = nbdkit_parse_size (value);
     return create_size == -1 ? -1 : 0;
