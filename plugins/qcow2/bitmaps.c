@@ -118,7 +118,7 @@ add_table (struct qcow2_image *img, qcow2_u64s *l, uint64_t off,
   t = malloc (bytes);
   if (t == NULL)
     return -1;
-  if (backend_pread (img->file, t, bytes, off, 1) == -1)
+  if (store_pread (img->file, t, bytes, off, 1) == -1)
     return -1;
   for (i = 0; i < entries; i++) {
     e = blk_load_be64 (t + i * 8);
@@ -166,8 +166,8 @@ collect (struct qcow2_image *img, qcow2_u64s *l, uint64_t fsize)
   dir = malloc (h->bitmap_dir_size);
   if (dir == NULL)
     return -1;
-  if (backend_pread (img->file, dir, h->bitmap_dir_size,
-                     h->bitmap_dir_offset, 1) == -1)
+  if (store_pread (img->file, dir, h->bitmap_dir_size,
+                   h->bitmap_dir_offset, 1) == -1)
     return -1;
 
   for (i = 0; i < h->nb_bitmaps; i++) {
@@ -231,14 +231,14 @@ qcow2_drop_bitmaps (struct qcow2_image *img)
     return -1;
   }
   buf = malloc (end);
-  fsize = backend_size (img->file);
+  fsize = store_size (img->file);
   if (buf == NULL || fsize == -1) {
     e = errno;
     nbdkit_error ("%s: %s", img->path, qcow2_errstr (e));
     errno = e;
     return -1;
   }
-  if (backend_pread (img->file, buf, end, 0, 1) == -1)
+  if (store_pread (img->file, buf, end, 0, 1) == -1)
     goto io_error;
 
   /* With the bit already clear, something that does not know bitmaps
@@ -260,8 +260,8 @@ qcow2_drop_bitmaps (struct qcow2_image *img)
   blk_store_be64 (buf + 88, autoclear);
   memmove (buf + off, buf + off + len, end - off - len);
   memset (buf + end - len, 0, len);
-  if (backend_pwrite (img->file, buf, end, 0, 1) == -1 ||
-      backend_flush (img->file) == -1)
+  if (store_pwrite (img->file, buf, end, 0, 1) == -1 ||
+      store_flush (img->file) == -1)
     goto io_error;
   h->autoclear = autoclear;
   h->has_bitmaps_ext = 0;

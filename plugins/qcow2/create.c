@@ -15,7 +15,7 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "header.h"
 #include "image.h"
 
@@ -25,7 +25,7 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
   uint64_t cs = 1ull << cluster_bits, E = cs * 8 / 16;
   uint64_t l2_cover = cs * (cs / 8), l1_size, L, T = 1, B = 1, M, i;
   struct qcow2_header h;
-  struct backend *b;
+  struct qcow2_store *b;
   uint8_t *buf = NULL;
   int r = -1;
 
@@ -76,12 +76,12 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
     uint8_t *blk = buf + (1 + T + L + i / E) * cs;
     blk[(i % E) * 2 + 1] = 1;
   }
-  b = backend_file_open (path, 0, 1);
+  b = store_file_open (path, 0, 1);
   if (b == NULL)
     goto out;
-  if (backend_pwrite (b, buf, M * cs, 0, 1) == 0 && backend_flush (b) == 0)
+  if (store_pwrite (b, buf, M * cs, 0, 1) == 0 && store_flush (b) == 0)
     r = 0;
-  backend_close (b);
+  store_close (b);
   if (r == -1)
     unlink (path);
  out:

@@ -33,7 +33,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "store.h"
 #include "cache.h"
 #include "header.h"
 #include "lock.h"
@@ -72,10 +72,10 @@ DEFINE_VECTOR_TYPE (qcow2_u64s, uint64_t);
 
 struct qcow2_image {
   char *path;
-  struct backend *file;         /* the qcow2 file itself */
-  struct backend *data;         /* external data file, or == file */
+  struct qcow2_store *file;         /* the qcow2 file itself */
+  struct qcow2_store *data;         /* external data file, or == file */
   struct qcow2_image *backing;  /* qcow2 backing image, or NULL */
-  struct backend *backing_raw;  /* raw backing file, or NULL */
+  struct qcow2_store *backing_raw;  /* raw backing file, or NULL */
   uint64_t backing_size;        /* virtual size of the backing */
   int readonly;
   /* Set (with readonly) when the image can only be served read-only
@@ -127,7 +127,7 @@ struct qcow2_image {
   qcow2_u64s pending;           /* clusters to decrement at flush */
   uint64_t free_hint;           /* lowest cluster that may be free */
   uint64_t host_end;            /* clusters: past everything allocated */
-  uint64_t grown_to;            /* bytes the backend was grown to */
+  uint64_t grown_to;            /* bytes the store was grown to */
   int lazy;                     /* lazy refcounts: dirty bit, no ordering */
   int dirty_set;                /* we set the dirty bit in the header */
   int dirty_data;               /* data written since the last flush */
@@ -141,16 +141,16 @@ struct qcow2_image {
 extern struct qcow2_image *qcow2_open (const char *path,
                                        const struct qcow2_options *o,
                                        int depth);
-/* Open an image on an already open storage backend FILE (taken over,
+/* Open an image on an already open store FILE (taken over,
  * closed on failure too).  PATH names it in messages and anchors
  * relative backing/data file names; with o->backing_dir NULL no
  * backing or data file is opened.  This is the entry point for
- * non-file backends (rbd).
+ * non-file stores (rbd).
  */
-extern struct qcow2_image *qcow2_open_backend (struct backend *file,
-                                               const char *path,
-                                               const struct qcow2_options *o,
-                                               int depth);
+extern struct qcow2_image *qcow2_open_store (struct qcow2_store *file,
+                                             const char *path,
+                                             const struct qcow2_options *o,
+                                             int depth);
 /* Writes everything back (read-write image) and frees IMG.  -1 (and
  * nbdkit_error naming the image) if that final flush failed: data
  * acknowledged to clients may be lost.

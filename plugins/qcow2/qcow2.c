@@ -28,7 +28,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "backend-rbd.h"
+#include "store-rbd.h"
 #include "enum-param.h"
 #include "image.h"
 
@@ -105,7 +105,7 @@ qcow2_cleanup (void)
   /* Lost writes: say so with the exit status too (see the rbd plugin's
    * blkrbd_cleanup).
    */
-  if (is_rbd && backend_rbd_close_failed ())
+  if (is_rbd && store_rbd_close_failed ())
     _exit (EXIT_FAILURE);
 }
 
@@ -288,16 +288,16 @@ qcow2_config_complete (void)
 static int
 qcow2_after_fork (void)
 {
-  struct backend *b;
+  struct qcow2_store *b;
 
   if (!is_rbd)
     return 0;
-  b = backend_rbd_open (&rbd_params, filename, false);
+  b = store_rbd_open (&rbd_params, filename, false);
   if (b == NULL)
     return -1;
   opts.backing_dir = NULL;
   opts.snapshot = snapshot;
-  img = qcow2_open_backend (b, filename, &opts, 0);
+  img = qcow2_open_store (b, filename, &opts, 0);
   return img ? 0 : -1;
 }
 
@@ -310,16 +310,16 @@ qcow2_after_fork (void)
 static int
 qcow2_probe_rbd (void)
 {
-  struct backend *b = backend_rbd_open (&rbd_params, filename, true);
+  struct qcow2_store *b = store_rbd_open (&rbd_params, filename, true);
   struct qcow2_image *probe;
 
   if (b == NULL)
     return -1;
   opts.backing_dir = NULL;
   opts.snapshot = snapshot;
-  probe = qcow2_open_backend (b, filename, &opts, 0);
+  probe = qcow2_open_store (b, filename, &opts, 0);
   qcow2_close (probe);
-  return probe && !backend_rbd_close_failed () ? 0 : -1;
+  return probe && !store_rbd_close_failed () ? 0 : -1;
 }
 
 static int

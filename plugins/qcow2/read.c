@@ -33,7 +33,7 @@ read_unallocated (struct qcow2_image *img, uint8_t *buf, uint64_t n,
     if (avail) {
       int r = img->backing
         ? qcow2_read (img->backing, buf, avail, off)
-        : backend_pread (img->backing_raw, buf, avail, off, 0);
+        : store_pread (img->backing_raw, buf, avail, off, 0);
       if (r == -1)
         return -1;
     }
@@ -56,7 +56,7 @@ read_compressed (struct qcow2_image *img, uint64_t e, uint8_t *out)
     return -1;
   }
   blk_hook_event (BLK_EV_READ_COMPRESSED);
-  r = backend_pread (img->file, in, len, off, 0);
+  r = store_pread (img->file, in, len, off, 0);
   if (r == 0 &&
       qcow2_decompress (img->h.compression_type, in, len, out,
                         img->cluster_size) == -1) {
@@ -87,7 +87,7 @@ run_seg (struct qcow2_image *img, uint8_t *buf, const struct rseg *r)
     return read_unallocated (img, buf, r->s.len, r->goff);
   case SEG_DATA:
     blk_hook_event (BLK_EV_READ_AIO);
-    return backend_pread (img->data, buf, r->s.len, r->s.host, 0);
+    return store_pread (img->data, buf, r->s.len, r->s.host, 0);
   case SEG_COMPRESSED: {
     uint8_t *c = malloc (img->cluster_size);
     int ret;

@@ -57,7 +57,7 @@ static int
 write_rb_slot (struct qcow2_image *img, struct mslot *s)
 {
   blk_hook_event (BLK_EV_REFBLOCK_UPDATE);
-  if (backend_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
+  if (store_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
     return -1;
   mcache_mark_clean (&img->rbc, s);
   return 0;
@@ -78,7 +78,7 @@ write_reftable (struct qcow2_image *img)
   for (i = 0; i < img->reftable_entries; i++)
     blk_store_be64 (buf + i * 8, img->reftable[i]);
   blk_hook_event (BLK_EV_REFTABLE_UPDATE);
-  r = backend_pwrite (img->file, buf, n, img->h.refcount_table_offset, 1);
+  r = store_pwrite (img->file, buf, n, img->h.refcount_table_offset, 1);
   free (buf);
   if (r == 0)
     img->reftable_dirty = 0;
@@ -126,17 +126,17 @@ note_end (struct qcow2_image *img, uint64_t cluster_end)
     img->host_end = cluster_end;
 }
 
-/* A backend that does not grow on write (rbd) must be grown before
- * anything is written past its end (backend.h).
+/* A store that does not grow on write (rbd) must be grown before
+ * anything is written past its end (store.h).
  */
 static int
 ensure_grown (struct qcow2_image *img, uint64_t cluster_end)
 {
   uint64_t bytes = cluster_end * img->cluster_size;
 
-  if ((img->file->caps & BACKEND_EXTENDS_ON_WRITE) || bytes <= img->grown_to)
+  if ((img->file->caps & STORE_EXTENDS_ON_WRITE) || bytes <= img->grown_to)
     return 0;
-  if (backend_grow (img->file, bytes) == -1)
+  if (store_grow (img->file, bytes) == -1)
     return -1;
   img->grown_to = bytes;
   return 0;
@@ -205,7 +205,7 @@ rb_get (struct qcow2_image *img, uint64_t b, int create, struct mslot **sp)
     if (s == NULL)
       return -1;
     blk_hook_event (BLK_EV_REFBLOCK_LOAD);
-    if (backend_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
+    if (store_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
       return -1;
     mcache_install (&img->rbc, s, b, off);
   }
@@ -376,7 +376,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
     for (c = b * E; c < (b + 1) * E; c++)
       if (c >= P && c < end)
         rb_write (img, blk, c - b * E, 1);
-    if (backend_pwrite (img->file, blk, cs, j * cs, 1) == -1)
+    if (store_pwrite (img->file, blk, cs, j * cs, 1) == -1)
       goto fail;
     nt[b] = j * cs;
     j++;
@@ -393,16 +393,16 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   }
   for (b = 0; b < new_n; b++)
     blk_store_be64 (blk + b * 8, nt[b]);
-  if (backend_pwrite (img->file, blk, tclusters * cs, P * cs, 1) == -1 ||
-      backend_flush (img->file) == -1)
+  if (store_pwrite (img->file, blk, tclusters * cs, P * cs, 1) == -1 ||
+      store_flush (img->file) == -1)
     goto fail;
   /* Switch the header to it. */
   blk_hook_event (BLK_EV_REFBLOCK_ALLOC_SWITCH_TABLE);
   img->h.refcount_table_offset = P * cs;
   img->h.refcount_table_clusters = (uint32_t) tclusters;
   hlen = qcow2_header_encode (&img->h, hdr, sizeof hdr);
-  if (backend_pwrite (img->file, hdr, hlen, 0, 1) == -1 ||
-      backend_flush (img->file) == -1) {
+  if (store_pwrite (img->file, hdr, hlen, 0, 1) == -1 ||
+      store_flush (img->file) == -1) {
     img->h.refcount_table_offset = old_off;
     img->h.refcount_table_clusters = old_clusters;
     goto fail;

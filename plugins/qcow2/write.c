@@ -144,7 +144,7 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
       if (len > within + n - p)
         len = within + n - p;
       if ((bm >> sc) & 1)
-        r = backend_pread (img->data, out + (p - within), len, host + p, 0);
+        r = store_pread (img->data, out + (p - within), len, host + p, 0);
       else if ((bm >> (32 + sc)) & 1) {
         memset (out + (p - within), 0, len);
         r = 0;
@@ -164,7 +164,7 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
   }
   if (host == 0 && !(img->external_data && (e & QCOW2_OFLAG_COPIED)))
     return read_unallocated (img, out, n, goff);
-  return backend_pread (img->data, out, n, host + within, 0);
+  return store_pread (img->data, out, n, host + within, 0);
 }
 
 /* Does the whole cluster with entry E/BM read as zeroes? */
@@ -205,7 +205,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
     pthread_rwlock_rdlock (&img->free_lock);
     pthread_mutex_unlock (&img->meta_lock);
     blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H, 0);
+    r = store_pwrite (img->data, buf, n, H, 0);
     pthread_rwlock_unlock (&img->free_lock);
     return r;
   }
@@ -266,8 +266,8 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
         lo = within > a ? within : a;
         hi = within + n < b ? within + n : b;
         if (lo < hi)
-          r = backend_pwrite (img->data, buf + (lo - within), hi - lo,
-                              H + lo, 0);
+          r = store_pwrite (img->data, buf + (lo - within), hi - lo,
+                            H + lo, 0);
         continue;
       }
       r = read_old (img, g, e, bm, a, scs, cbuf + a);
@@ -277,7 +277,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
         memcpy (cbuf + lo, buf + (lo - within), hi - lo);
       if (r == 0) {
         blk_hook_event (BLK_EV_COW_WRITE);
-        r = backend_pwrite (img->data, cbuf + a, scs, H + a, 0);
+        r = store_pwrite (img->data, cbuf + a, scs, H + a, 0);
       }
     }
   }
@@ -286,12 +286,12 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
      * our bytes need writing.
      */
     blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H + within, 0);
+    r = store_pwrite (img->data, buf, n, H + within, 0);
   }
   else if (in_place) {
     /* Old data valid where it is: write just ours. */
     blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H + within, 0);
+    r = store_pwrite (img->data, buf, n, H + within, 0);
   }
   else {
     r = read_old (img, g, e, bm, 0, within, cbuf);
@@ -301,7 +301,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
     if (r == 0) {
       memcpy (cbuf + within, buf, n);
       blk_hook_event (n == cs ? BLK_EV_WRITE_AIO : BLK_EV_COW_WRITE);
-      r = backend_pwrite (img->data, cbuf, cs, H, 0);
+      r = store_pwrite (img->data, cbuf, cs, H, 0);
     }
   }
   free (cbuf);
@@ -389,8 +389,8 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     pthread_mutex_unlock (&img->meta_lock);
     for (i = 0; i < ns && r == 0; i++) {
       blk_hook_event (BLK_EV_WRITE_AIO);
-      r = backend_pwrite (img->data, buf + segs[i].boff, segs[i].len,
-                          segs[i].host, 0);
+      r = store_pwrite (img->data, buf + segs[i].boff, segs[i].len,
+                        segs[i].host, 0);
     }
     pthread_rwlock_unlock (&img->free_lock);
     if (r == -1)
