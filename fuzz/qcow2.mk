@@ -15,7 +15,7 @@ noinst_PROGRAMS += fuzz-qcow2-image
 fuzz_qcow2_image_SOURCES = fuzz-qcow2-image.c \
 	../plugins/qcow2/header.c ../plugins/qcow2/store.c \
 	../plugins/qcow2/cache.c ../plugins/qcow2/image.c \
-	../plugins/qcow2/l2.c ../plugins/qcow2/map.c \
+	../plugins/qcow2/l2.c ../plugins/qcow2/cluster.c \
 	../plugins/qcow2/refcount.c ../plugins/qcow2/read.c \
 	../plugins/qcow2/write.c ../plugins/qcow2/extents.c \
 	../plugins/qcow2/compress.c ../plugins/qcow2/store-file.c \

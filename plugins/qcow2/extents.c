@@ -13,6 +13,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "cluster.h"
 #include "image.h"
 
 #define MAX_EXTENTS 1024

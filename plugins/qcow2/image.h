@@ -216,10 +216,6 @@ extern int free_entry (struct qcow2_image *img, uint64_t e);
 extern int rc_writeback_all (struct qcow2_image *img);
 extern int apply_pending_frees (struct qcow2_image *img);
 
-/* map.c (meta_lock held): what guest [OFF, OFF+MAXLEN) starts with. */
-extern int qcow2_map (struct qcow2_image *img, uint64_t off, uint64_t maxlen,
-                      struct seg *s);
-
 /* read.c */
 extern int qcow2_read (struct qcow2_image *img, void *buf, uint64_t count,
                        uint64_t offset);

@@ -16,6 +16,7 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cluster.h"
 #include "image.h"
 
 #define MAX_SEGS 64

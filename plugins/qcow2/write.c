@@ -26,7 +26,9 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cluster.h"
 #include "image.h"
+#include "minmax.h"
 
 #define MAX_SEGS 64
 #define ALL_SC 0xffffffffull
@@ -63,51 +65,6 @@ inflight_remove (struct qcow2_image *img, uint64_t g)
       break;
     }
   pthread_cond_broadcast (&img->inflight_cond);
-}
-
-static uint32_t
-sc_mask (struct qcow2_image *img, uint64_t within, uint64_t n)
-{
-  unsigned a = (unsigned) (within >> img->sc_bits);
-  unsigned b = (unsigned) ((within + n - 1) >> img->sc_bits);
-  uint64_t m = ((2ull << b) - 1) & ~((1ull << a) - 1);
-
-  return (uint32_t) m;
-}
-
-/* May [within, within+n) of a cluster with entry E be overwritten in
- * place, without touching metadata?
- */
-static int
-fast_ok (struct qcow2_image *img, uint64_t e, uint64_t bm, uint64_t within,
-         uint64_t n)
-{
-  uint32_t m;
-
-  if ((e & QCOW2_OFLAG_COMPRESSED) || !(e & QCOW2_OFLAG_COPIED))
-    return 0;
-  if ((e & QCOW2_OFFSET_MASK) == 0 && !img->external_data)
-    return 0;
-  if (!img->extl2)
-    return !(e & QCOW2_OFLAG_ZERO);
-  m = sc_mask (img, within, n);
-  return ((uint32_t) bm & m) == m;
-}
-
-static int
-l2_lookup (struct qcow2_image *img, uint64_t g, int alloc,
-           struct mslot **s, uint64_t *e, uint64_t *bm)
-{
-  uint64_t l1_idx = g >> img->l2_bits;
-
-  if (l2_get (img, l1_idx, alloc, s) == -1)
-    return -1;
-  if (*s == NULL) {
-    *e = *bm = 0;
-    return 0;
-  }
-  *e = l2_entry (img, *s, g & ((1ull << img->l2_bits) - 1), bm);
-  return l2_check_entry (img, *e, g << img->cluster_bits);
 }
 
 /* The guest contents of [within, within+n) of cluster G as they are
@@ -167,39 +124,35 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
   return store_pread (img->data, out, n, host + within, 0);
 }
 
-/* Does the whole cluster with entry E/BM read as zeroes? */
-static int
-old_reads_zero (struct qcow2_image *img, uint64_t e, uint64_t bm)
-{
-  int has_backing = img->backing || img->backing_raw;
-
-  if (e & QCOW2_OFLAG_COMPRESSED)
-    return 0;
-  if (img->extl2)
-    return (uint32_t) bm == 0 &&
-      (!has_backing || (uint32_t) (bm >> 32) == 0xffffffffu);
-  if (e & QCOW2_OFLAG_ZERO)
-    return 1;
-  return (e & QCOW2_OFFSET_MASK) == 0 && !has_backing;
-}
-
 /* Slow path for one guest cluster.  Entered with meta_lock held;
- * returns with it released.
+ * returns with it released (the caller's lock is handed over, so the
+ * lock/unlock pairs here stay explicit).  KNOWN: the caller's lookup
+ * of this cluster under the same hold of meta_lock, or NULL.
  */
 static int
 write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
-            uint64_t within, uint64_t n)
+            uint64_t within, uint64_t n, const struct qcow2_cluster *known)
 {
   uint64_t cs = img->cluster_size, e, bm, host_old, H, e_new, bm_new = 0;
-  struct mslot *s;
+  uint64_t goff = (g << img->cluster_bits) + within;
+  struct qcow2_cluster c;
   uint8_t *cbuf = NULL;
   int is_new = 0, in_place = 0, fresh = 0, r = -1;
 
-  while (inflight_has (img, g))
+  while (inflight_has (img, g)) {
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  if (l2_lookup (img, g, 1, &s, &e, &bm) == -1)
+    known = NULL;               /* the lock was dropped meanwhile */
+  }
+  /* The caller's lookup still holds unless the L2 table must first be
+   * made writable (allocated or copied from a snapshot).
+   */
+  if (known && known->table_writable)
+    c = *known;
+  else if (qcow2_cluster_lookup (img, goff, 1, &c) == -1)
     goto unlock_out;
-  if (fast_ok (img, e, bm, within, n)) {
+  e = c.entry;
+  bm = c.bitmap;
+  if (qcow2_cluster_overwrite_ok (img, &c, within, n)) {
     /* Someone allocated it meanwhile. */
     H = (e & QCOW2_OFFSET_MASK) + within;
     pthread_rwlock_rdlock (&img->free_lock);
@@ -212,15 +165,14 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   if (inflight_add (img, g) == -1)
     goto unlock_out;
 
-  host_old = e & QCOW2_OFFSET_MASK;
+  host_old = c.host;
   if (img->external_data) {
     H = g << img->cluster_bits;
-    in_place = host_old == H && (e & QCOW2_OFLAG_COPIED) &&
-      !(e & QCOW2_OFLAG_ZERO);
+    in_place = host_old == H && c.copied && !(e & QCOW2_OFLAG_ZERO);
   }
-  else if (!(e & QCOW2_OFLAG_COMPRESSED) && host_old) {
+  else if (host_old) {          /* 0 for compressed clusters */
     uint64_t rc = 1;
-    if (!(e & QCOW2_OFLAG_COPIED) &&
+    if (!c.copied &&
         rc_get (img, host_old >> img->cluster_bits, &rc) == -1)
       goto inflight_out;
     if (rc == 1) {
@@ -281,7 +233,7 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
       }
     }
   }
-  else if (fresh && old_reads_zero (img, e, bm)) {
+  else if (fresh && c.reads_zero) {
     /* A brand-new cluster past the end of the file is a hole: only
      * our bytes need writing.
      */
@@ -308,13 +260,13 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   pthread_rwlock_unlock (&img->free_lock);
   pthread_mutex_lock (&img->meta_lock);
   if (r == 0) {
-    uint64_t e2, bm2;
-    r = l2_lookup (img, g, 1, &s, &e2, &bm2);
+    /* meta_lock was dropped: the table may have left the cache. */
+    r = qcow2_cluster_lookup (img, goff, 1, &c);
     if (r == 0) {
       e_new = H | QCOW2_OFLAG_COPIED;
       if (img->extl2)
         bm_new = ALL_SC;
-      l2_set (img, s, g & ((1ull << img->l2_bits) - 1), e_new, bm_new);
+      qcow2_cluster_set (img, &c, e_new, bm_new);
       if ((e & QCOW2_OFLAG_COMPRESSED) || (host_old && host_old != H))
         r = free_entry (img, e);
       if (qcow2_debug_meta)
@@ -346,26 +298,29 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     return -1;
   while (offset < end) {
     struct { uint64_t host, len, boff; } segs[MAX_SEGS];
+    struct qcow2_cluster c;
     unsigned ns = 0, i;
     uint64_t pos = offset;
-    int r = 0;
+    int r = 0, looked_up = 0;
 
     pthread_mutex_lock (&img->meta_lock);
     while (pos < end && ns < MAX_SEGS) {
       uint64_t g = pos >> img->cluster_bits, within = pos & (cs - 1);
-      uint64_t n = cs - within < end - pos ? cs - within : end - pos;
-      uint64_t e, bm, host;
-      struct mslot *s;
+      uint64_t n = MIN (cs - within, end - pos);
+      uint64_t host;
 
+      looked_up = 0;
       if (inflight_has (img, g))
         break;
-      if (l2_lookup (img, g, 0, &s, &e, &bm) == -1) {
+      if (qcow2_cluster_lookup (img, pos, 0, &c) == -1) {
         pthread_mutex_unlock (&img->meta_lock);
         return -1;
       }
-      if (s == NULL || !fast_ok (img, e, bm, within, n))
+      looked_up = 1;
+      if (!qcow2_cluster_overwrite_ok (img, &c, within, n))
         break;
-      host = (e & QCOW2_OFFSET_MASK) + within;
+      looked_up = 0;
+      host = c.host + within;
       if (ns && segs[ns - 1].host + segs[ns - 1].len == host)
         segs[ns - 1].len += n;
       else {
@@ -378,8 +333,9 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     }
     if (ns == 0) {
       uint64_t g = pos >> img->cluster_bits, within = pos & (cs - 1);
-      uint64_t n = cs - within < end - pos ? cs - within : end - pos;
-      if (write_slow (img, buf, g, within, n) == -1)
+      uint64_t n = MIN (cs - within, end - pos);
+      /* C, when set, is this cluster's lookup under the lock held. */
+      if (write_slow (img, buf, g, within, n, looked_up ? &c : NULL) == -1)
         return -1;
       buf += n;
       offset += n;
@@ -426,15 +382,18 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
 {
   int has_backing = img->backing || img->backing_raw;
   uint64_t e, bm, e_new, bm_new = 0, host;
-  struct mslot *s;
+  uint64_t goff = g << img->cluster_bits;
+  struct qcow2_cluster c;
   int r = -1;
 
   pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  if (l2_lookup (img, g, 0, &s, &e, &bm) == -1)
+  if (qcow2_cluster_lookup (img, goff, 0, &c) == -1)
     goto out;
-  if (s == NULL && (!has_backing || (trim && img->h.version < 3))) {
+  e = c.entry;
+  bm = c.bitmap;
+  if (c.slot == NULL && (!has_backing || (trim && img->h.version < 3))) {
     r = 0;                      /* reads as zero/undefined already */
     goto out;
   }
@@ -463,9 +422,12 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
     r = 0;
     goto out;
   }
-  if (l2_lookup (img, g, 1, &s, &e, &bm) == -1)
-    goto out;
-  l2_set (img, s, g & ((1ull << img->l2_bits) - 1), e_new, bm_new);
+  if (!c.table_writable) {
+    if (qcow2_cluster_lookup (img, goff, 1, &c) == -1)
+      goto out;
+    e = c.entry;                /* copying the table may fix "copied" */
+  }
+  qcow2_cluster_set (img, &c, e_new, bm_new);
   r = 0;
   if ((e_new & QCOW2_OFFSET_MASK) != host || (e & QCOW2_OFLAG_COMPRESSED))
     r = free_entry (img, e);
@@ -480,17 +442,15 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
 static int
 already_zero (struct qcow2_image *img, uint64_t g)
 {
-  uint64_t e, bm;
-  struct mslot *s;
+  struct qcow2_cluster c;
   int r;
 
   pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  r = l2_lookup (img, g, 0, &s, &e, &bm);
+  r = qcow2_cluster_lookup (img, g << img->cluster_bits, 0, &c);
   if (r == 0)
-    r = s ? old_reads_zero (img, e, bm)
-      : !(img->backing || img->backing_raw);
+    r = c.reads_zero;
   pthread_mutex_unlock (&img->meta_lock);
   return r;
 }
