@@ -720,9 +720,10 @@ qcow2_flush (struct qcow2_image *img)
   /* 3. Frees, now that nothing on disk references those clusters. */
   if (img->pending.len) {
     int r;
-    pthread_rwlock_wrlock (&img->free_lock);
-    r = apply_pending_frees (img);
-    pthread_rwlock_unlock (&img->free_lock);
+    {
+      RWLOCK_WRLOCK_GUARD (&img->free_lock);
+      r = apply_pending_frees (img);
+    }
     if (r == -1 || rc_writeback_all (img) == -1)
       return -1;
     meta = 1;

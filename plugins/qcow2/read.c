@@ -16,6 +16,7 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cleanup.h"
 #include "cluster.h"
 #include "image.h"
 
@@ -138,11 +139,15 @@ qcow2_read (struct qcow2_image *img, void *vbuf, uint64_t count,
       }
       pos += sg.len;
     }
-    pthread_rwlock_rdlock (&img->free_lock);
-    pthread_mutex_unlock (&img->meta_lock);
-    for (i = 0; i < n && r == 0; i++)
-      r = run_seg (img, buf + (segs[i].goff - offset), &segs[i]);
-    pthread_rwlock_unlock (&img->free_lock);
+    {
+      /* meta_lock is handed over to free_lock (shared) for the I/O:
+       * taken above by hand, so released by hand here.
+       */
+      RWLOCK_RDLOCK_GUARD (&img->free_lock);
+      pthread_mutex_unlock (&img->meta_lock);
+      for (i = 0; i < n && r == 0; i++)
+        r = run_seg (img, buf + (segs[i].goff - offset), &segs[i]);
+    }
     if (r == -1)
       return -1;
     buf += pos - offset;

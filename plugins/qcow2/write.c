@@ -15,6 +15,11 @@
  *   the L2 entry is switched and the old clusters queued for freeing.
  *   The data is therefore written before the L2 entry that makes it
  *   visible, and different clusters allocate in parallel.
+ *
+ * meta_lock passes between functions (qcow2_write takes it, write_slow
+ * releases it) and is handed over to free_lock for the I/O, so it is
+ * locked and unlocked by hand; a scope that owns a lock from start to
+ * end uses the cleanup.h guards (LOCK_GUARD, RWLOCK_RDLOCK_GUARD).
  */
 #include <config.h>
 
@@ -26,6 +31,7 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cleanup.h"
 #include "cluster.h"
 #include "image.h"
 #include "minmax.h"
@@ -154,13 +160,11 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
   bm = c.bitmap;
   if (qcow2_cluster_overwrite_ok (img, &c, within, n)) {
     /* Someone allocated it meanwhile. */
+    RWLOCK_RDLOCK_GUARD (&img->free_lock);
     H = (e & QCOW2_OFFSET_MASK) + within;
-    pthread_rwlock_rdlock (&img->free_lock);
     pthread_mutex_unlock (&img->meta_lock);
     blk_hook_event (BLK_EV_WRITE_AIO);
-    r = store_pwrite (img->data, buf, n, H, 0);
-    pthread_rwlock_unlock (&img->free_lock);
-    return r;
+    return store_pwrite (img->data, buf, n, H, 0);
   }
   if (inflight_add (img, g) == -1)
     goto unlock_out;
@@ -196,68 +200,68 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
     }
   }
 
-  pthread_rwlock_rdlock (&img->free_lock);
-  pthread_mutex_unlock (&img->meta_lock);
-
-  /* Merge and write, outside meta_lock. */
-  cbuf = malloc (cs);
-  if (cbuf == NULL) {
-    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
-    r = -1;
-  }
-  else if (in_place && img->extl2) {
-    /* Fill only the subclusters that are not allocated yet: a
-     * concurrent fast-path writer may own the allocated ones.
-     */
-    uint64_t scs = 1ull << img->sc_bits;
-    unsigned sc;
-    r = 0;
-    for (sc = 0; sc < 32 && r == 0; sc++) {
-      uint64_t a = sc * scs, b = a + scs, lo, hi;
-      if ((bm >> sc) & 1) {          /* allocated: only our bytes */
-        lo = within > a ? within : a;
-        hi = within + n < b ? within + n : b;
-        if (lo < hi)
-          r = store_pwrite (img->data, buf + (lo - within), hi - lo,
-                            H + lo, 0);
-        continue;
+  /* Merge and write, outside meta_lock, under free_lock shared. */
+  {
+    RWLOCK_RDLOCK_GUARD (&img->free_lock);
+    pthread_mutex_unlock (&img->meta_lock);
+    cbuf = malloc (cs);
+    if (cbuf == NULL) {
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
+      r = -1;
+    }
+    else if (in_place && img->extl2) {
+      /* Fill only the subclusters that are not allocated yet: a
+       * concurrent fast-path writer may own the allocated ones.
+       */
+      uint64_t scs = 1ull << img->sc_bits;
+      unsigned sc;
+      r = 0;
+      for (sc = 0; sc < 32 && r == 0; sc++) {
+        uint64_t a = sc * scs, b = a + scs, lo, hi;
+        if ((bm >> sc) & 1) {          /* allocated: only our bytes */
+          lo = MAX (within, a);
+          hi = MIN (within + n, b);
+          if (lo < hi)
+            r = store_pwrite (img->data, buf + (lo - within), hi - lo,
+                              H + lo, 0);
+          continue;
+        }
+        r = read_old (img, g, e, bm, a, scs, cbuf + a);
+        lo = MAX (within, a);
+        hi = MIN (within + n, b);
+        if (r == 0 && lo < hi)
+          memcpy (cbuf + lo, buf + (lo - within), hi - lo);
+        if (r == 0) {
+          blk_hook_event (BLK_EV_COW_WRITE);
+          r = store_pwrite (img->data, cbuf + a, scs, H + a, 0);
+        }
       }
-      r = read_old (img, g, e, bm, a, scs, cbuf + a);
-      lo = within > a ? within : a;
-      hi = within + n < b ? within + n : b;
-      if (r == 0 && lo < hi)
-        memcpy (cbuf + lo, buf + (lo - within), hi - lo);
+    }
+    else if (fresh && c.reads_zero) {
+      /* A brand-new cluster past the end of the file is a hole: only
+       * our bytes need writing.
+       */
+      blk_hook_event (BLK_EV_WRITE_AIO);
+      r = store_pwrite (img->data, buf, n, H + within, 0);
+    }
+    else if (in_place) {
+      /* Old data valid where it is: write just ours. */
+      blk_hook_event (BLK_EV_WRITE_AIO);
+      r = store_pwrite (img->data, buf, n, H + within, 0);
+    }
+    else {
+      r = read_old (img, g, e, bm, 0, within, cbuf);
+      if (r == 0)
+        r = read_old (img, g, e, bm, within + n, cs - within - n,
+                      cbuf + within + n);
       if (r == 0) {
-        blk_hook_event (BLK_EV_COW_WRITE);
-        r = store_pwrite (img->data, cbuf + a, scs, H + a, 0);
+        memcpy (cbuf + within, buf, n);
+        blk_hook_event (n == cs ? BLK_EV_WRITE_AIO : BLK_EV_COW_WRITE);
+        r = store_pwrite (img->data, cbuf, cs, H, 0);
       }
     }
+    free (cbuf);
   }
-  else if (fresh && c.reads_zero) {
-    /* A brand-new cluster past the end of the file is a hole: only
-     * our bytes need writing.
-     */
-    blk_hook_event (BLK_EV_WRITE_AIO);
-    r = store_pwrite (img->data, buf, n, H + within, 0);
-  }
-  else if (in_place) {
-    /* Old data valid where it is: write just ours. */
-    blk_hook_event (BLK_EV_WRITE_AIO);
-    r = store_pwrite (img->data, buf, n, H + within, 0);
-  }
-  else {
-    r = read_old (img, g, e, bm, 0, within, cbuf);
-    if (r == 0)
-      r = read_old (img, g, e, bm, within + n, cs - within - n,
-                    cbuf + within + n);
-    if (r == 0) {
-      memcpy (cbuf + within, buf, n);
-      blk_hook_event (n == cs ? BLK_EV_WRITE_AIO : BLK_EV_COW_WRITE);
-      r = store_pwrite (img->data, cbuf, cs, H, 0);
-    }
-  }
-  free (cbuf);
-  pthread_rwlock_unlock (&img->free_lock);
   pthread_mutex_lock (&img->meta_lock);
   if (r == 0) {
     /* meta_lock was dropped: the table may have left the cache. */
@@ -341,14 +345,18 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
       offset += n;
       continue;
     }
-    pthread_rwlock_rdlock (&img->free_lock);
-    pthread_mutex_unlock (&img->meta_lock);
-    for (i = 0; i < ns && r == 0; i++) {
-      blk_hook_event (BLK_EV_WRITE_AIO);
-      r = store_pwrite (img->data, buf + segs[i].boff, segs[i].len,
-                        segs[i].host, 0);
+    {
+      /* meta_lock, taken by hand above (write_slow may take it over),
+       * is handed over to free_lock shared for the I/O.
+       */
+      RWLOCK_RDLOCK_GUARD (&img->free_lock);
+      pthread_mutex_unlock (&img->meta_lock);
+      for (i = 0; i < ns && r == 0; i++) {
+        blk_hook_event (BLK_EV_WRITE_AIO);
+        r = store_pwrite (img->data, buf + segs[i].boff, segs[i].len,
+                          segs[i].host, 0);
+      }
     }
-    pthread_rwlock_unlock (&img->free_lock);
     if (r == -1)
       return -1;
     buf += pos - offset;
@@ -384,25 +392,20 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
   uint64_t e, bm, e_new, bm_new = 0, host;
   uint64_t goff = g << img->cluster_bits;
   struct qcow2_cluster c;
-  int r = -1;
+  LOCK_GUARD (&img->meta_lock);
 
-  pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
   if (qcow2_cluster_lookup (img, goff, 0, &c) == -1)
-    goto out;
+    return -1;
   e = c.entry;
   bm = c.bitmap;
-  if (c.slot == NULL && (!has_backing || (trim && img->h.version < 3))) {
-    r = 0;                      /* reads as zero/undefined already */
-    goto out;
-  }
+  if (c.slot == NULL && (!has_backing || (trim && img->h.version < 3)))
+    return 0;                   /* reads as zero/undefined already */
   host = e & QCOW2_OFFSET_MASK;
   if (img->h.version < 3) {
-    if (!trim && (has_backing || !may_unmap)) {
-      r = 1;
-      goto out;
-    }
+    if (!trim && (has_backing || !may_unmap))
+      return 1;
     e_new = 0;
   }
   else if (img->extl2) {
@@ -418,22 +421,17 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
     else
       e_new = (has_backing || !trim) ? QCOW2_OFLAG_ZERO : 0;
   }
-  if (e_new == e && bm_new == bm) {
-    r = 0;
-    goto out;
-  }
+  if (e_new == e && bm_new == bm)
+    return 0;
   if (!c.table_writable) {
     if (qcow2_cluster_lookup (img, goff, 1, &c) == -1)
-      goto out;
+      return -1;
     e = c.entry;                /* copying the table may fix "copied" */
   }
   qcow2_cluster_set (img, &c, e_new, bm_new);
-  r = 0;
   if ((e_new & QCOW2_OFFSET_MASK) != host || (e & QCOW2_OFLAG_COMPRESSED))
-    r = free_entry (img, e);
- out:
-  pthread_mutex_unlock (&img->meta_lock);
-  return r;
+    return free_entry (img, e);
+  return 0;
 }
 
 /* Does all of guest cluster G read as zeroes already (so a partial
@@ -443,16 +441,13 @@ static int
 already_zero (struct qcow2_image *img, uint64_t g)
 {
   struct qcow2_cluster c;
-  int r;
+  LOCK_GUARD (&img->meta_lock);
 
-  pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  r = qcow2_cluster_lookup (img, g << img->cluster_bits, 0, &c);
-  if (r == 0)
-    r = c.reads_zero;
-  pthread_mutex_unlock (&img->meta_lock);
-  return r;
+  if (qcow2_cluster_lookup (img, g << img->cluster_bits, 0, &c) == -1)
+    return -1;
+  return c.reads_zero;
 }
 
 int
