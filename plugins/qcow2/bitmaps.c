@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "image.h"
+#include "rounding.h"
 
 /* Limits past which the bitmaps are treated as inconsistent (and
  * leaked): QEMU's own limits are at or below these.
@@ -81,7 +82,7 @@ add_range (struct qcow2_image *img, qcow2_u64s *l, uint64_t off,
 
   if (off == 0 || off % cs || off > fsize || len > fsize - off)
     return inconsistent (img, what, off);
-  n = (len + cs - 1) / cs;
+  n = div_round_up (len, cs);
   if (overlaps (off, n * cs, 0, cs) ||
       overlaps (off, n * cs, img->h.l1_table_offset,
                 (uint64_t) img->h.l1_size * 8) ||

@@ -18,6 +18,7 @@
 #include "store.h"
 #include "header.h"
 #include "image.h"
+#include "rounding.h"
 
 int
 qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
@@ -39,14 +40,14 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
                   "with %" PRIu64 "-byte clusters", size, cs);
     return -1;
   }
-  L = (l1_size * 8 + cs - 1) / cs;
+  L = div_round_up (l1_size * 8, cs);
   if (L == 0)
     L = 1;
   for (;;) {                    /* refcount metadata counting itself */
     uint64_t B2, T2;
     M = 1 + T + L + B;
-    B2 = (M + E - 1) / E;
-    T2 = (B2 * 8 + cs - 1) / cs;
+    B2 = div_round_up (M, E);
+    T2 = div_round_up (B2 * 8, cs);
     if (B2 == B && T2 == T)
       break;
     B = B2;

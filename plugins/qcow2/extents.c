@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "cluster.h"
 #include "image.h"
+#include "minmax.h"
 
 #define MAX_EXTENTS 1024
 
@@ -38,8 +39,7 @@ add_range (struct qcow2_image *img, uint64_t pos, uint64_t len,
     }
     {
       LOCK_GUARD (&img->meta_lock);
-      r = qcow2_map (img, pos, (end < img->size ? end : img->size) - pos,
-                     &sg);
+      r = qcow2_map (img, pos, MIN (end, img->size) - pos, &sg);
     }
     if (r == -1)
       return -1;

@@ -10,6 +10,7 @@
 
 #include "dup-part.h"
 #include "header.h"
+#include "minmax.h"
 #include "why.h"
 
 /* Does [off, off+len) lie inside a file of FILE_SIZE bytes? */
@@ -107,7 +108,7 @@ qcow2_header_parse (const uint8_t *buf, size_t len, uint64_t file_size,
   /* Header extensions: they end at the first cluster's end, or at the
    * backing file name if that sits in the first cluster.
    */
-  ext_end = len < cluster_size ? len : cluster_size;
+  ext_end = MIN ((uint64_t) len, cluster_size);
   if (h->backing_file_offset && h->backing_file_offset < ext_end)
     ext_end = h->backing_file_offset;
   h->ext_end = ext_end;

@@ -22,6 +22,7 @@
 
 #include "blk-hook.h"
 #include "image.h"
+#include "rounding.h"
 
 static uint64_t
 rb_read (struct qcow2_image *img, const uint8_t *d, uint64_t i)
@@ -319,7 +320,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   if (new_n > QCOW2_MAX_REFTABLE_BYTES / 8)
     new_n = QCOW2_MAX_REFTABLE_BYTES / 8;
   for (;;) {
-    new_n = (new_n + per_cluster - 1) / per_cluster * per_cluster;
+    new_n = div_round_up (new_n, per_cluster) * per_cluster;
     tclusters = new_n / per_cluster;
     P = img->host_end;
     k = 0;

@@ -372,7 +372,7 @@ write_zero_bytes (struct qcow2_image *img, uint64_t off, uint64_t n)
   static const uint8_t zero[65536];
 
   while (n > 0) {
-    uint64_t k = n < sizeof zero ? n : sizeof zero;
+    uint64_t k = MIN (n, (uint64_t) sizeof zero);
     if (qcow2_write (img, zero, k, off) == -1)
       return -1;
     off += k;
@@ -469,7 +469,7 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
     uint64_t o = offset;
     int has_backing = img->backing || img->backing_raw;
     while (o < end) {
-      uint64_t w = o & (cs - 1), k = cs - w < end - o ? cs - w : end - o;
+      uint64_t w = o & (cs - 1), k = MIN (cs - w, end - o);
       int whole = k == cs || (w == 0 && o + k == img->size);
       int ok = whole && (img->h.version >= 3 || (!has_backing && may_trim));
       if (!ok) {
@@ -486,7 +486,7 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
   }
   while (offset < end) {
     uint64_t within = offset & (cs - 1);
-    uint64_t n = cs - within < end - offset ? cs - within : end - offset;
+    uint64_t n = MIN (cs - within, end - offset);
     int whole = n == cs || (within == 0 && offset + n == img->size);
     int r;
 
