@@ -19,6 +19,7 @@ SCRIPT_TESTS += \
 	test-qcow2-locking.sh \
 	test-qcow2-final-flush.sh \
 	test-qcow2-backing-loop.sh \
+	test-qcow2-data-file-zero.sh \
 	test-qcow2-rbd.sh
 
 UNIT_TESTS += unit-qcow2-header

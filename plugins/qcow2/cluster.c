@@ -98,12 +98,11 @@ qcow2_cluster_lookup (struct qcow2_image *img, uint64_t off, int alloc,
     c->reads_zero = !has_backing;
   }
   else {
-    c->kind = SEG_DATA;
-    /* As the write path has always judged it: a host offset of 0
-     * (guest cluster 0 of an external data file) counts as reading
-     * zero without a backing file.
+    /* Data, even at host offset 0: with an external data file that is
+     * guest cluster 0 (test-qcow2-data-file-zero.sh).
      */
-    c->reads_zero = c->host == 0 && !has_backing;
+    c->kind = SEG_DATA;
+    c->reads_zero = 0;
   }
   return 0;
 }
