@@ -230,7 +230,7 @@ say "2. Replay: the recorded workload against a fresh copy of the start image"
 # shellcheck disable=SC2046
 serve rep $(image replay)
 "$builddir/tools/blkreplay/blkreplay" run "$demo/workload.blog" "$(uri rep)" --timing=fast --quiet |
-  grep -Ev '^\[|^$' | head -8
+  grep -Ev '^\[|^$|^replay latency:' | head -8
 unserve rep
 if compare disk replay; then
   echo "recorded and replayed images are identical"
@@ -246,7 +246,7 @@ say "3. Injected error: QEMU blkdebug rules armed at run time through the contro
 echo "   nbdkit --filter=blkdebug ... blkdebug-control=ctl.sock"
 # shellcheck disable=SC2046
 serve dbg --filter="$(filter blkdebug)" $(image disk) blkdebug-control="$demo/ctl.sock"
-ctl () { "$builddir/filters/blkdebug/blkdebug-ctl" "$demo/ctl.sock" "$@"; }
+ctl () { "$builddir/tools/blkctl/blkdebug-ctl" "$demo/ctl.sock" "$@"; }
 echo "\$ blkdebug-ctl ctl.sock inject event=write_aio,errno=ENOSPC,once=on"
 ctl inject event=write_aio,errno=ENOSPC,once=on
 echo "\$ blkdebug-ctl ctl.sock rules"

@@ -8,7 +8,8 @@ fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
 	../common/blklog/load.c ../common/utils/why.c \
 	../common/utils/enum-param.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
-	../tools/blkreplay/stats.c ../tools/blkreplay/run.c
+	../tools/blkreplay/stats.c ../tools/blkreplay/run.c \
+	../tools/blkreplay/crashmodel.c ../tools/blkreplay/crashimg.c
 fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
 	-I$(top_srcdir)/common/utils
@@ -26,3 +27,15 @@ fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_import_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)
+
+# Crash states built from arbitrary logs (the harness fixes the CRCs).
+noinst_PROGRAMS += fuzz-crash-state
+fuzz_crash_state_SOURCES = fuzz-crash-state.c \
+	../tools/blkreplay/crashmodel.c \
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/utils/why.c
+fuzz_crash_state_CPPFLAGS = -I$(top_srcdir)/common/blklog \
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
+fuzz_crash_state_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_crash_state_LDFLAGS = $(FUZZ_CFLAGS)

@@ -1,5 +1,6 @@
-/* libFuzzer target: the blkdebug control protocol (command parser and
- * dispatcher, bd_control_exec), without the socket.  Each input is a
+/* libFuzzer target: the control protocol (common/control's line
+ * parser, --json prefix, registry, replies) with blkdebug's commands
+ * (filters/blkdebug/control-cmds.c), without the socket.  Each input is a
  * sequence of command lines run against a fresh engine; afterwards
  * every event is raised and every request type judged, so rules that
  * the protocol accepted also go through the engine.
@@ -15,18 +16,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
+#include "control-cmds.h"
 #include "engine.h"
 
 static void
-check_reply (const char *buf, size_t len, int r)
+check_reply (const char *buf, size_t len, int r, int json)
 {
-  /* Every reply starts "OK" (r == 0) or "ERR " (r == -1) and ends in a
-   * newline.
+  /* Every reply ends in a newline and starts "OK" (r == 0) or "ERR "
+   * (r == -1); in JSON, {"ok":true or {"ok":false, on one line with
+   * no control byte (strings escaped).
    */
-  if (len == 0 || buf[len - 1] != '\n')
+  if (len == 0 || buf[len - 1] != '\n' || strlen (buf) != len)
     abort ();
-  if (r == 0 ? strncmp (buf, "OK", 2) != 0 : strncmp (buf, "ERR ", 4) != 0)
+  if (json) {
+    size_t i;
+    if (strncmp (buf, r == 0 ? "{\"ok\":true" : "{\"ok\":false,\"error\":",
+                 r == 0 ? 10 : 18) != 0 || len < 3 ||
+        buf[len - 2] != '}')
+      abort ();
+    for (i = 0; i < len - 1; i++)
+      if ((unsigned char) buf[i] < 0x20)
+        abort ();
+  }
+  else if (r == 0 ? strncmp (buf, "OK", 2) != 0
+           : strncmp (buf, "ERR ", 4) != 0)
     abort ();
 }
 
@@ -34,15 +47,17 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct bd_engine *e;
+  struct blk_ctl *ctl;
   char *text, *line, *save = NULL;
   unsigned n;
   int ev, t;
 
-  if (size > BD_CONTROL_MAX_LINE * 8)
+  if (size > BLK_CTL_MAX_LINE * 8)
     return 0;
   text = malloc (size + 1);
   e = bd_engine_new (1);
-  if (text == NULL || e == NULL)
+  ctl = e ? bd_control_new (e) : NULL;
+  if (text == NULL || ctl == NULL)
     abort ();
   memcpy (text, data, size);
   text[size] = '\0';
@@ -55,14 +70,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream (&buf, &len);
-    int r;
+    const char *p = line + strspn (line, " \t");
+    /* The parser strips a trailing CR/LF before it looks for the
+     * prefix: "--json\r" is the prefix alone.
+     */
+    int r, json = strncmp (p, "--json", 6) == 0 &&
+      (p[6] == ' ' || p[6] == '\t' || p[6 + strspn (p + 6, "\r\n")] == '\0');
 
     if (out == NULL)
       abort ();
-    r = bd_control_exec (e, line, out);
+    r = blk_ctl_exec (ctl, line, out);
     if (fclose (out) == EOF)
       abort ();
-    check_reply (buf, len, r);
+    check_reply (buf, len, r, json);
     free (buf);
   }
 
@@ -76,6 +96,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
   }
   free (bd_engine_list (e, true, &n));
+  blk_ctl_free (ctl);
   bd_engine_free (e);
   free (text);
   return 0;

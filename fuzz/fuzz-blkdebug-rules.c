@@ -34,14 +34,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size == 0)
     return 0;
   if (data[0] & 1) {
-    struct bd_rule_list l = { 0 };
+    bd_rule_list l = empty_vector;
     size_t i;
     if (bd_parse_config ((const char *) data + 1, size - 1, "fuzz.cfg", &l,
                          why, sizeof why) == 0) {
-      for (i = 0; i < l.n; i++)
-        check (l.rules[i]);
+      for (i = 0; i < l.len; i++)
+        check (l.ptr[i]);
     }
-    else if (l.n != 0)
+    else if (l.len != 0)
       abort ();                 /* the list must be unchanged on error */
     bd_list_free (&l);
   }

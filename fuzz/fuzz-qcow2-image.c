@@ -28,7 +28,7 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "image.h"
 
 /* nbdkit's functions the engine calls.  FUZZ_QCOW2_VERBOSE=1 prints

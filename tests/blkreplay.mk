@@ -21,3 +21,20 @@ SCRIPT_TESTS += \
 	test-blkreplay-diskfull.sh \
 	test-blkreplay-hostile.sh \
 	test-blkreplay-twice.sh
+
+# Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
+UNIT_TESTS += unit-crash-model
+unit_crash_model_SOURCES = unit-crash-model.c \
+	../tools/blkreplay/crashmodel.c ../tools/blkreplay/crashmodel.h
+unit_crash_model_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/common/blklog -I$(top_srcdir)/tools/blkreplay
+unit_crash_model_LDADD = $(top_builddir)/common/blklog/libblklog.la \
+	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
+
+SCRIPT_TESTS += \
+	test-blkreplay-crash-flush.sh \
+	test-blkreplay-crash-ext4.sh \
+	test-blkreplay-crash-xfs.sh \
+	test-blkreplay-crash-qemu-img.sh \
+	test-blkreplay-crash-trim.sh
+EXTRA_DIST += crash-fs-workload.py crash-fs-check.py

@@ -16,4 +16,7 @@ SCRIPT_TESTS += \
 	test-latency-file-startup.sh \
 	test-latency-file-exit.sh \
 	test-latency-twice.sh \
-	test-latency-unknown-params.sh
+	test-latency-unknown-params.sh \
+	test-latency-outputs.sh \
+	test-latency-daemon.sh \
+	test-latency-debug.sh

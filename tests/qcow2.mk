@@ -19,12 +19,14 @@ SCRIPT_TESTS += \
 	test-qcow2-locking.sh \
 	test-qcow2-final-flush.sh \
 	test-qcow2-backing-loop.sh \
+	test-qcow2-data-file-zero.sh \
 	test-qcow2-rbd.sh
 
 UNIT_TESTS += unit-qcow2-header
 unit_qcow2_header_SOURCES = unit-qcow2-header.c
 unit_qcow2_header_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/qcow2
-unit_qcow2_header_LDADD = $(top_builddir)/plugins/qcow2/libqcow2header.la $(CRITERION_LIBS)
+unit_qcow2_header_LDADD = $(top_builddir)/plugins/qcow2/libqcow2header.la \
+	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
 
 # Test fixture: counts hook events / bracketed I/Os, fails the Nth I/O.
 check_LTLIBRARIES += nbdkit-hookevents-filter.la

@@ -6,7 +6,7 @@
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd nbdsh
 
-ctl="$abs_top_builddir/filters/blkdebug/blkdebug-ctl"
+ctl="$abs_top_builddir/tools/blkctl/blkdebug-ctl"
 cs="$tmpdir/ctl.sock"
 export ctl cs
 export pidfile="$tmpdir/srv.pid" uri="$(uri srv)"

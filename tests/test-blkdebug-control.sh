@@ -4,7 +4,7 @@
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd nbdsh python3
 
-ctl="$abs_top_builddir/filters/blkdebug/blkdebug-ctl"
+ctl="$abs_top_builddir/tools/blkctl/blkdebug-ctl"
 cs="$tmpdir/ctl.sock"
 start_nbdkit srv --filter="$(filter blkdebug)" memory 2M blkdebug-control="$cs" \
   blkdebug-inject=event=read_aio,iotype=read,sector=2048,errno=EIO

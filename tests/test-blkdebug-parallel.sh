@@ -6,7 +6,7 @@
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd nbdsh
 
-ctl="$abs_top_builddir/filters/blkdebug/blkdebug-ctl"
+ctl="$abs_top_builddir/tools/blkctl/blkdebug-ctl"
 export uri="$(uri srv)"
 cs="$tmpdir/ctl.sock"
 start_nbdkit srv --threads=16 --filter="$(filter blkdebug)" memory 16M \

@@ -82,12 +82,12 @@ for f in \
     "$plugindir/nbdkit-qcow2-plugin.so" \
     "$plugindir/nbdkit-rbd-plugin.so" \
     "$privdir/libnbdkit-blk-hook.so.0" \
-    /usr/bin/blkreplay /usr/bin/blkdebug-ctl \
+    /usr/bin/blkreplay /usr/bin/blkctl /usr/bin/blkdebug-ctl \
     /usr/share/doc/nbdkit-blk/copyright; do
   [ -e "$root$f" ] || fail "the package does not install $f"
 done
 for m in nbdkit-latency-filter nbdkit-blkdebug-filter nbdkit-blkreplay-filter \
-         nbdkit-qcow2-plugin nbdkit-rbd-plugin blkreplay blkdebug-ctl; do
+         nbdkit-qcow2-plugin nbdkit-rbd-plugin blkreplay blkctl blkdebug-ctl; do
   [ -e "$root/usr/share/man/man1/$m.1.gz" ] || fail "no man page $m(1) in the package"
 done
 ! grep -E '\.la$' "$tmpdir/contents" || fail "libtool archives in the package (above)"
@@ -150,7 +150,7 @@ grep -F "$root$privdir/libnbdkit-blk-hook.so" "/proc/$(server_pid srv)/maps" >/d
 nbdsh -u "$(uri srv)" -c 'h.pwrite(b"\x55" * 512, 0)' \
   -c 'assert h.pread(512, 0) == b"\x55" * 512'
 stop_nbdkit srv || fail "nbdkit exited with an error: $(cat "$(server_log srv)")"
-grep -q '@client_read: count 1' "$(server_log srv)" ||
+grep -q '@nbdkit_read: count 1' "$(server_log srv)" ||
   { cat "$(server_log srv)"; fail "packaged latency filter did not report the read"; }
 "$root/usr/bin/blkreplay" verify "$tmpdir/w.blog" >"$tmpdir/verify.log" 2>&1 ||
   { cat "$tmpdir/verify.log"; fail "packaged blkreplay cannot verify the packaged filter's log"; }

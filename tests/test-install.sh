@@ -30,7 +30,7 @@ hookdir="$(dirname "$(find "$dest" -name 'libnbdkit-blk-hook.so.0' | head -1)")"
 LD_LIBRARY_PATH="$hookdir" start_nbdkit srv --filter="$so" memory 1M
 nbdsh -u "$(uri srv)" -c 'h.pread(512, 0)'
 stop_nbdkit srv
-grep -q '@client_read: count 1' "$(server_log srv)" || fail "installed filter did not report"
+grep -q '@nbdkit_read: count 1' "$(server_log srv)" || fail "installed filter did not report"
 leftover="$(find "$dest$filterdir" "$dest$(pkg-config --variable=plugindir nbdkit)" -name '*.la' 2>/dev/null)"
 [ -z "$leftover" ] || fail "libtool archives installed into nbdkit's directories: $leftover"
 for m in $(find "$dest" -name 'nbdkit-*.so'); do

@@ -51,9 +51,9 @@ check '.ops.read.mean_ns == (.ops.read.total_ns / 37 | floor)' true
 start_nbdkit txt --filter="$(filter latency)" memory 1M
 nbdsh -u "$(uri txt)" -c 'h.pread(512, 0)' -c 'h.pread(512, 512)'
 stop_nbdkit txt
-grep -q '^@client_read: count 2, bytes 1024, failed 0' "$(server_log txt)" ||
+grep -q '^@nbdkit_read: count 2, bytes 1024, failed 0' "$(server_log txt)" ||
   { cat "$(server_log txt)"; fail "no text report on stderr"; }
-rows="$(grep -E '^\[[^]]+\) +[0-9]+ \|[@ ]{52}\|$' "$(server_log txt)" |
-        sed -E 's/^\[[^]]+\) +([0-9]+) .*/\1/' | awk '{ s += $1 } END { print s }')"
+rows="$(grep -E '^[[(][^])]+[])] +[0-9]+ \|[@ ]{52}\|$' "$(server_log txt)" |
+        sed -E 's/^[[(][^])]+[])] +([0-9]+) .*/\1/' | awk '{ s += $1 } END { print s }')"
 [ "$rows" = 2 ] ||
   { cat "$(server_log txt)"; fail "no bpftrace-style histogram row"; }

@@ -23,7 +23,12 @@ grep -q "report .* lost" "$log" || fail "no line saying the report was lost"
 mkdir "$tmpdir/e"
 start_nbdkit per --filter="$F" memory 1M latency-file="$tmpdir/e/r.json" \
   latency-interval=50ms
-rm -rf "$tmpdir/e"
+# The writer may be creating its temporary file while rm empties the
+# directory ("Directory not empty"): retry until it is gone.
+for _ in $(seq 1 50); do
+  rm -rf "$tmpdir/e" 2>/dev/null && break
+done
+[ ! -e "$tmpdir/e" ] || fail "could not remove $tmpdir/e"
 sleep 0.5
 st=0
 stop_nbdkit per || st=$?

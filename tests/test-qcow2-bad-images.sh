@@ -152,5 +152,5 @@ with open("inner/top2.qcow2", "r+b") as f:
 PY
 bad "never probed" inner/top2.qcow2 readonly=true backing-dir="$tmpdir"
 bad "unknown parameter 'bogus'" good.qcow2 bogus=1
-bad "discard: cannot parse 'maybe'" good.qcow2 discard=maybe
+bad "discard: unknown value 'maybe' \\(expected one of: unmap, ignore\\)" good.qcow2 discard=maybe
 bad "cluster-size: .* power of 2" good.qcow2 cluster-size=1000

@@ -118,7 +118,7 @@ serve second a.qcow2 locking=off
 nbdsh -u "$(uri second)" -c 'h.pwrite(b"\x22" * 4096, 0)'
 stop_nbdkit second
 stop_nbdkit rw
-expect_fail_nbdkit "locking: cannot parse 'maybe'" "$QCOW2" a.qcow2 locking=maybe
+expect_fail_nbdkit "locking: unknown value 'maybe' \\(expected one of: auto, on, off\\)" "$QCOW2" a.qcow2 locking=maybe
 
 # 6. The process that serves holds the locks: --run (nbdkit forks
 # the command) and daemon mode (nbdkit forks into the background).

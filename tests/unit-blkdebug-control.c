@@ -1,4 +1,6 @@
-/* Unit tests: filters/blkdebug/control.c (the command protocol). */
+/* Unit tests: filters/blkdebug/control-cmds.c (blkdebug's commands)
+ * through the shared control library's parser (common/control).
+ */
 #include <config.h>
 
 #include <stdio.h>
@@ -7,11 +9,12 @@
 
 #include <criterion/criterion.h>
 
-#include "control.h"
+#include "control-cmds.h"
 
 static struct bd_engine *e;
-static void setup (void) { e = bd_engine_new (1); }
-static void teardown (void) { bd_engine_free (e); }
+static struct blk_ctl *ctl;
+static void setup (void) { e = bd_engine_new (1); ctl = bd_control_new (e); }
+static void teardown (void) { blk_ctl_free (ctl); bd_engine_free (e); }
 
 static char out[4096];
 
@@ -19,7 +22,7 @@ static int
 run (const char *cmd)
 {
   FILE *fp = fmemopen (out, sizeof out, "w");
-  int r = bd_control_exec (e, cmd, fp);
+  int r = blk_ctl_exec (ctl, cmd, fp);
   fclose (fp);
   return r;
 }
@@ -114,4 +117,39 @@ Test (control, rules_listing)
   cr_assert (strncmp (out, "OK 2\n", 5) == 0, "%s", out);
   cr_assert (strstr (out, "break event=write_aio tag=B1") != NULL, "%s", out);
   cr_assert (strstr (out, "offset=1048576 to end") != NULL, "%s", out);
+}
+
+/* The same answers as one JSON line each (--json prefix). */
+Test (control, json)
+{
+  cr_assert_eq (run ("--json state"), 0);
+  cr_assert_str_eq (out, "{\"ok\":true,\"value\":1}\n");
+  cr_assert_eq (run ("--json inject event=read_aio,errno=EIO"), 0);
+  cr_assert_str_eq (out, "{\"ok\":true,\"value\":1}\n");
+  cr_assert_eq (run ("--json rules"), 0);
+  cr_assert (strncmp (out, "{\"ok\":true,\"count\":1,\"lines\":[\"1 inject "
+                      "event=read_aio", 50) == 0, "%s", out);
+  cr_assert_eq (run ("--json remove 7"), -1);
+  cr_assert_str_eq (out, "{\"ok\":false,\"error\":\"no rule with id '7' "
+                    "(see 'rules')\"}\n");
+  cr_assert_eq (run ("--json clear"), 0);
+  cr_assert_str_eq (out, "{\"ok\":true}\n");
+}
+
+/* help lists blkdebug's commands from the registry, on one line. */
+Test (control, help)
+{
+  cr_assert_eq (run ("help"), 0);
+  cr_assert (strncmp (out, "OK commands: break EVENT TAG | wait_break TAG "
+                      "[TIMEOUT] |", 57) == 0, "%s", out);
+  cr_assert (strstr (out, "| clear | ping | help\n") != NULL, "%s", out);
+  cr_assert_eq (strchr (out, '\n') - out + 1, (long) strlen (out));
+  cr_assert_eq (run ("--json help"), 0);
+  {
+    static const char head[] = "{\"ok\":true,\"filter\":\"blkdebug\","
+      "\"commands\":[{\"name\":\"break\",\"usage\":\"break EVENT TAG\"";
+    cr_assert (strncmp (out, head, sizeof head - 1) == 0, "%s", out);
+    cr_assert (strstr (out, "{\"name\":\"clear\",") != NULL, "%s", out);
+    cr_assert (strcmp (out + strlen (out) - 4, "}]}\n") == 0, "%s", out);
+  }
 }

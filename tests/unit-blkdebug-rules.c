@@ -9,10 +9,10 @@
 #include "blk-hook.h"
 #include "rules.h"
 
-static struct bd_rule_list
+static bd_rule_list
 parse_ok (const char *text)
 {
-  struct bd_rule_list l = { 0 };
+  bd_rule_list l = empty_vector;
   char why[512] = "";
   cr_assert_eq (bd_parse_config (text, strlen (text), "t.cfg", &l, why,
                                  sizeof why), 0, "rejected: %s", why);
@@ -22,18 +22,18 @@ parse_ok (const char *text)
 static void
 parse_bad (const char *text, const char *needle)
 {
-  struct bd_rule_list l = { 0 };
+  bd_rule_list l = empty_vector;
   char why[512] = "";
   cr_assert_eq (bd_parse_config (text, strlen (text), "t.cfg", &l, why,
                                  sizeof why), -1, "accepted: %s", text);
   cr_assert (strstr (why, needle) != NULL, "message '%s' lacks '%s'", why,
              needle);
-  cr_assert_eq (l.n, 0);
+  cr_assert_eq (l.len, 0);
 }
 
 Test (rules, qemu_file)
 {
-  struct bd_rule_list l = parse_ok (
+  bd_rule_list l = parse_ok (
     "# a comment\n"
     "\n"
     "[inject-error]\n"
@@ -50,29 +50,29 @@ Test (rules, qemu_file)
     "[inject-error \"named\"] # QEMU ignores the rest of the line\r\n"
     "event = \"l2_load\"   # so a comment here is fine\r\n");
 
-  cr_assert_eq (l.n, 3);
-  cr_assert_eq (l.rules[0]->action, BD_INJECT);
-  cr_assert_eq (l.rules[0]->event, BLK_EV_WRITE_AIO);
-  cr_assert_eq (l.rules[0]->error, ENOSPC);
-  cr_assert_eq (l.rules[0]->sector_offset, 8 * 512);
-  cr_assert (l.rules[0]->once);
-  cr_assert_eq (l.rules[0]->iotype_mask, 1u << BD_IO_WRITE);
-  cr_assert_str_eq (l.rules[0]->origin, "t.cfg:3");
-  cr_assert_eq (l.rules[1]->action, BD_SET_STATE);
-  cr_assert_eq (l.rules[1]->state, 1);
-  cr_assert_eq (l.rules[1]->new_state, 2);
-  cr_assert_eq (l.rules[2]->event, BLK_EV_L2_LOAD);
-  cr_assert_eq (l.rules[2]->error, EIO, "default errno is EIO");
-  cr_assert_eq (l.rules[2]->iotype_mask, BD_IOMASK_DEFAULT);
-  cr_assert_eq (l.rules[2]->sector_offset, -1);
+  cr_assert_eq (l.len, 3);
+  cr_assert_eq (l.ptr[0]->action, BD_INJECT);
+  cr_assert_eq (l.ptr[0]->event, BLK_EV_WRITE_AIO);
+  cr_assert_eq (l.ptr[0]->error, ENOSPC);
+  cr_assert_eq (l.ptr[0]->sector_offset, 8 * 512);
+  cr_assert (l.ptr[0]->once);
+  cr_assert_eq (l.ptr[0]->iotype_mask, 1u << BD_IO_WRITE);
+  cr_assert_str_eq (l.ptr[0]->origin, "t.cfg:3");
+  cr_assert_eq (l.ptr[1]->action, BD_SET_STATE);
+  cr_assert_eq (l.ptr[1]->state, 1);
+  cr_assert_eq (l.ptr[1]->new_state, 2);
+  cr_assert_eq (l.ptr[2]->event, BLK_EV_L2_LOAD);
+  cr_assert_eq (l.ptr[2]->error, EIO, "default errno is EIO");
+  cr_assert_eq (l.ptr[2]->iotype_mask, BD_IOMASK_DEFAULT);
+  cr_assert_eq (l.ptr[2]->sector_offset, -1);
   bd_list_free (&l);
 }
 
 Test (rules, last_value_wins)
 {
-  struct bd_rule_list l = parse_ok ("[inject-error]\nevent = \"read_aio\"\n"
+  bd_rule_list l = parse_ok ("[inject-error]\nevent = \"read_aio\"\n"
                                     "errno = \"5\"\nerrno = \"22\"\n");
-  cr_assert_eq (l.rules[0]->error, 22);
+  cr_assert_eq (l.ptr[0]->error, 22);
   bd_list_free (&l);
 }
 
@@ -105,7 +105,8 @@ Test (rules, qemu_misreads_are_errors)
   parse_bad ("[inject-error]\nevent = \"read_aio\"\nonce = \"maybe\"\n",
              "t.cfg:3: once: 'maybe' is not a boolean");
   parse_bad ("[inject-error]\nevent = \"read_aio\"\niotype = \"trim\"\n",
-             "t.cfg:3: iotype: unknown I/O type 'trim'");
+             "t.cfg:3: iotype: unknown value 'trim' (expected one of: read, "
+             "write, write-zeroes, discard, flush, block-status)");
   parse_bad ("[set-state]\nevent = \"read_aio\"\nerrno = \"5\"\n",
              "t.cfg:3: unknown set-state attribute 'errno'");
   parse_bad ("[inject-error]\nevnt = \"read_aio\"\n",
@@ -116,7 +117,7 @@ Test (rules, qemu_misreads_are_errors)
 
 Test (rules, nul_byte)
 {
-  struct bd_rule_list l = { 0 };
+  bd_rule_list l = empty_vector;
   char why[256];
   cr_assert_eq (bd_parse_config ("[a]\0", 4, "t.cfg", &l, why, sizeof why), -1);
   cr_assert (strstr (why, "NUL") != NULL);

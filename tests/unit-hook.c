@@ -65,12 +65,12 @@ Test (hook, events_and_brackets, .init = reset)
   cr_assert_eq (blk_hook_active, 0);
 }
 
-Test (hook, injected_error_stops_later_subscribers, .init = reset)
+Test (hook, injected_error_stops_later_injectors, .init = reset)
 {
   struct blk_hook_subscriber a = { .name = "a", .io_begin = on_begin,
-    .io_end = on_end, .opaque = (void *) 1 };
+    .io_end = on_end, .opaque = (void *) 1, .role = BLK_HOOK_INJECTOR };
   struct blk_hook_subscriber b = { .name = "b", .io_begin = on_begin,
-    .io_end = on_end, .opaque = (void *) 2 };
+    .io_end = on_end, .opaque = (void *) 2, .role = BLK_HOOK_INJECTOR };
   int ha = blk_hook_subscribe (&a), hb = blk_hook_subscribe (&b);
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, 0, 512, "backend");
 
@@ -82,6 +82,55 @@ Test (hook, injected_error_stops_later_subscribers, .init = reset)
   cr_assert_eq (ends, 1);             /* a (the one that failed it) sees the end */
   blk_hook_unsubscribe (ha);
   blk_hook_unsubscribe (hb);
+}
+
+/* An observer subscribed first still runs after an injector, sees
+ * every I/O (also one the injector failed), and the injected result in
+ * begin and end: the order of the --filter flags does not matter.
+ */
+static int seen_in_begin;
+static int
+observe_begin (void *o, struct blk_hook_io *io)
+{
+  order[norder++] = (int) (intptr_t) o;
+  seen_in_begin = io->result;
+  return 0;
+}
+
+Test (hook, observers_run_after_injectors, .init = reset)
+{
+  struct blk_hook_subscriber obs = { .name = "obs", .io_begin = observe_begin,
+    .io_end = on_end, .opaque = (void *) 1 };
+  struct blk_hook_subscriber obs2 = { .name = "obs2",
+    .io_begin = observe_begin, .opaque = (void *) 3 };
+  struct blk_hook_subscriber inj = { .name = "inj", .io_begin = on_begin,
+    .opaque = (void *) 2, .role = BLK_HOOK_INJECTOR };
+  int ho = blk_hook_subscribe (&obs), ho2 = blk_hook_subscribe (&obs2);
+  int hi = blk_hook_subscribe (&inj);
+  struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, 0, 512, "backend");
+
+  cr_assert (ho >= 0 && ho2 >= 0 && hi >= 0);
+  fail_with = EIO;
+  cr_assert_eq (blk_hook_io_begin (&io), EIO);
+  cr_assert_eq (norder, 3);
+  cr_assert_eq (order[0], 2, "the injector runs first");
+  cr_assert_eq (order[1], 1);
+  cr_assert_eq (order[2], 3, "every observer runs");
+  cr_assert_eq (seen_in_begin, EIO);
+  blk_hook_io_end (&io, EIO);
+  cr_assert_eq (ends, 1);
+  cr_assert_eq (last_result, EIO);
+
+  /* Without an injected error the observers see 0. */
+  fail_with = 0;
+  norder = 0;
+  cr_assert_eq (blk_hook_io_begin (&io), 0);
+  cr_assert_eq (seen_in_begin, 0);
+  cr_assert_eq (order[0], 2);
+  blk_hook_io_end (&io, 0);
+  blk_hook_unsubscribe (ho);
+  blk_hook_unsubscribe (ho2);
+  blk_hook_unsubscribe (hi);
 }
 
 Test (hook, table_full_and_names)

@@ -49,11 +49,11 @@ Test (qcow2_header, extensions_and_backing)
   struct qcow2_header h;
   make_v3 ();
   /* Unknown extension (skipped), then backing format, then end. */
-  qcow2_put32 (img + 104, 0x11223344); qcow2_put32 (img + 108, 3);
-  qcow2_put32 (img + 120, QCOW2_EXT_BACKING_FORMAT); qcow2_put32 (img + 124, 5);
+  blk_store_be32 (img + 104, 0x11223344); blk_store_be32 (img + 108, 3);
+  blk_store_be32 (img + 120, QCOW2_EXT_BACKING_FORMAT); blk_store_be32 (img + 124, 5);
   memcpy (img + 128, "qcow2", 5);
   memcpy (img + 512, "base.qcow2", 10);
-  qcow2_put64 (img + 8, 512); qcow2_put32 (img + 16, 10);
+  blk_store_be64 (img + 8, 512); blk_store_be32 (img + 16, 10);
   cr_assert_eq (parse (&h), 0, "%s", why);
   cr_assert_str_eq (h.backing_file, "base.qcow2");
   cr_assert_str_eq (h.backing_format, "qcow2");
@@ -69,14 +69,14 @@ Test (qcow2_header, bitmaps_extension)
   struct qcow2_header h;
   make_v3 ();
   /* backing format (8+8), bitmaps (8+24), end; backing name at 512. */
-  qcow2_put32 (img + 104, QCOW2_EXT_BACKING_FORMAT); qcow2_put32 (img + 108, 5);
+  blk_store_be32 (img + 104, QCOW2_EXT_BACKING_FORMAT); blk_store_be32 (img + 108, 5);
   memcpy (img + 112, "qcow2", 5);
-  qcow2_put32 (img + 120, QCOW2_EXT_BITMAPS); qcow2_put32 (img + 124, 24);
-  qcow2_put32 (img + 128, 2);
-  qcow2_put64 (img + 136, 48);
-  qcow2_put64 (img + 144, 2 * CS + 3);      /* unaligned: still parsed */
+  blk_store_be32 (img + 120, QCOW2_EXT_BITMAPS); blk_store_be32 (img + 124, 24);
+  blk_store_be32 (img + 128, 2);
+  blk_store_be64 (img + 136, 48);
+  blk_store_be64 (img + 144, 2 * CS + 3);      /* unaligned: still parsed */
   memcpy (img + 512, "base.qcow2", 10);
-  qcow2_put64 (img + 8, 512); qcow2_put32 (img + 16, 10);
+  blk_store_be64 (img + 8, 512); blk_store_be32 (img + 16, 10);
   cr_assert_eq (parse (&h), 0, "%s", why);
   cr_assert (h.has_bitmaps_ext);
   cr_assert_eq (h.bitmaps_ext_off, 120);
@@ -89,7 +89,7 @@ Test (qcow2_header, bitmaps_extension)
   qcow2_header_free (&h);
 
   /* Too short to hold its fields: flagged, not rejected. */
-  qcow2_put32 (img + 124, 8);
+  blk_store_be32 (img + 124, 8);
   cr_assert_eq (parse (&h), 0, "%s", why);
   cr_assert (h.has_bitmaps_ext);
   cr_assert (h.bitmaps_ext_short);
@@ -119,9 +119,9 @@ Test (qcow2_header, rejects)
   for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     make_v3 ();
     if (cases[i].width == 4)
-      qcow2_put32 (img + cases[i].off, (uint32_t) cases[i].val);
+      blk_store_be32 (img + cases[i].off, (uint32_t) cases[i].val);
     else
-      qcow2_put64 (img + cases[i].off, cases[i].val);
+      blk_store_be64 (img + cases[i].off, cases[i].val);
     cr_assert_eq (parse (&h), -1, "case %zu accepted", i);
     cr_assert (strstr (why, cases[i].msg), "case %zu: '%s' lacks '%s'",
                i, why, cases[i].msg);
@@ -137,17 +137,17 @@ Test (qcow2_header, empty_l1_unaligned)
 {
   struct qcow2_header h;
   make_v3 ();
-  qcow2_put64 (img + 24, 0);                /* size 0: no L1 entry needed */
-  qcow2_put32 (img + 36, 0);                /* l1_size 0 */
-  qcow2_put64 (img + 40, 0);                /* offset 0 is aligned: ok */
+  blk_store_be64 (img + 24, 0);                /* size 0: no L1 entry needed */
+  blk_store_be32 (img + 36, 0);                /* l1_size 0 */
+  blk_store_be64 (img + 40, 0);                /* offset 0 is aligned: ok */
   cr_assert_eq (parse (&h), 0, "%s", why);
   qcow2_header_free (&h);
-  qcow2_put64 (img + 40, 0x30001);
+  blk_store_be64 (img + 40, 0x30001);
   cr_assert_eq (parse (&h), -1, "unaligned empty L1 table accepted");
   cr_assert (strstr (why, "L1 table offset 196609 is not cluster aligned"),
              "%s", why);
   qcow2_header_free (&h);
-  qcow2_put64 (img + 40, 0x8000000000000000ull);
+  blk_store_be64 (img + 40, 0x8000000000000000ull);
   cr_assert_eq (parse (&h), -1, "L1 offset past 2^63 accepted");
   cr_assert (strstr (why, "L1 table offset"), "%s", why);
   qcow2_header_free (&h);
@@ -157,7 +157,7 @@ Test (qcow2_header, extension_overrun)
 {
   struct qcow2_header h;
   make_v3 ();
-  qcow2_put32 (img + 104, 0x11223344); qcow2_put32 (img + 108, CS);
+  blk_store_be32 (img + 104, 0x11223344); blk_store_be32 (img + 108, CS);
   cr_assert_eq (parse (&h), -1);
   cr_assert (strstr (why, "overruns"), "%s", why);
   qcow2_header_free (&h);
@@ -171,10 +171,10 @@ Test (qcow2_header, snapshot_table)
 
   make_v3 ();
   cr_assert_eq (parse (&h), 0, "%s", why);
-  qcow2_put64 (t, 3 * CS); qcow2_put32 (t + 8, 2);
+  blk_store_be64 (t, 3 * CS); blk_store_be32 (t + 8, 2);
   t[13] = 1; t[15] = 4;                      /* id "1", name "snap" */
-  qcow2_put32 (t + 36, 16);
-  qcow2_put64 (t + 48, 12345 * 512);         /* disk size */
+  blk_store_be32 (t + 36, 16);
+  blk_store_be64 (t + 48, 12345 * 512);         /* disk size */
   memcpy (t + 56, "1snap", 5);
   cr_assert_eq (qcow2_snapshots_parse (t, sizeof t, 1, &h, sizeof img, &s,
                                        why, sizeof why), 0, "%s", why);

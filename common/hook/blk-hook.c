@@ -18,6 +18,12 @@
 unsigned blk_hook_active;
 unsigned blk_hook_event_mask;
 
+/* Bit i set while slot i holds an injector (written under table_lock,
+ * before blk_hook_active; read after it).  The slow paths visit these
+ * slots first: see "Order" in blk-hook.h.
+ */
+static unsigned injector_mask;
+
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot {
   int in_use;
@@ -39,14 +45,17 @@ static const char *const op_names[BLK_IO__MAX] = {
 static void
 recount_locked (void)
 {
-  unsigned i, active = 0, events = 0;
+  unsigned i, active = 0, events = 0, injectors = 0;
 
   for (i = 0; i < BLK_HOOK_MAX_SUBSCRIBERS; i++) {
     if (slots[i].in_use)
       active |= 1u << i;
     if (slots[i].in_use && slots[i].sub.event)
       events |= 1u << i;
+    if (slots[i].in_use && slots[i].sub.role == BLK_HOOK_INJECTOR)
+      injectors |= 1u << i;
   }
+  __atomic_store_n (&injector_mask, injectors, __ATOMIC_RELEASE);
   __atomic_store_n (&blk_hook_event_mask, events, __ATOMIC_RELEASE);
   __atomic_store_n (&blk_hook_active, active, __ATOMIC_RELEASE);
 }
@@ -117,44 +126,88 @@ blk_hook_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* The slow paths visit only the slots whose bit is set.  A slot's
- * contents are published before its bit (release in recount_locked,
- * acquire here).
+/* The slow paths visit only the slots whose bit is set, injectors
+ * first.  A slot's contents are published before its bit (release in
+ * recount_locked, acquire here).
  */
+static inline unsigned
+injectors_of (unsigned mask)
+{
+  return mask & __atomic_load_n (&injector_mask, __ATOMIC_ACQUIRE);
+}
+
+/* The next slot to visit, taken out of INJ (injectors first), then
+ * out of OBS; -1 when both are empty.
+ */
+static inline int
+next_in_order (unsigned *inj, unsigned *obs)
+{
+  unsigned *m = *inj ? inj : obs;
+  unsigned i;
+
+  if (*m == 0)
+    return -1;
+  i = (unsigned) __builtin_ctz (*m);
+  *m &= *m - 1;
+  return (int) i;
+}
+
 void
 blk_hook_event_slow (enum blk_hook_event ev)
 {
   unsigned mask = __atomic_load_n (&blk_hook_event_mask, __ATOMIC_ACQUIRE);
+  unsigned inj = injectors_of (mask), obs = mask & ~inj;
+  int i;
 
-  while (mask) {
-    unsigned i = (unsigned) __builtin_ctz (mask);
-    const struct slot *s = &slots[i];
-    mask &= mask - 1;
-    s->sub.event (s->sub.opaque, ev);
-  }
+  while ((i = next_in_order (&inj, &obs)) >= 0)
+    slots[i].sub.event (slots[i].sub.opaque, ev);
+}
+
+/* Call slot I's io_begin (if any); a subscriber sees the end of every
+ * I/O whose begin it saw, including one it failed itself.
+ */
+static inline int
+begin_one (unsigned i, struct blk_hook_io *io)
+{
+  const struct slot *s = &slots[i];
+
+  io->priv[i] = NULL;
+  if (s->sub.io_end)
+    io->called |= 1u << i;
+  return s->sub.io_begin ? s->sub.io_begin (s->sub.opaque, io) : 0;
 }
 
 int
 blk_hook_io_begin_slow (struct blk_hook_io *io)
 {
   unsigned mask = __atomic_load_n (&blk_hook_active, __ATOMIC_ACQUIRE);
+  unsigned inj = injectors_of (mask), obs = mask & ~inj;
   int r = 0;
 
+  /* The start is taken before any injector runs: a delay it adds
+   * counts as backend time, as a slow disk's would.
+   */
   io->start_ns = blk_hook_now_ns ();
   io->end_ns = 0;
   io->result = 0;
-  while (mask && r == 0) {
-    unsigned i = (unsigned) __builtin_ctz (mask);
-    const struct slot *s = &slots[i];
-    mask &= mask - 1;
-    io->priv[i] = NULL;
-    /* A subscriber sees the end of every I/O whose begin it saw,
-     * including the one it failed itself.
-     */
-    if (s->sub.io_end)
-      io->called |= 1u << i;
-    if (s->sub.io_begin)
-      r = s->sub.io_begin (s->sub.opaque, io);
+  /* Injectors: the first failure decides. */
+  while (inj && r == 0) {
+    unsigned i = (unsigned) __builtin_ctz (inj);
+    inj &= inj - 1;
+    r = begin_one (i, io);
+  }
+  /* Observers: all of them, so each counts the I/O with the outcome
+   * the injectors chose.  An observer that fails an I/O (none should)
+   * still fails it, but does not hide it from the others.
+   */
+  io->result = r;
+  while (obs) {
+    unsigned i = (unsigned) __builtin_ctz (obs);
+    int r2;
+    obs &= obs - 1;
+    r2 = begin_one (i, io);
+    if (r == 0)
+      r = r2;
   }
   return r;
 }
@@ -162,15 +215,15 @@ blk_hook_io_begin_slow (struct blk_hook_io *io)
 void
 blk_hook_io_end_slow (struct blk_hook_io *io)
 {
-  /* Only subscribers that saw the begin and are still subscribed. */
+  /* Only subscribers that saw the begin and are still subscribed;
+   * injectors first, like the begin.
+   */
   unsigned mask = io->called & __atomic_load_n (&blk_hook_active,
                                                 __ATOMIC_ACQUIRE);
+  unsigned inj = injectors_of (mask), obs = mask & ~inj;
+  int i;
 
   io->end_ns = blk_hook_now_ns ();
-  while (mask) {
-    unsigned i = (unsigned) __builtin_ctz (mask);
-    const struct slot *s = &slots[i];
-    mask &= mask - 1;
-    s->sub.io_end (s->sub.opaque, io);
-  }
+  while ((i = next_in_order (&inj, &obs)) >= 0)
+    slots[i].sub.io_end (slots[i].sub.opaque, io);
 }

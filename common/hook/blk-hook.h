@@ -24,6 +24,22 @@
  * .get_ready (before any request), and blk_hook_unsubscribe() from
  * .unload.  See docs/hook.md for the design and the rules.
  *
+ * Order: injectors (role BLK_HOOK_INJECTOR: blkdebug) run before
+ * observers (BLK_HOOK_OBSERVER, the default: latency, blkreplay), for
+ * events and for io_begin, so an observer always sees the outcome an
+ * injector chose (its io_end gets the injected io->result), whatever
+ * the order of the --filter flags.  Within one role, subscribers run
+ * in subscription order, which is .get_ready order: nbdkit calls the
+ * filter nearest the plugin first.
+ *
+ * Locks: callbacks run on the plugin's thread at the point the plugin
+ * reports, which may be while the plugin holds its own locks.  The
+ * qcow2 plugin raises its metadata events (l2_load, refblock_load,
+ * cluster_alloc ...) and brackets its metadata I/O with its metadata
+ * lock (meta_lock) held: a callback that sleeps there (a blkdebug
+ * delay= or a breakpoint on l2_load) stalls every request that needs
+ * metadata, not only the one that raised the event.
+ *
  * With no subscriber, each call costs one load and one branch.
  */
 #ifndef NBDKIT_BLK_HOOK_H
@@ -128,7 +144,8 @@ struct blk_hook_io {
   /* Set by the hub. */
   uint64_t start_ns;        /* CLOCK_MONOTONIC, before subscribers' begin */
   uint64_t end_ns;          /* CLOCK_MONOTONIC, at blk_hook_io_end */
-  int result;               /* 0 or a positive errno */
+  int result;               /* 0 or a positive errno; during io_begin
+                               of an observer: what an injector chose */
   uint32_t called;          /* bit i: subscriber i saw begin */
   void *priv[BLK_HOOK_MAX_SUBSCRIBERS]; /* per-subscriber scratch */
 };
@@ -139,8 +156,23 @@ struct blk_hook_io {
 #define BLK_HOOK_IO_INIT(op_, off_, len_, layer_)                       \
   { .op = (op_), .offset = (off_), .length = (len_), .layer = (layer_) }
 
+/* What a subscriber does with the I/O, which decides when it runs. */
+enum blk_hook_role {
+  /* Watches only (latency, blkreplay): the default, 0.  Observers run
+   * after every injector, and every observer sees every I/O, also one
+   * an injector failed.
+   */
+  BLK_HOOK_OBSERVER = 0,
+  /* Changes the outcome (blkdebug: errors, delays, breakpoints).
+   * Injectors run first; the first one that fails an I/O ends the
+   * injectors' round (later injectors do not see that I/O).
+   */
+  BLK_HOOK_INJECTOR = 1,
+};
+
 /* A subscriber.  Callbacks may be NULL.  They run on the plugin's
- * thread and must be thread-safe; they must not call back into the hub.
+ * thread, possibly under the plugin's locks (see the top of this
+ * file), and must be thread-safe; they must not call back into the hub.
  */
 struct blk_hook_subscriber {
   const char *name;
@@ -153,6 +185,8 @@ struct blk_hook_subscriber {
   int (*io_begin) (void *opaque, struct blk_hook_io *io);
   /* After it finished (io->result, io->end_ns are set). */
   void (*io_end) (void *opaque, struct blk_hook_io *io);
+  /* Last, so subscribers built before it existed are observers. */
+  enum blk_hook_role role;
 };
 
 /* Bit i set while slot i holds a subscriber (blk_hook_active), and while

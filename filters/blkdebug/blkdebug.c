@@ -2,7 +2,8 @@
  * injection with breakpoints and run-time control.
  *
  * Files: rules.c (parsers), engine.c (QEMU's state machine),
- * control.c (control socket), this file (nbdkit glue).
+ * control-cmds.c (control commands, served by common/control), this
+ * file (nbdkit glue).
  *
  * Thread model: parallel (the filter adds no restriction).  Shared
  * state and what guards it:
@@ -11,7 +12,8 @@
  * - the engine (rules, armed set, state, suspended requests): its own
  *   mutex, see engine.h;
  * - the write generations (QEMU's flush elision): atomics;
- * - the control socket: control.c's conn_lock.
+ * - the control socket: the control library's own lock; ctl itself is
+ *   set in .config_complete and freed in .unload.
  */
 #include <config.h>
 
@@ -26,15 +28,17 @@
 
 #include "blk-hook.h"
 #include "cleanup.h"
-#include "control.h"
+#include "control-cmds.h"
 #include "engine.h"
+#include "enum-param.h"
 #include "rules.h"
+#include "vector.h"
 
 /* -D blkdebug.rules=1: list every rule with its counters at exit. */
 NBDKIT_DLL_PUBLIC int blkdebug_debug_rules = 0;
 
 /* Configuration (read-only after .config_complete). */
-static struct bd_rule_list pending;     /* rules in command-line order */
+static bd_rule_list pending = empty_vector; /* in command-line order */
 static unsigned ninline;
 static uint64_t seed = 1;
 static int backend_layer;               /* blkdebug-layer=backend */
@@ -43,6 +47,7 @@ static uint32_t align, max_transfer;
 static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
 
 static struct bd_engine *engine;
+static struct blk_ctl *ctl;             /* with blkdebug-control= */
 static int hook_handle = -1;
 
 /* Backend layer: set (once, relaxed) when the plugin reported anything
@@ -64,41 +69,38 @@ static uint64_t raw_gen, raw_flushed, bd_gen, bd_flushed;
 
 /* ---- configuration ---- */
 
+DEFINE_VECTOR_TYPE (char_vector, char);
+
+/* Rule files are small; a larger file is a wrong path, not rules. */
+#define MAX_RULE_FILE (16 * 1024 * 1024)
+
 static int
 read_file (const char *key, const char *path, char **text, size_t *len)
 {
-  FILE *fp = fopen (path, "r");
-  char *buf = NULL;
-  size_t cap = 0, n = 0, r;
+  CLEANUP_FCLOSE FILE *fp = fopen (path, "r");
+  char_vector buf = empty_vector;
+  size_t r;
 
   if (fp == NULL) {
     nbdkit_error ("%s: cannot open '%s': %m", key, path);
     return -1;
   }
   do {
-    if (n == cap) {
-      char *nb;
-      cap = cap ? cap * 2 : 4096;
-      if (cap > 16 * 1024 * 1024 || (nb = realloc (buf, cap)) == NULL) {
-        nbdkit_error ("%s: '%s' is too large for a rule file", key, path);
-        free (buf);
-        fclose (fp);
-        return -1;
-      }
-      buf = nb;
+    if (buf.len >= MAX_RULE_FILE || char_vector_reserve (&buf, 4096) == -1) {
+      nbdkit_error ("%s: '%s' is too large for a rule file", key, path);
+      char_vector_reset (&buf);
+      return -1;
     }
-    r = fread (buf + n, 1, cap - n, fp);
-    n += r;
+    r = fread (buf.ptr + buf.len, 1, buf.cap - buf.len, fp);
+    buf.len += r;
   } while (r > 0);
   if (ferror (fp)) {
     nbdkit_error ("%s: cannot read '%s': %m", key, path);
-    free (buf);
-    fclose (fp);
+    char_vector_reset (&buf);
     return -1;
   }
-  fclose (fp);
-  *text = buf;
-  *len = n;
+  *text = buf.ptr;
+  *len = buf.len;
   return 0;
 }
 
@@ -148,7 +150,7 @@ blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
       nbdkit_error ("%s: cannot parse '%s': %s", key, value, why);
       return -1;
     }
-    if (bd_list_append (&pending, r) == -1) {
+    if (bd_rule_list_append (&pending, r) == -1) {
       bd_rule_free (r);
       nbdkit_error ("%s: out of memory", key);
       return -1;
@@ -161,13 +163,12 @@ blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return 0;
   }
   if (strcmp (key, "blkdebug-layer") == 0) {
-    if (strcmp (value, "client") == 0)
-      backend_layer = 0;
-    else if (strcmp (value, "backend") == 0)
-      backend_layer = 1;
-    else {
-      nbdkit_error ("%s: unknown layer '%s' (use client or backend)",
-                    key, value);
+    static const struct blk_enum_name layers[] = {
+      { "client", 0 }, { "backend", 1 }, { NULL, 0 }
+    };
+    if (blk_parse_enum (key, value, layers, &backend_layer,
+                        why, sizeof why) == -1) {
+      nbdkit_error ("%s", why);
       return -1;
     }
     return 0;
@@ -247,15 +248,15 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
   /* In the client layer, only the filter's own events are raised: a
    * rule on a plugin event could never fire, so refuse it now.
    */
-  for (i = 0; i < pending.n; i++) {
+  for (i = 0; i < pending.len; i++) {
     char why[512];
-    if (bd_event_usable (pending.rules[i]->event, !backend_layer, false,
+    if (bd_event_usable (pending.ptr[i]->event, !backend_layer, false,
                          why, sizeof why) == -1) {
-      nbdkit_error ("%s: %s", pending.rules[i]->origin, why);
+      nbdkit_error ("%s: %s", pending.ptr[i]->origin, why);
       return -1;
     }
   }
-  nrules = pending.n;
+  nrules = pending.len;
   bd_control_set_layer (!backend_layer);
 
   engine = bd_engine_new (seed);
@@ -263,18 +264,20 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
     nbdkit_error ("blkdebug: out of memory");
     return -1;
   }
-  for (i = 0; i < pending.n; i++)
-    if (bd_engine_add (engine, pending.rules[i]) < 0) {
+  for (i = 0; i < pending.len; i++)
+    if (bd_engine_add (engine, pending.ptr[i]) < 0) {
       /* The engine owns (or freed) rules 0..i; free the rest. */
-      for (i++; i < pending.n; i++)
-        bd_rule_free (pending.rules[i]);
-      pending.n = 0;
+      for (i++; i < pending.len; i++)
+        bd_rule_free (pending.ptr[i]);
+      pending.len = 0;
       nbdkit_error ("blkdebug: out of memory");
       return -1;
     }
-  free (pending.rules);
-  pending.rules = NULL;
-  pending.n = pending.cap = 0;
+  bd_rule_list_reset (&pending);
+  if (control_path && (ctl = bd_control_new (engine)) == NULL) {
+    nbdkit_error ("blkdebug: out of memory");
+    return -1;
+  }
   return next (nxdata);
 }
 
@@ -351,6 +354,8 @@ blkdebug_get_ready (int thread_model)
     .name = "blkdebug",
     .event = blkdebug_hook_event,
     .io_begin = blkdebug_hook_io_begin,
+    /* Before the observers: latency and blkreplay see the outcome. */
+    .role = BLK_HOOK_INJECTOR,
   };
 
   bd_engine_set_alive_cb (engine, hook_alive);
@@ -364,7 +369,7 @@ blkdebug_get_ready (int thread_model)
       return -1;
     }
   }
-  if (control_path && bd_control_listen (control_path) == -1) {
+  if (ctl && blk_ctl_listen (ctl, control_path) == -1) {
     nbdkit_error ("blkdebug-control: cannot listen on '%s': %m",
                   control_path);
     return -1;
@@ -377,7 +382,7 @@ blkdebug_get_ready (int thread_model)
 static int
 blkdebug_after_fork (nbdkit_backend *nxdata)
 {
-  if (bd_control_start (engine) == -1) {
+  if (ctl && blk_ctl_start (ctl) == -1) {
     nbdkit_error ("blkdebug-control: cannot start the control thread: %m");
     return -1;
   }
@@ -403,9 +408,11 @@ blkdebug_close (void *handle)
 static void
 blkdebug_cleanup (nbdkit_backend *nxdata)
 {
+  /* Releases wait_break callers, so the connections can end. */
   if (engine)
     bd_engine_shutdown (engine);
-  bd_control_stop ();
+  if (ctl)
+    blk_ctl_stop (ctl);
 }
 
 /* Runs once per layer: with the filter stacked twice (refused in
@@ -417,7 +424,10 @@ blkdebug_unload (void)
   if (hook_handle >= 0)
     blk_hook_unsubscribe (hook_handle);
   hook_handle = -1;
-  bd_control_stop ();
+  if (engine)
+    bd_engine_shutdown (engine);
+  blk_ctl_free (ctl);
+  ctl = NULL;
   if (engine && blkdebug_debug_rules) {
     unsigned n;
     char *text = bd_engine_list (engine, true, &n), *line, *save = NULL;

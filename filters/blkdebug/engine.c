@@ -32,7 +32,10 @@
 
 #include "blk-hook.h"
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "engine.h"
+#include "random.h"
+#include "vector.h"
 
 #define NEV BLK_EV__MAX
 
@@ -42,11 +45,7 @@ struct suspended {
   bool resumed;
 };
 
-struct rule_array {
-  struct bd_rule **r;
-  size_t n, cap;
-};
-
+DEFINE_VECTOR_TYPE (rule_array, struct bd_rule *);
 
 /* The set an event arms depends on the state only through the inject
  * rules naming that state: every state that no rule of the event names
@@ -58,6 +57,7 @@ struct state_cache {
   int state;                    /* 0: any state no rule names */
   struct bd_armed_set *set;
 };
+DEFINE_VECTOR_TYPE (state_cache_vector, struct state_cache);
 
 struct bd_engine {
   struct bd_engine_fast fast;   /* first: see engine.h */
@@ -66,10 +66,9 @@ struct bd_engine {
   int state;
   unsigned next_id;
   uint64_t seed;
-  struct rule_array all;
-  struct rule_array ev[NEV];
-  struct state_cache *cache[NEV];        /* ncache[ev] of capcache[ev] */
-  size_t ncache[NEV], capcache[NEV];
+  rule_array all;
+  rule_array ev[NEV];
+  state_cache_vector cache[NEV];
   struct bd_armed_set *garbage;
   struct suspended *susp;       /* oldest first */
   bool shutdown;
@@ -88,53 +87,16 @@ store_armed (struct bd_engine *e, struct bd_armed_set *s)
   __atomic_store_n (&e->fast.armed, (void *) s, __ATOMIC_RELEASE);
 }
 
-static int
-array_push (struct rule_array *a, struct bd_rule *r)
-{
-  if (a->n == a->cap) {
-    size_t cap = a->cap ? a->cap * 2 : 4;
-    struct bd_rule **n = realloc (a->r, cap * sizeof *n);
-    if (n == NULL)
-      return -1;
-    a->r = n;
-    a->cap = cap;
-  }
-  a->r[a->n++] = r;
-  return 0;
-}
-
 static void
-array_del (struct rule_array *a, struct bd_rule *r)
+array_del (rule_array *a, struct bd_rule *r)
 {
   size_t i;
 
-  for (i = 0; i < a->n; i++)
-    if (a->r[i] == r) {
-      memmove (&a->r[i], &a->r[i + 1], (a->n - i - 1) * sizeof a->r[0]);
-      a->n--;
+  for (i = 0; i < a->len; i++)
+    if (a->ptr[i] == r) {
+      rule_array_remove (a, i);
       return;
     }
-}
-
-static uint64_t
-splitmix (uint64_t x)
-{
-  x += UINT64_C (0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C (0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
-
-static uint64_t
-next_rand (uint64_t *s)
-{
-  /* xorshift64*: small, and deterministic across platforms. */
-  uint64_t x = *s;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *s = x;
-  return x * UINT64_C (2685821657736338717);
 }
 
 /* A new set of N rules, already on the garbage list (it is freed with
@@ -192,16 +154,16 @@ summarize (struct bd_armed_set *s)
 static struct bd_armed_set *
 set_for_locked (struct bd_engine *e, int ev, int state)
 {
-  struct rule_array *a = &e->ev[ev];
-  struct bd_armed_set *s = new_set_locked (e, a->n);
+  rule_array *a = &e->ev[ev];
+  struct bd_armed_set *s = new_set_locked (e, a->len);
   size_t i;
 
   if (s == NULL)
     return NULL;
-  for (i = 0; i < a->n; i++)
-    if (a->r[i]->action == BD_INJECT &&
-        (a->r[i]->state == 0 || a->r[i]->state == state))
-      s->r[s->n++] = a->r[i];
+  for (i = 0; i < a->len; i++)
+    if (a->ptr[i]->action == BD_INJECT &&
+        (a->ptr[i]->state == 0 || a->ptr[i]->state == state))
+      s->r[s->n++] = a->ptr[i];
   summarize (s);
   return s;
 }
@@ -214,19 +176,19 @@ rebuild_locked (struct bd_engine *e)
   size_t i;
 
   for (ev = 0; ev < NEV; ev++) {
-    struct rule_array *a = &e->ev[ev];
-    bool simple = a->n > 0;
+    rule_array *a = &e->ev[ev];
+    bool simple = a->len > 0;
 
-    for (i = 0; i < a->n; i++)
-      if (a->r[i]->action != BD_INJECT || a->r[i]->state != 0)
+    for (i = 0; i < a->len; i++)
+      if (a->ptr[i]->action != BD_INJECT || a->ptr[i]->state != 0)
         simple = false;
-    e->ncache[ev] = 0;
+    state_cache_vector_clear (&e->cache[ev]);
     __atomic_store_n (&e->fast.ev_set[ev],
                       simple ? set_for_locked (e, ev, 0) : NULL,
                       __ATOMIC_RELEASE);
     __atomic_store_n (&e->fast.ev_simple[ev],
                       simple && e->fast.ev_set[ev] != NULL, __ATOMIC_RELEASE);
-    __atomic_store_n (&e->fast.nlive_ev[ev], (unsigned) a->n,
+    __atomic_store_n (&e->fast.nlive_ev[ev], (unsigned) a->len,
                       __ATOMIC_RELEASE);
   }
 }
@@ -253,12 +215,12 @@ bd_engine_free (struct bd_engine *e)
 
   if (e == NULL)
     return;
-  for (i = 0; i < e->all.n; i++)
-    bd_rule_free (e->all.r[i]);
-  free (e->all.r);
+  for (i = 0; i < e->all.len; i++)
+    bd_rule_free (e->all.ptr[i]);
+  rule_array_reset (&e->all);
   for (i = 0; i < NEV; i++) {
-    free (e->ev[i].r);
-    free (e->cache[i]);
+    rule_array_reset (&e->ev[i]);
+    state_cache_vector_reset (&e->cache[i]);
   }
   while (e->garbage) {
     struct bd_armed_set *s = e->garbage;
@@ -281,17 +243,22 @@ bd_engine_add (struct bd_engine *e, struct bd_rule *r)
 {
   LOCK_GUARD (&e->lock);
 
-  if (r->event < 0 || r->event >= NEV || array_push (&e->all, r) == -1) {
+  if (r->event < 0 || r->event >= NEV ||
+      rule_array_append (&e->all, r) == -1) {
     bd_rule_free (r);
     return -1;
   }
-  if (array_push (&e->ev[r->event], r) == -1) {
-    e->all.n--;
+  if (rule_array_append (&e->ev[r->event], r) == -1) {
+    e->all.len--;
     bd_rule_free (r);
     return -1;
   }
   r->id = e->next_id++;
-  r->rng = splitmix (r->has_seed ? r->seed : e->seed ^ splitmix (r->id));
+  /* Not blk_xorshift64s_seed: that sets bit 0, and the sequences
+   * users pinned with seed= predate it.  Only 0 must be avoided.
+   */
+  r->rng = blk_splitmix64 (r->has_seed
+                           ? r->seed : e->seed ^ blk_splitmix64 (r->id));
   if (r->rng == 0)
     r->rng = 1;
   rebuild_locked (e);
@@ -341,8 +308,8 @@ bd_engine_remove (struct bd_engine *e, unsigned id)
   size_t i;
   LOCK_GUARD (&e->lock);
 
-  for (i = 0; i < e->all.n; i++) {
-    struct bd_rule *r = e->all.r[i];
+  for (i = 0; i < e->all.len; i++) {
+    struct bd_rule *r = e->all.ptr[i];
     if (r->id == id && !r->removed && r->action != BD_SUSPEND) {
       unlink_rule_locked (e, r, true);
       return 0;
@@ -357,9 +324,9 @@ bd_engine_clear (struct bd_engine *e)
   size_t i;
   LOCK_GUARD (&e->lock);
 
-  for (i = 0; i < e->all.n; i++)
-    if (e->all.r[i]->action != BD_SUSPEND)
-      unlink_rule_locked (e, e->all.r[i], false);
+  for (i = 0; i < e->all.len; i++)
+    if (e->all.ptr[i]->action != BD_SUSPEND)
+      unlink_rule_locked (e, e->all.ptr[i], false);
   store_armed (e, NULL);
   rebuild_locked (e);
 }
@@ -392,13 +359,8 @@ suspend_locked (struct bd_engine *e, char *tag)
   *pp = &s;
   pthread_cond_broadcast (&e->cond);     /* wake wait_break */
   while (!s.resumed && !e->shutdown) {
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
+    /* e->cond uses the default clock, CLOCK_REALTIME. */
+    struct timespec ts = blk_deadline (CLOCK_REALTIME, 50000000);
     pthread_cond_timedwait (&e->cond, &e->lock, &ts);
     if (!s.resumed && e->alive) {
       int ok;
@@ -427,45 +389,35 @@ suspend_locked (struct bd_engine *e, char *tag)
 static struct bd_armed_set *
 cached_set_locked (struct bd_engine *e, int ev)
 {
-  struct rule_array *a = &e->ev[ev];
-  struct state_cache *c = e->cache[ev];
+  rule_array *a = &e->ev[ev];
+  state_cache_vector *c = &e->cache[ev];
   struct bd_armed_set *s;
   int key = 0;
   size_t i;
 
-  for (i = 0; i < a->n; i++)
-    if (a->r[i]->action == BD_INJECT && a->r[i]->state != 0 &&
-        a->r[i]->state == e->state) {
+  for (i = 0; i < a->len; i++)
+    if (a->ptr[i]->action == BD_INJECT && a->ptr[i]->state != 0 &&
+        a->ptr[i]->state == e->state) {
       key = e->state;
       break;
     }
-  for (i = 0; i < e->ncache[ev]; i++)
-    if (c[i].state == key)
-      return c[i].set;
+  for (i = 0; i < c->len; i++)
+    if (c->ptr[i].state == key)
+      return c->ptr[i].set;
   s = set_for_locked (e, ev, key);
   if (s == NULL)
     return NULL;
   /* Bounded by the rules (see struct state_cache); without memory for
    * the entry the set is still valid, only not remembered.
    */
-  if (e->ncache[ev] == e->capcache[ev]) {
-    size_t cap = e->capcache[ev] ? e->capcache[ev] * 2 : 4;
-    struct state_cache *n = realloc (c, cap * sizeof *n);
-    if (n == NULL)
-      return s;
-    e->cache[ev] = c = n;
-    e->capcache[ev] = cap;
-  }
-  c[e->ncache[ev]].state = key;
-  c[e->ncache[ev]].set = s;
-  e->ncache[ev]++;
+  state_cache_vector_append (c, (struct state_cache) { key, s });
   return s;
 }
 
 int
 bd_engine_event_slow (struct bd_engine *e, int ev)
 {
-  struct rule_array *a;
+  rule_array *a;
   struct bd_armed_set *s;
   size_t i, nbreak = 0;
   bool state_set = false, rebuild = false;
@@ -483,8 +435,8 @@ bd_engine_event_slow (struct bd_engine *e, int ev)
   if (s && s->n > 0)
     store_armed (e, s);
   new_state = e->state;
-  for (i = 0; i < a->n; i++) {
-    struct bd_rule *r = a->r[i];
+  for (i = 0; i < a->len; i++) {
+    struct bd_rule *r = a->ptr[i];
 
     if (r->state && r->state != e->state)
       continue;
@@ -578,7 +530,7 @@ bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
     c->matches++;
     if (c->matches <= c->after)
       continue;
-    if (c->has_prob && (next_rand (&c->rng) >> 32) >= c->prob)
+    if (c->has_prob && (blk_xorshift64s_next (&c->rng) >> 32) >= c->prob)
       continue;
     r = c;
     break;
@@ -595,7 +547,7 @@ bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
   out->delay_ns = r->delay_ns;
   if (r->corrupt && type == BD_IO_READ) {
     out->corrupt = r->corrupt;
-    out->corrupt_seed = next_rand (&r->rng);
+    out->corrupt_seed = blk_xorshift64s_next (&r->rng);
   }
   if (r->has_torn && type == BD_IO_WRITE) {
     out->torn = true;
@@ -646,8 +598,8 @@ bd_engine_remove_break (struct bd_engine *e, const char *tag)
   int ret = -1;
   LOCK_GUARD (&e->lock);
 
-  for (i = 0; i < e->all.n; i++) {
-    struct bd_rule *r = e->all.r[i];
+  for (i = 0; i < e->all.len; i++) {
+    struct bd_rule *r = e->all.ptr[i];
     if (r->action == BD_SUSPEND && !r->removed && r->tag &&
         strcmp (r->tag, tag) == 0) {
       unlink_rule_locked (e, r, true);
@@ -667,16 +619,9 @@ int
 bd_engine_wait_break (struct bd_engine *e, const char *tag,
                       uint64_t timeout_ns)
 {
-  struct timespec dl;
   LOCK_GUARD (&e->lock);
+  struct timespec dl = blk_deadline (CLOCK_REALTIME, timeout_ns);
 
-  clock_gettime (CLOCK_REALTIME, &dl);
-  dl.tv_sec += (time_t) (timeout_ns / 1000000000u);
-  dl.tv_nsec += (long) (timeout_ns % 1000000000u);
-  if (dl.tv_nsec >= 1000000000) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000;
-  }
   for (;;) {
     struct suspended *s;
     for (s = e->susp; s; s = s->next)
@@ -722,8 +667,8 @@ bd_engine_list (struct bd_engine *e, bool all, unsigned *n)
   if (fp == NULL)
     return NULL;
   *n = 0;
-  for (i = 0; i < e->all.n; i++) {
-    struct bd_rule *r = e->all.r[i];
+  for (i = 0; i < e->all.len; i++) {
+    struct bd_rule *r = e->all.ptr[i];
     bool is_armed;
 
     if (r->removed && !all)
@@ -745,13 +690,13 @@ void
 bd_corrupt (void *buf, size_t len, uint32_t nbits, uint64_t seed)
 {
   unsigned char *p = buf;
-  uint64_t s = splitmix (seed) | 1;
+  uint64_t s = blk_xorshift64s_seed (seed);
   uint32_t i;
 
   if (len == 0)
     return;
   for (i = 0; i < nbits; i++) {
-    uint64_t bit = next_rand (&s) % ((uint64_t) len * 8);
+    uint64_t bit = blk_xorshift64s_next (&s) % ((uint64_t) len * 8);
     p[bit / 8] ^= (unsigned char) (1u << (bit % 8));
   }
 }

@@ -14,14 +14,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blk-hook.h"
 #include "duration.h"
+#include "enum-param.h"
 #include "rules.h"
+#include "why.h"
 
 const char *const bd_iotype_names[BD_IO__MAX] = {
   [BD_IO_READ] = "read",
@@ -30,6 +31,17 @@ const char *const bd_iotype_names[BD_IO__MAX] = {
   [BD_IO_DISCARD] = "discard",
   [BD_IO_FLUSH] = "flush",
   [BD_IO_BLOCK_STATUS] = "block-status",
+};
+
+/* iotype= values, for blk_parse_enum (the names above, in order). */
+static const struct blk_enum_name iotype_table[] = {
+  { "read", BD_IO_READ },
+  { "write", BD_IO_WRITE },
+  { "write-zeroes", BD_IO_WRITE_ZEROES },
+  { "discard", BD_IO_DISCARD },
+  { "flush", BD_IO_FLUSH },
+  { "block-status", BD_IO_BLOCK_STATUS },
+  { NULL, 0 }
 };
 
 /* The hook's event table, read from its header only: the parser must
@@ -158,21 +170,6 @@ bd_errno_name (int err)
   return NULL;
 }
 
-static int
-fmt (char *why, size_t len, const char *f, ...)
-  __attribute__ ((format (printf, 3, 4)));
-
-static int
-fmt (char *why, size_t len, const char *f, ...)
-{
-  va_list ap;
-
-  va_start (ap, f);
-  vsnprintf (why, len, f, ap);
-  va_end (ap);
-  return -1;
-}
-
 struct bd_rule *
 bd_rule_new (enum bd_action action, const char *origin)
 {
@@ -284,8 +281,8 @@ parse_int_state (const char *key, const char *value, int *out,
   uint64_t v;
 
   if (parse_u64 (value, &v) == -1 || v > 0x7fffffff)
-    return fmt (why, len, "%s: '%s' is not a state number "
-                "(0 .. 2147483647)", key, value);
+    return blk_why (why, len, "%s: '%s' is not a state number "
+                    "(0 .. 2147483647)", key, value);
   *out = (int) v;
   return 0;
 }
@@ -309,12 +306,12 @@ set_event (struct bd_rule *r, const char *value, char *why, size_t len)
       alt[i] = value[i] == '.' ? '_' : value[i];
     alt[i] = '\0';
     if (bd_event_lookup (alt) >= 0)
-      return fmt (why, len, "event: '%s' is the old dotted name; "
-                  "use '%s'", value, alt);
+      return blk_why (why, len, "event: '%s' is the old dotted name; "
+                      "use '%s'", value, alt);
   }
-  return fmt (why, len, "event: unknown event '%s' (see "
-              "nbdkit-blkdebug-filter(1) for the list, e.g. read_aio, "
-              "write_aio, flush_to_disk, l2_load)", value);
+  return blk_why (why, len, "event: unknown event '%s' (see "
+                  "nbdkit-blkdebug-filter(1) for the list, e.g. read_aio, "
+                  "write_aio, flush_to_disk, l2_load)", value);
 }
 
 int
@@ -332,49 +329,46 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
   if (r->action == BD_SET_STATE) {
     if (strcmp (key, "new_state") == 0)
       return parse_int_state (key, value, &r->new_state, why, len);
-    return fmt (why, len, "unknown set-state attribute '%s' (use event, "
-                "state, new_state)", key);
+    return blk_why (why, len, "unknown set-state attribute '%s' (use event, "
+                    "state, new_state)", key);
   }
   if (r->action != BD_INJECT)
-    return fmt (why, len, "unknown attribute '%s'", key);
+    return blk_why (why, len, "unknown attribute '%s'", key);
 
   if (strcmp (key, "errno") == 0) {
     i = bd_errno_parse (value);
     if (i < 0)
-      return fmt (why, len, "errno: '%s' is not an errno number or name "
-                  "(e.g. 5, EIO, ENOSPC)", value);
+      return blk_why (why, len, "errno: '%s' is not an errno number or name "
+                      "(e.g. 5, EIO, ENOSPC)", value);
     r->error = i;
     r->error_set = true;
     return 0;
   }
   if (strcmp (key, "iotype") == 0) {
-    for (i = 0; i < BD_IO__MAX; i++)
-      if (strcmp (value, bd_iotype_names[i]) == 0) {
-        r->iotype_mask = 1u << i;
-        return 0;
-      }
-    return fmt (why, len, "iotype: unknown I/O type '%s' (use read, write, "
-                "write-zeroes, discard, flush or block-status)", value);
+    if (blk_parse_enum (key, value, iotype_table, &i, why, len) == -1)
+      return -1;
+    r->iotype_mask = 1u << i;
+    return 0;
   }
   if (strcmp (key, "sector") == 0) {
     if (parse_u64 (value, &v) == -1)
-      return fmt (why, len, "sector: '%s' is not a sector number "
-                  "(512-byte units)", value);
+      return blk_why (why, len, "sector: '%s' is not a sector number "
+                      "(512-byte units)", value);
     /* The byte offset must fit in int64_t: 2^54 sectors would become
      * a negative offset, which means "no sector" (every request).
      */
     if (v >= (UINT64_C (1) << 54))
-      return fmt (why, len, "sector: '%s' is out of range (the largest "
-                  "is %" PRIu64 ", the last 512-byte sector below 2^63 "
-                  "bytes)", value, (UINT64_C (1) << 54) - 1);
+      return blk_why (why, len, "sector: '%s' is out of range (the largest "
+                      "is %" PRIu64 ", the last 512-byte sector below 2^63 "
+                      "bytes)", value, (UINT64_C (1) << 54) - 1);
     r->sector_offset = (int64_t) (v * 512);
     return 0;
   }
   if (strcmp (key, "once") == 0 || strcmp (key, "immediately") == 0) {
     bool b;
     if (parse_bool (value, &b) == -1)
-      return fmt (why, len, "%s: '%s' is not a boolean (use on or off)",
-                  key, value);
+      return blk_why (why, len, "%s: '%s' is not a boolean (use on or off)",
+                      key, value);
     if (key[0] == 'o')
       r->once = b;
     else
@@ -383,27 +377,27 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
   }
   if (strcmp (key, "probability") == 0) {
     if (parse_probability (value, &r->prob) == -1)
-      return fmt (why, len, "probability: '%s' is not a probability "
-                  "(0..1, 1:N or N%%)", value);
+      return blk_why (why, len, "probability: '%s' is not a probability "
+                      "(0..1, 1:N or N%%)", value);
     r->has_prob = true;
     return 0;
   }
   if (strcmp (key, "after") == 0 || strcmp (key, "count") == 0 ||
       strcmp (key, "seed") == 0 || strcmp (key, "corrupt") == 0) {
     if (parse_u64 (value, &v) == -1)
-      return fmt (why, len, "%s: '%s' is not a number", key, value);
+      return blk_why (why, len, "%s: '%s' is not a number", key, value);
     switch (key[0]) {
     case 'a': r->after = v; break;
     case 'c':
       if (key[1] == 'o' && key[2] == 'u') {
         if (v == 0)
-          return fmt (why, len, "count: must be at least 1");
+          return blk_why (why, len, "count: must be at least 1");
         r->count = v;
       }
       else {
         if (v == 0 || v > 1000000)
-          return fmt (why, len, "corrupt: '%s' bits: use 1 .. 1000000",
-                      value);
+          return blk_why (why, len, "corrupt: '%s' bits: use 1 .. 1000000",
+                          value);
         r->corrupt = (uint32_t) v;
       }
       break;
@@ -414,57 +408,57 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
   if (strcmp (key, "offset") == 0 || strcmp (key, "length") == 0 ||
       strcmp (key, "torn") == 0) {
     if (parse_bytes (value, &v) == -1)
-      return fmt (why, len, "%s: '%s' is not a byte count (e.g. 4096, "
-                  "64K, 1M)", key, value);
+      return blk_why (why, len, "%s: '%s' is not a byte count (e.g. 4096, "
+                      "64K, 1M)", key, value);
     if (key[0] == 'o')
       r->offset = v;
     else if (key[0] == 'l') {
       if (v == 0)
-        return fmt (why, len, "length: must be at least 1");
+        return blk_why (why, len, "length: must be at least 1");
       r->length = v;
     }
     else {
       /* No NBD request is longer than 32 bits. */
       if (v > UINT32_MAX)
-        return fmt (why, len, "torn: '%s' is larger than any request "
-                    "(at most 4294967295 bytes)", value);
+        return blk_why (why, len, "torn: '%s' is larger than any request "
+                        "(at most 4294967295 bytes)", value);
       r->torn = v;
       r->has_torn = true;
     }
     return 0;
   }
   if (strcmp (key, "delay") == 0) {
-    char d[256];
     if (blk_parse_duration (value, UINT64_C (1000000000), &r->delay_ns,
-                            d, sizeof d) == -1)
-      return fmt (why, len, "delay: %s", d);
+                            why, len) == -1)
+      return blk_why_prefix (why, len, "delay");
     /* nbdkit_nanosleep takes the seconds as an unsigned int. */
     if (r->delay_ns / 1000000000u > UINT32_MAX)
-      return fmt (why, len, "delay: '%s' is too long (at most 4294967295s)",
-                  value);
+      return blk_why (why, len, "delay: '%s' is too long (at most "
+                      "4294967295s)", value);
     return 0;
   }
-  return fmt (why, len, "unknown inject-error attribute '%s' (use event, "
-              "state, iotype, errno, sector, once, immediately, "
-              "probability, after, count, offset, length, delay, corrupt, "
-              "torn, seed)", key);
+  return blk_why (why, len, "unknown inject-error attribute '%s' (use event, "
+                  "state, iotype, errno, sector, once, immediately, "
+                  "probability, after, count, offset, length, delay, corrupt, "
+                  "torn, seed)", key);
 }
 
 int
 bd_rule_finish (struct bd_rule *r, char *why, size_t len)
 {
   if (r->event < 0)
-    return fmt (why, len, "missing event= (every rule needs the event "
-                "that triggers it)");
+    return blk_why (why, len, "missing event= (every rule needs the event "
+                    "that triggers it)");
   if (r->action != BD_INJECT)
     return 0;
   if (r->corrupt && r->iotype_mask != (1u << BD_IO_READ))
-    return fmt (why, len, "corrupt= only applies to reads: add "
-                "iotype=read");
+    return blk_why (why, len, "corrupt= only applies to reads: add "
+                    "iotype=read");
   if (r->has_torn && r->iotype_mask != (1u << BD_IO_WRITE))
-    return fmt (why, len, "torn= only applies to writes: add iotype=write");
+    return blk_why (why, len,
+                    "torn= only applies to writes: add iotype=write");
   if (r->length && r->offset + r->length < r->offset)
-    return fmt (why, len, "offset + length overflows");
+    return blk_why (why, len, "offset + length overflows");
   /* offset= alone: from there to the end of the disk. */
   if (r->offset && r->length == 0)
     r->length = UINT64_MAX - r->offset;
@@ -482,11 +476,10 @@ bd_parse_inline (enum bd_action action, const char *text, const char *origin,
 {
   struct bd_rule *r = bd_rule_new (action, origin);
   char *copy, *p, *item, *save = NULL;
-  char inner[256];
 
   if (r == NULL || (copy = strdup (text)) == NULL) {
     bd_rule_free (r);
-    fmt (why, len, "out of memory");
+    blk_why (why, len, "out of memory");
     return NULL;
   }
   p = copy;
@@ -494,20 +487,16 @@ bd_parse_inline (enum bd_action action, const char *text, const char *origin,
     char *eq = strchr (item, '=');
     p = NULL;
     if (eq == NULL || eq == item) {
-      fmt (why, len, "'%s' is not key=value (e.g. event=read_aio,"
-           "errno=EIO)", item);
+      blk_why (why, len, "'%s' is not key=value (e.g. event=read_aio,"
+               "errno=EIO)", item);
       goto err;
     }
     *eq = '\0';
-    if (bd_rule_set (r, item, eq + 1, inner, sizeof inner) == -1) {
-      fmt (why, len, "%s", inner);
+    if (bd_rule_set (r, item, eq + 1, why, len) == -1)
       goto err;
-    }
   }
-  if (bd_rule_finish (r, inner, sizeof inner) == -1) {
-    fmt (why, len, "%s", inner);
+  if (bd_rule_finish (r, why, len) == -1)
     goto err;
-  }
   free (copy);
   return r;
 
@@ -517,31 +506,14 @@ bd_parse_inline (enum bd_action action, const char *text, const char *origin,
   return NULL;
 }
 
-int
-bd_list_append (struct bd_rule_list *list, struct bd_rule *r)
-{
-  if (list->n == list->cap) {
-    size_t cap = list->cap ? list->cap * 2 : 8;
-    struct bd_rule **n = realloc (list->rules, cap * sizeof *n);
-    if (n == NULL)
-      return -1;
-    list->rules = n;
-    list->cap = cap;
-  }
-  list->rules[list->n++] = r;
-  return 0;
-}
-
 void
-bd_list_free (struct bd_rule_list *list)
+bd_list_free (bd_rule_list *list)
 {
   size_t i;
 
-  for (i = 0; i < list->n; i++)
-    bd_rule_free (list->rules[i]);
-  free (list->rules);
-  list->rules = NULL;
-  list->n = list->cap = 0;
+  for (i = 0; i < list->len; i++)
+    bd_rule_free (list->ptr[i]);
+  bd_rule_list_reset (list);
 }
 
 static bool
@@ -552,37 +524,42 @@ is_blank (char c)
 
 /* Finish the rule of the section that ends (if any). */
 static int
-close_section (struct bd_rule **cur, struct bd_rule_list *out,
+close_section (struct bd_rule **cur, bd_rule_list *out,
                const char *filename, unsigned start_line,
                char *why, size_t len)
 {
-  char inner[256];
-
   if (*cur == NULL)
     return 0;
-  if (bd_rule_finish (*cur, inner, sizeof inner) == -1)
-    return fmt (why, len, "%s:%u: [%s] section: %s", filename, start_line,
-                (*cur)->action == BD_INJECT ? "inject-error" : "set-state",
-                inner);
-  if (bd_list_append (out, *cur) == -1)
-    return fmt (why, len, "out of memory");
+  if (bd_rule_finish (*cur, why, len) == -1)
+    return blk_why_prefix (why, len, "%s:%u: [%s] section", filename,
+                           start_line, (*cur)->action == BD_INJECT
+                           ? "inject-error" : "set-state");
+  if (bd_rule_list_append (out, *cur) == -1)
+    return blk_why (why, len, "out of memory");
   *cur = NULL;
   return 0;
 }
 
+/* In bd_parse_config: report "FILE:LINE: ..." and fail. */
+#define BAD(...)                                                        \
+  do {                                                                  \
+    blk_why_at (why, len, filename, lineno, __VA_ARGS__);               \
+    goto err;                                                           \
+  } while (0)
+
 int
 bd_parse_config (const char *text, size_t textlen, const char *filename,
-                 struct bd_rule_list *list, char *why, size_t len)
+                 bd_rule_list *list, char *why, size_t len)
 {
-  struct bd_rule_list out = { 0 };
+  bd_rule_list out = empty_vector;
   struct bd_rule *cur = NULL;
   unsigned lineno = 0, section_line = 0, nrules = 0;
   size_t pos = 0;
-  char inner[256], origin[96];
+  char origin[96];
 
   if (memchr (text, '\0', textlen))
-    return fmt (why, len, "%s: contains a NUL byte: not a rule file",
-                filename);
+    return blk_why (why, len, "%s: contains a NUL byte: not a rule file",
+                    filename);
 
   while (pos < textlen) {
     const char *line = text + pos;
@@ -597,9 +574,7 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
     lineno++;
 
     if (n >= sizeof buf) {
-      fmt (why, len, "%s:%u: line too long (QEMU reads at most 1023 "
-           "characters of a value)", filename, lineno);
-      goto err;
+      BAD ("line too long (QEMU reads at most 1023 " "characters of a value)");
     }
     memcpy (buf, line, n);
     buf[n] = '\0';
@@ -609,14 +584,12 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
     for (i = 0; i < n && is_blank (buf[i]); i++)
       ;
     if (i == n) {
-      fmt (why, len, "%s:%u: a line with only white space (QEMU refuses "
-           "it with \"parse error\"; make it empty)", filename, lineno);
-      goto err;
+      BAD ("a line with only white space (QEMU refuses it with "
+           "\"parse error\"; make it empty)");
     }
     if (buf[i] == '#') {
-      fmt (why, len, "%s:%u: comments must start in the first column "
-           "(QEMU reads an indented '#' as a parameter)", filename, lineno);
-      goto err;
+      BAD ("comments must start in the first column (QEMU reads an "
+           "indented '#' as a parameter)");
     }
 
     if (buf[0] == '[') {
@@ -628,9 +601,7 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
              p[i] != '"'; i++)
         ;
       if (i == 0 || i >= sizeof group) {
-        fmt (why, len, "%s:%u: expected [inject-error] or [set-state]",
-             filename, lineno);
-        goto err;
+        BAD ("expected [inject-error] or [set-state]");
       }
       memcpy (group, p, i);
       group[i] = '\0';
@@ -640,16 +611,12 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
         while (is_blank (*p))
           p++;
         if (*p != '"' || (q = strchr (p + 1, '"')) == NULL || q[1] != ']') {
-          fmt (why, len, "%s:%u: expected [%s] or [%s \"id\"]",
-               filename, lineno, group, group);
-          goto err;
+          BAD ("expected [%s] or [%s \"id\"]", group, group);
         }
         p = q + 1;
       }
       if (*p != ']') {
-        fmt (why, len, "%s:%u: missing ']' after '[%s'", filename, lineno,
-             group);
-        goto err;
+        BAD ("missing ']' after '[%s'", group);
       }
       for (p++; is_blank (*p); p++)
         ;
@@ -657,18 +624,15 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
        * as one, anything else is refused as a probable mistake.
        */
       if (*p && *p != '#') {
-        fmt (why, len, "%s:%u: unexpected text '%s' after [%s]", filename,
-             lineno, p, group);
-        goto err;
+        BAD ("unexpected text '%s' after [%s]", p, group);
       }
       if (strcmp (group, "inject-error") == 0)
         act = BD_INJECT;
       else if (strcmp (group, "set-state") == 0)
         act = BD_SET_STATE;
       else {
-        fmt (why, len, "%s:%u: unknown section [%s] (use [inject-error] "
-             "or [set-state])", filename, lineno, group);
-        goto err;
+        BAD ("unknown section [%s] (use [inject-error] or [set-state])",
+             group);
       }
       if (close_section (&cur, &out, filename, section_line, why, len) == -1)
         goto err;
@@ -676,7 +640,7 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
       snprintf (origin, sizeof origin, "%s:%u", filename, lineno);
       cur = bd_rule_new (act, origin);
       if (cur == NULL) {
-        fmt (why, len, "out of memory");
+        blk_why (why, len, "out of memory");
         goto err;
       }
       section_line = lineno;
@@ -688,78 +652,63 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
     for (i = 0; p[i] && !is_blank (p[i]) && p[i] != '='; i++)
       ;
     if (i >= sizeof key) {
-      fmt (why, len, "%s:%u: parameter name too long", filename, lineno);
-      goto err;
+      BAD ("parameter name too long");
     }
     memcpy (key, p, i);
     key[i] = '\0';
     p += i;
     if (i == 0) {
-      fmt (why, len, "%s:%u: expected key = \"value\"", filename, lineno);
-      goto err;
+      BAD ("expected key = \"value\"");
     }
     if (*p == '=') {
-      fmt (why, len, "%s:%u: write '%s = ...' with spaces around '=' "
-           "(QEMU does not split '%s=...' and rejects it)",
-           filename, lineno, key, key);
-      goto err;
+      BAD ("write '%s = ...' with spaces around '=' (QEMU does not split "
+           "'%s=...' and rejects it)", key, key);
     }
     while (is_blank (*p))
       p++;
     if (*p != '=') {
-      fmt (why, len, "%s:%u: expected '=' after '%s'", filename, lineno,
-           key);
-      goto err;
+      BAD ("expected '=' after '%s'", key);
     }
     p++;
     while (is_blank (*p))
       p++;
     if (*p != '"') {
-      fmt (why, len, "%s:%u: the value of '%s' must be in double quotes: "
-           "%s = \"%s\" (QEMU reads an unquoted value as empty)",
-           filename, lineno, key, key, p);
-      goto err;
+      BAD ("the value of '%s' must be in double quotes: %s = \"%s\" "
+           "(QEMU reads an unquoted value as empty)", key, key, p);
     }
     q = strchr (p + 1, '"');
     if (q == NULL) {
-      fmt (why, len, "%s:%u: missing closing '\"' in the value of '%s'",
-           filename, lineno, key);
-      goto err;
+      BAD ("missing closing '\"' in the value of '%s'", key);
     }
     if ((size_t) (q - p - 1) >= sizeof value) {
-      fmt (why, len, "%s:%u: value of '%s' too long", filename, lineno, key);
-      goto err;
+      BAD ("value of '%s' too long", key);
     }
     memcpy (value, p + 1, (size_t) (q - p - 1));
     value[q - p - 1] = '\0';
     for (q++; is_blank (*q); q++)
       ;
     if (*q && *q != '#') {
-      fmt (why, len, "%s:%u: unexpected text '%s' after the value of '%s'",
-           filename, lineno, q, key);
-      goto err;
+      BAD ("unexpected text '%s' after the value of '%s'", q, key);
     }
     if (cur == NULL) {
-      fmt (why, len, "%s:%u: '%s' before any [inject-error] or "
-           "[set-state] section", filename, lineno, key);
-      goto err;
+      BAD ("'%s' before any [inject-error] or " "[set-state] section", key);
     }
-    if (bd_rule_set (cur, key, value, inner, sizeof inner) == -1) {
-      fmt (why, len, "%s:%u: %s", filename, lineno, inner);
+    if (bd_rule_set (cur, key, value, why, len) == -1) {
+      blk_why_prefix (why, len, "%s:%u", filename, lineno);
       goto err;
     }
   }
   if (close_section (&cur, &out, filename, section_line, why, len) == -1)
     goto err;
 
-  for (size_t k = 0; k < out.n; k++)
-    if (bd_list_append (list, out.rules[k]) == -1) {
-      /* Undo: LIST must be unchanged on error. */
-      list->n -= k;
-      fmt (why, len, "out of memory");
-      goto err;
-    }
-  free (out.rules);
+  /* All or nothing: LIST must be unchanged on error. */
+  if (bd_rule_list_reserve (list, out.len) == -1) {
+    blk_why (why, len, "out of memory");
+    goto err;
+  }
+  for (size_t k = 0; k < out.len; k++)
+    bd_rule_list_append (list, out.ptr[k]);
+  bd_rule_list_reset (&out);
   return 0;
 
  err:
@@ -767,6 +716,8 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
   bd_list_free (&out);
   return -1;
 }
+
+#undef BAD
 
 void
 bd_rule_describe (const struct bd_rule *r, char *buf, size_t len)

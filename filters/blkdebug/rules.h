@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vector.h"
+
 /* QEMU's BlkdebugIOType, same names and order. */
 enum bd_iotype {
   BD_IO_READ,
@@ -81,10 +83,8 @@ struct bd_rule {
   bool removed;
 };
 
-struct bd_rule_list {
-  struct bd_rule **rules;
-  size_t n, cap;
-};
+/* Rules in definition order (ptr[0 .. len-1]), owned by the list. */
+DEFINE_VECTOR_TYPE (bd_rule_list, struct bd_rule *);
 
 extern const char *const bd_iotype_names[BD_IO__MAX];
 
@@ -130,11 +130,10 @@ extern struct bd_rule *bd_parse_inline (enum bd_action action,
  * or -1 with "FILENAME:LINE: message" in WHY (LIST is then unchanged).
  */
 extern int bd_parse_config (const char *text, size_t len,
-                            const char *filename, struct bd_rule_list *list,
+                            const char *filename, bd_rule_list *list,
                             char *why, size_t whylen);
 
-extern int bd_list_append (struct bd_rule_list *list, struct bd_rule *r);
-extern void bd_list_free (struct bd_rule_list *list);
+extern void bd_list_free (bd_rule_list *list);
 
 /* One line describing R (for "rules" and the exit report). */
 extern void bd_rule_describe (const struct bd_rule *r, char *buf, size_t len);

@@ -63,13 +63,16 @@ bins_table_new (const uint64_t *bounds, unsigned n)
 {
   uint16_t *t = malloc (HDR_BUCKETS * sizeof *t);
   uint64_t lower, upper;
-  unsigned i;
+  unsigned i, lo_bin, hi_bin;
 
   if (t == NULL)
     return NULL;
   for (i = 0; i < HDR_BUCKETS; i++) {
     hdr_bounds (i, &lower, &upper);
-    t[i] = (uint16_t) bins_index (bounds, n, lower);
+    lo_bin = bins_index (bounds, n, lower);
+    /* The last bucket also holds every value past its upper bound. */
+    hi_bin = i == HDR_BUCKETS - 1 ? n : bins_index (bounds, n, upper - 1);
+    t[i] = (uint16_t) (lo_bin | (lo_bin != hi_bin ? BIN_SPLIT : 0));
   }
   return t;
 }

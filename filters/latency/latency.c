@@ -13,7 +13,8 @@
  *   (acquire), layers_lock serialises creation of a new layer;
  * - the report writer thread: writer_lock + writer_cond guard
  *   writer_stop.  Reports are written by the writer thread or, at
- *   .cleanup, after it was joined: never two at once.
+ *   .cleanup, after it was joined: never two at once (so the recent
+ *   window in each layer, see stats.h, has one user at a time).
  */
 #include <config.h>
 
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,22 +39,57 @@
 #include "report.h"
 #include "stats.h"
 
-#define MAX_LAYERS 8            /* "client" plus up to 7 plugin layers */
+#define MAX_LAYERS 8            /* "nbdkit" plus up to 7 plugin layers */
+#define MAX_OUTPUTS 8
+#define MAX_LABELS 16
+
+/* -D latency.requests=1: a debug line per request, on every layer.
+ * -D latency.report=1: a debug line per report written, and the counts
+ * it holds.  (nbdkit sets these before .load; they are read-only after.)
+ */
+NBDKIT_DLL_PUBLIC int latency_debug_requests = 0;
+NBDKIT_DLL_PUBLIC int latency_debug_report = 0;
+/* The same variable under a hidden name: the request path reads it
+ * directly instead of through the GOT (an exported variable could be
+ * interposed), one load less per request.
+ */
+extern int debug_requests
+  __attribute__ ((alias ("latency_debug_requests"), visibility ("hidden")));
+
+/* Where reports go: a file, or (path NULL) stderr, which becomes
+ * syslog when nbdkit has daemonised and stderr is /dev/null.
+ */
+struct output {
+  enum report_format format;
+  char *path;
+};
 
 /* Configuration (read-only after .config_complete). */
 static uint64_t *bounds_all;            /* latency-boundaries= */
 static uint64_t *bounds_op[LAT_OPS];    /* latency-boundaries-OP= */
 static unsigned nbounds_all;
 static unsigned nbounds_op[LAT_OPS];
-static char *report_file;               /* latency-file= (NULL: stderr) */
-static enum report_format format = FORMAT_TEXT; /* latency-format= */
+static char *legacy_file;               /* latency-file= */
+static enum report_format legacy_format = FORMAT_TEXT; /* latency-format= */
+static int legacy_format_set;
+static struct output outputs[MAX_OUTPUTS]; /* latency-output=, + the above */
+static unsigned noutputs;
+static unsigned nfile_outputs;
 static uint64_t interval_ns;            /* latency-interval= (0: at exit) */
+static struct label *labels;            /* latency-labels= */
+static unsigned nlabels;
+
+/* Set in .after_fork: nbdkit daemonised, so stderr is /dev/null now
+ * (it was not before): the stderr outputs go to syslog instead.
+ */
+static int stderr_to_syslog;
+static int stderr_was_devnull;
 
 /* Statistics: layers[0] is the client layer. */
 static struct layer_stats *layers[MAX_LAYERS];
 static unsigned nlayers;                /* release/acquire, see above */
 static pthread_mutex_t layers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct layer_stats client;
+static struct layer_stats top;          /* "nbdkit": the filter's own */
 static uint64_t start_ns;
 static int hook_handle = -1;
 static int layers_full_warned;
@@ -62,12 +99,6 @@ static int layers_full_warned;
  * in .load/.unload only, which nbdkit calls from its main thread.
  */
 static unsigned instances;
-
-/* Report writes that failed in a row (periodic writer only; the writer
- * thread is the only user while it runs), to log a failure once rather
- * than at every interval.
- */
-static unsigned write_failures;
 
 /* The periodic writer. */
 static pthread_t writer;
@@ -103,6 +134,65 @@ parse_bounds (const char *key, const char *value,
   return 0;
 }
 
+static const char *const format_names[] = {
+  [FORMAT_TEXT] = "text", [FORMAT_JSON] = "json",
+  [FORMAT_PROMETHEUS] = "prometheus",
+};
+
+static int
+parse_format (const char *s, size_t len, enum report_format *fmt)
+{
+  int i;
+
+  for (i = 0; i <= FORMAT_PROMETHEUS; i++)
+    if (strlen (format_names[i]) == len && strncmp (s, format_names[i], len) == 0) {
+      *fmt = (enum report_format) i;
+      return 0;
+    }
+  return -1;
+}
+
+/* latency-output=FORMAT:PATH (PATH "-" is stderr). */
+static int
+add_output (const char *value)
+{
+  const char *colon = strchr (value, ':');
+  enum report_format fmt;
+  struct output *o;
+
+  if (colon == NULL) {
+    nbdkit_error ("latency-output: '%s' is not FORMAT:PATH (e.g. "
+                  "prometheus:/var/lib/node_exporter/textfile/nbd.prom or "
+                  "text:- for stderr)", value);
+    return -1;
+  }
+  if (parse_format (value, (size_t) (colon - value), &fmt) == -1) {
+    nbdkit_error ("latency-output: '%s': unknown format '%.*s' (use text, "
+                  "json or prometheus)", value, (int) (colon - value), value);
+    return -1;
+  }
+  if (colon[1] == '\0') {
+    nbdkit_error ("latency-output: '%s': no path after the colon (use - "
+                  "for stderr)", value);
+    return -1;
+  }
+  if (noutputs == MAX_OUTPUTS - 1) {  /* one slot for latency-file */
+    nbdkit_error ("latency-output: too many outputs (at most %d)",
+                  MAX_OUTPUTS - 1);
+    return -1;
+  }
+  o = &outputs[noutputs];
+  o->format = fmt;
+  o->path = NULL;
+  if (strcmp (colon + 1, "-") != 0) {
+    o->path = nbdkit_absolute_path (colon + 1);
+    if (o->path == NULL)
+      return -1;
+  }
+  noutputs++;
+  return 0;
+}
+
 static int
 latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                 const char *key, const char *value)
@@ -121,20 +211,26 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return -1;
   }
   if (strcmp (key, "latency-file") == 0) {
-    free (report_file);
-    report_file = nbdkit_absolute_path (value);
-    return report_file == NULL ? -1 : 0;
+    free (legacy_file);
+    legacy_file = nbdkit_absolute_path (value);
+    return legacy_file == NULL ? -1 : 0;
   }
   if (strcmp (key, "latency-format") == 0) {
-    if (strcmp (value, "text") == 0)
-      format = FORMAT_TEXT;
-    else if (strcmp (value, "json") == 0)
-      format = FORMAT_JSON;
-    else if (strcmp (value, "prometheus") == 0)
-      format = FORMAT_PROMETHEUS;
-    else {
+    if (parse_format (value, strlen (value), &legacy_format) == -1) {
       nbdkit_error ("latency-format: unknown format '%s' (use text, json "
                     "or prometheus)", value);
+      return -1;
+    }
+    legacy_format_set = 1;
+    return 0;
+  }
+  if (strcmp (key, "latency-output") == 0)
+    return add_output (value);
+  if (strcmp (key, "latency-labels") == 0) {
+    char lwhy[512];
+    if (labels_parse (value, &labels, &nlabels, MAX_LABELS,
+                      lwhy, sizeof lwhy) == -1) {
+      nbdkit_error ("latency-labels: '%s': %s", value, lwhy);
       return -1;
     }
     return 0;
@@ -155,7 +251,8 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   if (strncmp (key, "latency-", 8) == 0) {
     /* A typo must not reach the plugin, which may ignore it. */
     nbdkit_error ("%s: unknown latency filter parameter (valid: "
-                  "latency-file, latency-format, latency-interval, "
+                  "latency-file, latency-format, latency-output, "
+                  "latency-interval, latency-labels, "
                   "latency-boundaries, latency-boundaries-OP; see "
                   "nbdkit-latency-filter(1))", key);
     return -1;
@@ -164,7 +261,7 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
 }
 
 /* Check now, before serving, that the report can be written the way
- * write_report_file does it: a temporary file PATH.XXXXXX beside it,
+ * write_file does it: a temporary file PATH.XXXXXX beside it,
  * later renamed over PATH.  Otherwise the report would fail at every
  * interval and be lost at exit.  (With -u/-g nbdkit changes user after
  * this check: the new user must be able to write there too.)
@@ -226,12 +323,35 @@ latency_config_complete (nbdkit_next_config_complete *next,
       nbounds_op[i] = nbounds_all;
     }
   }
-  if (interval_ns && report_file == NULL) {
-    nbdkit_error ("latency-interval needs latency-file=PATH to write to");
+  /* latency-file and latency-format make one output, as before
+   * latency-output existed; nothing at all means text to stderr.
+   */
+  if (legacy_file || legacy_format_set || noutputs == 0) {
+    outputs[noutputs].format = legacy_format;
+    outputs[noutputs].path = legacy_file;
+    legacy_file = NULL;
+    noutputs++;
+  }
+  nfile_outputs = 0;
+  for (i = 0; i < (int) noutputs; i++) {
+    unsigned j;
+    if (outputs[i].path == NULL)
+      continue;
+    nfile_outputs++;
+    for (j = 0; j < (unsigned) i; j++)
+      if (outputs[j].path && strcmp (outputs[j].path, outputs[i].path) == 0) {
+        nbdkit_error ("latency-output: '%s' is given twice: each report "
+                      "file would replace the other", outputs[i].path);
+        return -1;
+      }
+    if (check_report_file (outputs[i].path) == -1)
+      return -1;
+  }
+  if (interval_ns && nfile_outputs == 0) {
+    nbdkit_error ("latency-interval needs latency-file=PATH or "
+                  "latency-output=FORMAT:PATH to write to");
     return -1;
   }
-  if (report_file && check_report_file (report_file) == -1)
-    return -1;
   return next (nxdata);
 }
 
@@ -239,7 +359,9 @@ latency_config_complete (nbdkit_next_config_complete *next,
   "latency-file=PATH            Write the report here (default: stderr at exit).\n" \
   "latency-format=text|json|prometheus\n" \
   "                             Report format (default text).\n" \
-  "latency-interval=DURATION    Also rewrite latency-file this often.\n" \
+  "latency-output=FORMAT:PATH   One more report (repeatable; PATH - is stderr).\n" \
+  "latency-interval=DURATION    Also rewrite the report files this often.\n" \
+  "latency-labels=NAME=VALUE,...  Constant Prometheus labels.\n" \
   "latency-boundaries=LIST      Histogram boundaries, e.g. 1ms,2ms,4ms.\n" \
   "latency-boundaries-OP=LIST   Per operation (read, write, zero, trim,\n" \
   "                             flush, extents, cache)."
@@ -307,6 +429,28 @@ latency_io_begin (void *opaque, struct blk_hook_io *io)
   return 0;
 }
 
+/* -D latency.requests=1 */
+static void
+debug_request (const char *layer, int op, uint64_t count, uint64_t offset,
+               uint64_t ns, int err)
+{
+  char d[32], e[32] = "";
+
+  /* The errno's name (EIO): strerror is not thread-safe, and takes
+   * glibc's locale lock on every worker thread.
+   */
+  if (err) {
+    const char *name = strerrorname_np (err);
+    if (name)
+      snprintf (e, sizeof e, ", failed: %s", name);
+    else
+      snprintf (e, sizeof e, ", failed: errno %d", err);
+  }
+  nbdkit_debug ("latency: request: %s %s %" PRIu64 " bytes at %" PRIu64
+                " took %s%s", layer, lat_op_names[op], count, offset,
+                blk_format_duration (ns, d, sizeof d), e);
+}
+
 static void
 latency_io_end (void *opaque, struct blk_hook_io *io)
 {
@@ -314,52 +458,37 @@ latency_io_end (void *opaque, struct blk_hook_io *io)
 
   if (l && (unsigned) io->op < LAT_OPS) {
     struct op_stats *s = &l->ops[io->op];
-    op_record (s, io->end_ns - io->start_ns,
-               io->op == BLK_IO_FLUSH ? 0 : io->length, io->result != 0);
+    uint64_t ns = io->end_ns - io->start_ns;
+    op_record (s, ns, io->op == BLK_IO_FLUSH ? 0 : io->length,
+               io->result != 0);
     op_end (s);
+    if (debug_requests)
+      debug_request (l->name, (int) io->op, io->length, io->offset, ns,
+                     io->result);
   }
 }
 
 /* ---- reports ---- */
 
-static int
-write_report_to (FILE *fp)
-{
-  struct layer_snapshot snaps[MAX_LAYERS];
-  struct report r;
-  unsigned i, n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE);
-  int ret = 0;
+/* Failed writes in a row, per output (periodic writer only; the writer
+ * thread is the only user while it runs), to log a failure once rather
+ * than at every interval.
+ */
+static unsigned write_failures[MAX_OUTPUTS];
 
-  for (i = 0; i < n; i++) {
-    if (layer_snapshot (layers[i], &snaps[i]) == -1) {
-      while (i-- > 0)
-        layer_snapshot_free (&snaps[i]);
-      errno = ENOMEM;
-      return -1;
-    }
-  }
-  r.elapsed_ns = now_ns () - start_ns;
-  r.layers = snaps;
-  r.nlayers = n;
-  if (report_write (fp, format, &r) == -1)
-    ret = -1;
-  for (i = 0; i < n; i++)
-    layer_snapshot_free (&snaps[i]);
-  return ret;
-}
-
-/* Replace report_file atomically: a reader (jq, node_exporter) sees
- * the old or the new report, never half of one.  On failure returns -1
+/* Replace O's file atomically: a reader (jq, node_exporter) sees the
+ * old or the new report, never half of one.  On failure returns -1
  * with the reason in WHY; the caller decides whether to log it.
  */
 static int
-write_report_file (char *why, size_t len)
+write_file (const struct output *o, const struct report *r,
+            char *why, size_t len)
 {
   CLEANUP_FREE char *tmp = NULL;
   FILE *fp;
   int fd;
 
-  if (asprintf (&tmp, "%s.XXXXXX", report_file) == -1) {
+  if (asprintf (&tmp, "%s.XXXXXX", o->path) == -1) {
     tmp = NULL;
     snprintf (why, len, "out of memory");
     return -1;
@@ -377,7 +506,7 @@ write_report_file (char *why, size_t len)
     unlink (tmp);
     return -1;
   }
-  if (fchmod (fd, 0644) == -1 || write_report_to (fp) == -1 ||
+  if (fchmod (fd, 0644) == -1 || report_write (fp, o->format, r) == -1 ||
       fflush (fp) == EOF || fsync (fd) == -1) {
     snprintf (why, len, "writing '%s': %s", tmp, strerror (errno));
     fclose (fp);
@@ -389,7 +518,7 @@ write_report_file (char *why, size_t len)
     unlink (tmp);
     return -1;
   }
-  if (rename (tmp, report_file) == -1) {
+  if (rename (tmp, o->path) == -1) {
     snprintf (why, len, "cannot rename '%s' over it: %s", tmp,
               strerror (errno));
     unlink (tmp);
@@ -398,34 +527,183 @@ write_report_file (char *why, size_t len)
   return 0;
 }
 
+/* nbdkit daemonised: one syslog message per line of the report, at
+ * LOG_INFO, with nbdkit's identity (nbdkit logs its own errors there).
+ */
 static int
-write_report (char *why, size_t len)
+write_syslog (const struct output *o, const struct report *r,
+              char *why, size_t len)
 {
-  if (report_file)
-    return write_report_file (why, len);
-  if (write_report_to (stderr) == -1) {
+  CLEANUP_FREE char *buf = NULL;
+  size_t size = 0;
+  FILE *fp = open_memstream (&buf, &size);
+  char *line, *save = NULL;
+
+  if (fp == NULL || report_write (fp, o->format, r) == -1) {
+    snprintf (why, len, "%s", strerror (errno));
+    if (fp)
+      fclose (fp);
+    return -1;
+  }
+  if (fclose (fp) == EOF) {
+    snprintf (why, len, "%s", strerror (errno));
+    return -1;
+  }
+  for (line = strtok_r (buf, "\n", &save); line;
+       line = strtok_r (NULL, "\n", &save))
+    syslog (LOG_INFO, "latency: %s", line);
+  return 0;
+}
+
+static int
+write_output (const struct output *o, const struct report *r,
+              char *why, size_t len)
+{
+  if (o->path)
+    return write_file (o, r, why, len);
+  if (stderr_to_syslog)
+    return write_syslog (o, r, why, len);
+  if (report_write (stderr, o->format, r) == -1) {
     snprintf (why, len, "%s", strerror (errno));
     return -1;
   }
   return 0;
 }
 
-static void
-log_write_failure (const char *why, const char *more)
+static const char *
+output_name (const struct output *o)
 {
-  if (report_file)
+  if (o->path)
+    return o->path;
+  return stderr_to_syslog ? "syslog" : "stderr";
+}
+
+static void
+log_write_failure (const struct output *o, const char *why, const char *more)
+{
+  if (o->path)
     nbdkit_error ("latency-file: cannot write the report '%s': %s%s",
-                  report_file, why, more);
+                  o->path, why, more);
   else
-    nbdkit_error ("latency: cannot write the report to stderr: %s%s",
-                  why, more);
+    nbdkit_error ("latency: cannot write the report to %s: %s%s",
+                  output_name (o), why, more);
+}
+
+/* -D latency.report=1: what a pass holds, once per pass. */
+static void
+debug_report (const struct report *r)
+{
+  unsigned l;
+  int i;
+
+  for (l = 0; l < r->nlayers; l++)
+    for (i = 0; i < LAT_OPS; i++) {
+      const struct op_snapshot *o = &r->layers[l].ops[i];
+      char p99[32], rp99[32];
+      if (o->count == 0)
+        continue;
+      nbdkit_debug ("latency: report: %s %s: %" PRIu64 " requests (%" PRIu64
+                    " since the previous report), p99 %s, recent p99 %s",
+                    r->layers[l].name, lat_op_names[i], o->count,
+                    o->recent_count,
+                    blk_format_duration (o->p99, p99, sizeof p99),
+                    o->recent_count ?
+                    blk_format_duration (o->recent_q[2], rp99, sizeof rp99) :
+                    "-");
+    }
+}
+
+/* One pass: snapshot every layer once (which starts a new recent
+ * window) and write it to each output, or only to the files when
+ * FILES_ONLY (the periodic writer: stderr gets the report at exit).
+ * Failures are passed to ON_FAILURE with the output's index.  Returns
+ * the number of outputs that failed.
+ */
+static unsigned
+write_reports (int files_only,
+               void (*on_failure) (unsigned i, const char *why),
+               void (*on_success) (unsigned i))
+{
+  struct layer_snapshot snaps[MAX_LAYERS];
+  struct report r;
+  unsigned i, n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE), failed = 0;
+  char why[PATH_MAX + 256];
+
+  for (i = 0; i < n; i++) {
+    if (layer_snapshot (layers[i], &snaps[i]) == -1) {
+      while (i-- > 0)
+        layer_snapshot_free (&snaps[i]);
+      for (i = 0; i < noutputs; i++) {
+        if (files_only && outputs[i].path == NULL)
+          continue;
+        on_failure (i, "out of memory");
+        failed++;
+      }
+      return failed;
+    }
+  }
+  r.elapsed_ns = now_ns () - start_ns;
+  r.layers = snaps;
+  r.nlayers = n;
+  r.labels = labels;
+  r.nlabels = nlabels;
+  if (latency_debug_report)
+    debug_report (&r);
+  for (i = 0; i < noutputs; i++) {
+    const struct output *o = &outputs[i];
+    uint64_t t0;
+
+    if (files_only && o->path == NULL)
+      continue;
+    t0 = now_ns ();
+    if (write_output (o, &r, why, sizeof why) == -1) {
+      on_failure (i, why);
+      failed++;
+      continue;
+    }
+    if (on_success)
+      on_success (i);
+    if (latency_debug_report) {
+      char took[32];
+      nbdkit_debug ("latency: report: wrote the %s report to %s in %s",
+                    format_names[o->format], output_name (o),
+                    blk_format_duration (now_ns () - t0, took, sizeof took));
+    }
+  }
+  for (i = 0; i < n; i++)
+    layer_snapshot_free (&snaps[i]);
+  return failed;
+}
+
+/* Log the first failure of a run of an output, not one per interval. */
+static void
+periodic_failure (unsigned i, const char *why)
+{
+  if (write_failures[i]++ == 0)
+    log_write_failure (&outputs[i], why, " (not logged again until a "
+                       "periodic write succeeds)");
+}
+
+static void
+periodic_success (unsigned i)
+{
+  if (write_failures[i] > 0) {
+    nbdkit_debug ("latency-file: '%s' written again after %u failed "
+                  "attempts", output_name (&outputs[i]), write_failures[i]);
+    write_failures[i] = 0;
+  }
+}
+
+static void
+exit_failure_log (unsigned i, const char *why)
+{
+  log_write_failure (&outputs[i], why, "");
 }
 
 static void *
 writer_thread (void *arg)
 {
   struct timespec deadline;
-  char why[PATH_MAX + 256];
 
   clock_gettime (CLOCK_MONOTONIC, &deadline);
   for (;;) {
@@ -441,21 +719,23 @@ writer_thread (void *arg)
       if (writer_stop)
         return NULL;
     }
-    /* Log the first failure of a run, not one line per interval. */
-    if (write_report (why, sizeof why) == -1) {
-      if (write_failures++ == 0)
-        log_write_failure (why, " (not logged again until a periodic "
-                           "write succeeds)");
-    }
-    else if (write_failures > 0) {
-      nbdkit_debug ("latency-file: '%s' written again after %u failed "
-                    "attempts", report_file, write_failures);
-      write_failures = 0;
-    }
+    write_reports (1, periodic_failure, periodic_success);
   }
 }
 
 /* ---- lifecycle ---- */
+
+/* Whether FD is /dev/null (what nbdkit points stderr at when it
+ * daemonises).
+ */
+static int
+is_devnull (int fd, struct stat *st)
+{
+  struct stat null;
+
+  return fstat (fd, st) == 0 && S_ISCHR (st->st_mode) &&
+    stat ("/dev/null", &null) == 0 && st->st_rdev == null.st_rdev;
+}
 
 static int
 latency_get_ready (int thread_model)
@@ -466,11 +746,14 @@ latency_get_ready (int thread_model)
     .io_end = latency_io_end,
   };
 
-  if (layer_init (&client, "client", op_bounds (), nbounds_op) == -1) {
+  struct stat st;
+
+  if (layer_init (&top, "nbdkit", op_bounds (), nbounds_op) == -1) {
     nbdkit_error ("latency: out of memory");
     return -1;
   }
-  layers[0] = &client;
+  layers[0] = &top;
+  stderr_was_devnull = is_devnull (STDERR_FILENO, &st);
   __atomic_store_n (&nlayers, 1, __ATOMIC_RELEASE);
   start_ns = now_ns ();
 
@@ -484,8 +767,18 @@ static int
 latency_after_fork (nbdkit_backend *backend)
 {
   pthread_condattr_t attr;
+  struct stat st;
   int err;
 
+  /* nbdkit without -f has forked and pointed stderr at /dev/null: a
+   * report for stderr would be lost, so it goes to syslog, where
+   * nbdkit's own messages go in that mode.
+   */
+  if (!stderr_was_devnull && is_devnull (STDERR_FILENO, &st)) {
+    stderr_to_syslog = 1;
+    nbdkit_debug ("latency: nbdkit has daemonised: the reports for stderr "
+                  "go to syslog");
+  }
   if (interval_ns == 0)
     return 0;
   pthread_condattr_init (&attr);
@@ -519,8 +812,6 @@ exit_failure (void)
 static void
 latency_cleanup (nbdkit_backend *backend)
 {
-  char why[PATH_MAX + 256];
-
   if (writer_running) {
     {
       LOCK_GUARD (&writer_lock);
@@ -531,8 +822,7 @@ latency_cleanup (nbdkit_backend *backend)
     writer_running = 0;
   }
   if (__atomic_load_n (&nlayers, __ATOMIC_ACQUIRE) > 0 &&
-      write_report (why, sizeof why) == -1) {
-    log_write_failure (why, "");
+      write_reports (0, exit_failure_log, NULL) > 0) {
     nbdkit_error ("latency: the report at exit was lost; nbdkit will exit "
                   "with status 1");
     /* nbdkit 1.32 has no API to set its exit status.  Run last of all,
@@ -570,27 +860,37 @@ latency_unload (void)
     free (layers[i]);
   }
   if (nlayers > 0)
-    layer_free (&client);
+    layer_free (&top);
   nlayers = 0;
   for (j = 0; j < LAT_OPS; j++)
     free (bounds_op[j]);
   free (bounds_all);
-  free (report_file);
+  free (legacy_file);
+  for (i = 0; i < noutputs; i++)
+    free (outputs[i].path);
+  noutputs = 0;
+  labels_free (labels, nlabels);
 }
 
 /* ---- the request path ---- */
 
-/* Time CALL as one request of BYTES on the client layer's OP. */
-#define MEASURE(op, bytes, call)                                \
+/* Time CALL as one request of BYTES at OFFSET on the "nbdkit" layer's
+ * OP: from here, through the filters below and the plugin, back here.
+ */
+#define MEASURE(op, bytes, offset, call)                        \
   do {                                                          \
-    struct op_stats *s_ = &client.ops[op];                      \
-    uint64_t t0_;                                               \
+    struct op_stats *s_ = &top.ops[op];                         \
+    uint64_t t0_, ns_;                                          \
     int r_;                                                     \
     op_start (s_);                                              \
     t0_ = now_ns ();                                            \
     r_ = (call);                                                \
-    op_record (s_, now_ns () - t0_, (bytes), r_ == -1);         \
+    ns_ = now_ns () - t0_;                                      \
+    op_record (s_, ns_, (bytes), r_ == -1);                     \
     op_end (s_);                                                \
+    if (__builtin_expect (debug_requests, 0))                   \
+      debug_request ("nbdkit", (op), (bytes), (offset), ns_,    \
+                     r_ == -1 ? *err : 0);                      \
     return r_;                                                  \
   } while (0)
 
@@ -598,7 +898,7 @@ static int
 latency_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_READ, count,
+  MEASURE (LAT_READ, count, offset,
            next->pread (next, buf, count, offset, flags, err));
 }
 
@@ -606,7 +906,7 @@ static int
 latency_pwrite (nbdkit_next *next, void *handle, const void *buf,
                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_WRITE, count,
+  MEASURE (LAT_WRITE, count, offset,
            next->pwrite (next, buf, count, offset, flags, err));
 }
 
@@ -614,20 +914,20 @@ static int
 latency_zero (nbdkit_next *next, void *handle, uint32_t count,
               uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_ZERO, count, next->zero (next, count, offset, flags, err));
+  MEASURE (LAT_ZERO, count, offset, next->zero (next, count, offset, flags, err));
 }
 
 static int
 latency_trim (nbdkit_next *next, void *handle, uint32_t count,
               uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_TRIM, count, next->trim (next, count, offset, flags, err));
+  MEASURE (LAT_TRIM, count, offset, next->trim (next, count, offset, flags, err));
 }
 
 static int
 latency_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  MEASURE (LAT_FLUSH, 0, next->flush (next, flags, err));
+  MEASURE (LAT_FLUSH, 0, 0, next->flush (next, flags, err));
 }
 
 static int
@@ -635,7 +935,7 @@ latency_extents (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags,
                  struct nbdkit_extents *extents, int *err)
 {
-  MEASURE (LAT_EXTENTS, count,
+  MEASURE (LAT_EXTENTS, count, offset,
            next->extents (next, count, offset, flags, extents, err));
 }
 
@@ -643,7 +943,7 @@ static int
 latency_cache (nbdkit_next *next, void *handle, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_CACHE, count, next->cache (next, count, offset, flags, err));
+  MEASURE (LAT_CACHE, count, offset, next->cache (next, count, offset, flags, err));
 }
 
 static struct nbdkit_filter filter = {

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -21,6 +22,9 @@ bin_label (const struct op_snapshot *o, unsigned i, char *buf, size_t len)
 {
   char lo[32], hi[32];
 
+  /* Bins are closed on the right (see histogram.h): [0, b0], (b0, b1],
+   * ..., (bn, ...).
+   */
   if (i == 0)
     snprintf (lo, sizeof lo, "0");
   else
@@ -29,7 +33,8 @@ bin_label (const struct op_snapshot *o, unsigned i, char *buf, size_t len)
     snprintf (hi, sizeof hi, "...");
   else
     blk_format_duration (o->bounds[i], hi, sizeof hi);
-  snprintf (buf, len, "[%s, %s)", lo, hi);
+  snprintf (buf, len, "%c%s, %s%c", i == 0 ? '[' : '(', lo, hi,
+            i == o->nbounds ? ')' : ']');
 }
 
 static void
@@ -137,7 +142,13 @@ json_op (FILE *fp, const struct op_snapshot *o)
   json_nullable (fp, "90", have, o->p90, 1);
   json_nullable (fp, "99", have, o->p99, 1);
   json_nullable (fp, "99.9", have, o->p999, 0);
-  fputs ("},\"histogram\":{\"boundaries\":[", fp);
+  fprintf (fp, "},\"recent\":{\"count\":%" PRIu64 ",\"percentiles\":{",
+           o->recent_count);
+  json_nullable (fp, "50", o->recent_count > 0, o->recent_q[0], 1);
+  json_nullable (fp, "90", o->recent_count > 0, o->recent_q[1], 1);
+  json_nullable (fp, "99", o->recent_count > 0, o->recent_q[2], 1);
+  json_nullable (fp, "99.9", o->recent_count > 0, o->recent_q[3], 0);
+  fputs ("}},\"histogram\":{\"boundaries\":[", fp);
   for (i = 0; i < o->nbounds; i++)
     fprintf (fp, "%s%" PRIu64, i ? "," : "", o->bounds[i]);
   fputs ("],\"bins\":[", fp);
@@ -182,7 +193,15 @@ report_json (FILE *fp, const struct report *r)
   unsigned l;
 
   fprintf (fp, "{\"version\":1,\"unit\":\"ns\",\"elapsed_ns\":%" PRIu64
-           ",\"ops\":", r->elapsed_ns);
+           ",\"labels\":{", r->elapsed_ns);
+  for (l = 0; l < r->nlabels; l++) {
+    if (l > 0)
+      fputc (',', fp);
+    json_string (fp, r->labels[l].name);
+    fputc (':', fp);
+    json_string (fp, r->labels[l].value);
+  }
+  fputs ("},\"ops\":", fp);
   json_ops (fp, &r->layers[0]);
   fputs (",\"layers\":{", fp);
   for (l = 1; l < r->nlayers; l++) {
@@ -218,26 +237,63 @@ prom_seconds (FILE *fp, uint64_t ns)
   fprintf (fp, "%" PRIu64 ".%s", s, digits);
 }
 
+/* A Prometheus label value: only \\, " and newline are escaped (the
+ * format has no other escapes; other bytes, UTF-8 included, go as is).
+ */
 static void
-prom_labels (FILE *fp, const char *layer, const char *op)
+prom_value (FILE *fp, const char *s)
 {
-  /* Prometheus label values escape \, " and newline like JSON. */
-  fputs ("{layer=", fp);
-  json_string (fp, layer);
+  fputc ('"', fp);
+  for (; *s; s++) {
+    if (*s == '\\' || *s == '"')
+      fprintf (fp, "\\%c", *s);
+    else if (*s == '\n')
+      fputs ("\\n", fp);
+    else
+      fputc (*s, fp);
+  }
+  fputc ('"', fp);
+}
+
+/* Opens the label set: the constant labels, layer and op.  The caller
+ * adds its own (le, quantile) and the closing brace.
+ */
+static void
+prom_labels (FILE *fp, const struct report *r, const char *layer,
+             const char *op)
+{
+  unsigned i;
+
+  fputc ('{', fp);
+  for (i = 0; i < r->nlabels; i++) {
+    fprintf (fp, "%s=", r->labels[i].name);
+    prom_value (fp, r->labels[i].value);
+    fputc (',', fp);
+  }
+  fputs ("layer=", fp);
+  prom_value (fp, layer);
   fprintf (fp, ",op=\"%s\"", op);
+}
+
+/* A quantile label as Prometheus writes them: 0.5, 0.99, 0.999. */
+static void
+prom_quantile (FILE *fp, double percent)
+{
+  char buf[32];
+
+  snprintf (buf, sizeof buf, "%g", percent / 100.0);
+  fputs (buf, fp);
 }
 
 int
 report_prometheus (FILE *fp, const struct report *r)
 {
-  static const struct { const char *name; double q; } quantiles[] = {
-    { "50", 50 }, { "90", 90 }, { "99", 99 }, { "99.9", 99.9 },
-  };
   unsigned l, j;
-  int i;
+  int i, q;
 
-  fputs ("# HELP nbdkit_latency_seconds Time to complete a request, per "
-         "layer and operation.\n"
+  fputs ("# HELP nbdkit_latency_seconds Time from the latency filter "
+         "passing a request down to its return, per layer and operation "
+         "(le is inclusive).\n"
          "# TYPE nbdkit_latency_seconds histogram\n", fp);
   for (l = 0; l < r->nlayers; l++) {
     for (i = 0; i < LAT_OPS; i++) {
@@ -247,7 +303,7 @@ report_prometheus (FILE *fp, const struct report *r)
       for (j = 0; j <= o->nbounds; j++) {
         cum += o->bins[j];
         fputs ("nbdkit_latency_seconds_bucket", fp);
-        prom_labels (fp, r->layers[l].name, lat_op_names[i]);
+        prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
         fputs (",le=\"", fp);
         if (j < o->nbounds)
           prom_seconds (fp, o->bounds[j]);
@@ -256,32 +312,46 @@ report_prometheus (FILE *fp, const struct report *r)
         fprintf (fp, "\"} %" PRIu64 "\n", cum);
       }
       fputs ("nbdkit_latency_seconds_sum", fp);
-      prom_labels (fp, r->layers[l].name, lat_op_names[i]);
+      prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
       fputs ("} ", fp);
       prom_seconds (fp, o->total_ns);
       fputs ("\nnbdkit_latency_seconds_count", fp);
-      prom_labels (fp, r->layers[l].name, lat_op_names[i]);
+      prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
       fprintf (fp, "} %" PRIu64 "\n", o->count);
     }
   }
 
-  fputs ("# HELP nbdkit_latency_percentile_seconds Latency percentiles "
-         "(within 1%) since start.\n"
-         "# TYPE nbdkit_latency_percentile_seconds gauge\n", fp);
+  /* A summary whose quantiles cover the recent window (the requests
+   * since the previous report), as Prometheus' client libraries do;
+   * _sum and _count are cumulative, as a summary's must be.
+   */
+  fputs ("# HELP nbdkit_latency_recent_seconds Latency quantiles (within "
+         "1%) of the requests completed since the previous report; NaN "
+         "if there were none.\n"
+         "# TYPE nbdkit_latency_recent_seconds summary\n", fp);
   for (l = 0; l < r->nlayers; l++) {
     for (i = 0; i < LAT_OPS; i++) {
       const struct op_snapshot *o = &r->layers[l].ops[i];
-      const uint64_t v[] = { o->p50, o->p90, o->p99, o->p999 };
 
-      if (o->count == 0)
-        continue;
-      for (j = 0; j < 4; j++) {
-        fputs ("nbdkit_latency_percentile_seconds", fp);
-        prom_labels (fp, r->layers[l].name, lat_op_names[i]);
-        fprintf (fp, ",percentile=\"%s\"} ", quantiles[j].name);
-        prom_seconds (fp, v[j]);
+      for (q = 0; q < LAT_NQ; q++) {
+        fputs ("nbdkit_latency_recent_seconds", fp);
+        prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
+        fputs (",quantile=\"", fp);
+        prom_quantile (fp, lat_quantiles[q]);
+        fputs ("\"} ", fp);
+        if (o->recent_count > 0)
+          prom_seconds (fp, o->recent_q[q]);
+        else
+          fputs ("NaN", fp);
         fputc ('\n', fp);
       }
+      fputs ("nbdkit_latency_recent_seconds_sum", fp);
+      prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
+      fputs ("} ", fp);
+      prom_seconds (fp, o->total_ns);
+      fputs ("\nnbdkit_latency_recent_seconds_count", fp);
+      prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
+      fprintf (fp, "} %" PRIu64 "\n", o->count);
     }
   }
 
@@ -304,7 +374,7 @@ report_prometheus (FILE *fp, const struct report *r)
       for (i = 0; i < LAT_OPS; i++) {
         const struct op_snapshot *o = &r->layers[l].ops[i];
         fputs (counters[j].name, fp);
-        prom_labels (fp, r->layers[l].name, lat_op_names[i]);
+        prom_labels (fp, r, r->layers[l].name, lat_op_names[i]);
         fprintf (fp, "} %" PRIu64 "\n",
                  *(const uint64_t *) ((const char *) o + counters[j].field));
       }
@@ -312,6 +382,114 @@ report_prometheus (FILE *fp, const struct report *r)
   }
   fflush (fp);
   return ferror (fp) ? -1 : 0;
+}
+
+/* ---- constant labels ---- */
+
+static int
+label_name_ok (const char *s, size_t len)
+{
+  size_t i;
+
+  if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+    return 0;
+  for (i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_'))
+      return 0;
+  }
+  return 1;
+}
+
+int
+labels_parse (const char *str, struct label **labels, unsigned *n,
+              unsigned max, char *errbuf, size_t errlen)
+{
+  static const char *const own[] = { "layer", "op", "le", "quantile" };
+  const char *p = str;
+
+  if (*str == '\0') {
+    snprintf (errbuf, errlen, "empty list of labels (expected "
+              "NAME=VALUE[,NAME=VALUE...])");
+    return -1;
+  }
+  for (;;) {
+    size_t len = strcspn (p, ","), nlen;
+    const char *eq = memchr (p, '=', len);
+    struct label *nl;
+    unsigned i;
+
+    if (eq == NULL) {
+      snprintf (errbuf, errlen, "'%.*s' is not NAME=VALUE", (int) len, p);
+      return -1;
+    }
+    nlen = (size_t) (eq - p);
+    if (!label_name_ok (p, nlen)) {
+      snprintf (errbuf, errlen, "'%.*s' is not a Prometheus label name "
+                "(letters, digits and _, not starting with a digit)",
+                (int) nlen, p);
+      return -1;
+    }
+    if (nlen >= 2 && p[0] == '_' && p[1] == '_') {
+      snprintf (errbuf, errlen, "'%.*s': label names starting with __ "
+                "are reserved by Prometheus", (int) nlen, p);
+      return -1;
+    }
+    for (i = 0; i < sizeof own / sizeof own[0]; i++)
+      if (strlen (own[i]) == nlen && memcmp (p, own[i], nlen) == 0) {
+        snprintf (errbuf, errlen, "'%s' is a label the filter sets itself "
+                  "(layer, op, le, quantile)", own[i]);
+        return -1;
+      }
+    for (i = 0; i < *n; i++)
+      if (strlen ((*labels)[i].name) == nlen &&
+          memcmp (p, (*labels)[i].name, nlen) == 0) {
+        snprintf (errbuf, errlen, "label '%s' given twice",
+                  (*labels)[i].name);
+        return -1;
+      }
+    if (eq + 1 == p + len) {
+      snprintf (errbuf, errlen, "label '%.*s' has an empty value (to "
+                "Prometheus that is no label at all)", (int) nlen, p);
+      return -1;
+    }
+    if (*n >= max) {
+      snprintf (errbuf, errlen, "too many labels (at most %u)", max);
+      return -1;
+    }
+    nl = realloc (*labels, (*n + 1) * sizeof *nl);
+    if (nl == NULL) {
+      snprintf (errbuf, errlen, "out of memory");
+      return -1;
+    }
+    *labels = nl;
+    nl[*n].name = strndup (p, nlen);
+    nl[*n].value = strndup (eq + 1, len - nlen - 1);
+    if (nl[*n].name == NULL || nl[*n].value == NULL) {
+      free (nl[*n].name);
+      free (nl[*n].value);
+      snprintf (errbuf, errlen, "out of memory");
+      return -1;
+    }
+    (*n)++;
+    p += len;
+    if (*p == '\0')
+      return 0;
+    p++;                        /* the comma */
+  }
+}
+
+void
+labels_free (struct label *labels, unsigned n)
+{
+  unsigned i;
+
+  for (i = 0; i < n; i++) {
+    free (labels[i].name);
+    free (labels[i].value);
+  }
+  free (labels);
 }
 
 int

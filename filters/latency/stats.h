@@ -32,12 +32,18 @@ struct op_stats {
   uint64_t inflight_max;
   const uint64_t *bounds;       /* shared, read-only after config */
   unsigned nbounds;
-  uint64_t *bins;               /* nbounds + 1 */
+  uint64_t *bins;               /* nbounds + 1; split buckets' samples only */
   uint16_t *bin_table;          /* HDR bucket -> user bin, see histogram.h */
   uint64_t hdr[HDR_BUCKETS];
+
+  /* The HDR counts at the previous snapshot, for the quantiles of the
+   * recent window.  Not shared with the request path: only the report
+   * writer touches it (one at a time, see latency.c).
+   */
+  uint64_t *prev_hdr;           /* NULL until the first snapshot */
 };
 
-/* Statistics of one layer: "client" (what the filter sees) or a layer
+/* Statistics of one layer: "nbdkit" (what the filter sees) or a layer
  * a plugin brackets through the hook ("backend", "librbd", ...).
  */
 struct layer_stats {
@@ -65,11 +71,14 @@ op_start (struct op_stats *s)
 
 /* Account one finished request of BYTES that took NS; FAILED != 0 if
  * it returned an error.  Call op_start first when tracking in-flight.
+ * The user bins are not counted here (see bins_table_new) unless the
+ * HDR bucket is split by a boundary.
  */
 static inline void
 op_record (struct op_stats *s, uint64_t ns, uint64_t bytes, int failed)
 {
   unsigned idx = hdr_index (ns);
+  uint16_t entry = s->bin_table[idx];
   uint64_t cur;
 
   /* min/max first: a report that sees the sample counted sees them too. */
@@ -85,12 +94,12 @@ op_record (struct op_stats *s, uint64_t ns, uint64_t bytes, int failed)
     ;
   __atomic_fetch_add (&s->bytes, bytes, __ATOMIC_RELAXED);
   __atomic_fetch_add (&s->total_ns, ns, __ATOMIC_RELAXED);
-  if (failed)
+  if (__builtin_expect (failed, 0))
     __atomic_fetch_add (&s->failed, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add (&s->hdr[idx], 1, __ATOMIC_RELAXED);
-  __atomic_fetch_add (&s->bins[bins_lookup (s->bin_table, s->bounds,
-                                            s->nbounds, idx, ns)], 1,
-                      __ATOMIC_RELAXED);
+  if (__builtin_expect (entry & BIN_SPLIT, 0))
+    __atomic_fetch_add (&s->bins[bins_lookup (entry, s->bounds, s->nbounds,
+                                              ns)], 1, __ATOMIC_RELAXED);
 }
 
 static inline void
@@ -99,10 +108,20 @@ op_end (struct op_stats *s)
   __atomic_fetch_sub (&s->inflight, 1, __ATOMIC_RELAXED);
 }
 
+/* The quantiles reported, in percent. */
+#define LAT_NQ 4
+extern const double lat_quantiles[LAT_NQ];        /* 50, 90, 99, 99.9 */
+
 /* A consistent-enough copy for reporting (see the note above). */
 struct op_snapshot {
   uint64_t count, bytes, failed, total_ns, min_ns, max_ns, inflight_max;
-  uint64_t p50, p90, p99, p999;
+  uint64_t p50, p90, p99, p999;         /* since start */
+  /* The recent window: requests completed since the previous snapshot
+   * of this layer (since start for the first), and their quantiles
+   * (0 when recent_count is 0).
+   */
+  uint64_t recent_count;
+  uint64_t recent_q[LAT_NQ];
   const uint64_t *bounds;
   unsigned nbounds;
   uint64_t *bins;               /* nbounds + 1, owned */
@@ -113,7 +132,10 @@ struct layer_snapshot {
   struct op_snapshot ops[LAT_OPS];
 };
 
-extern int layer_snapshot (const struct layer_stats *layer,
+/* Takes a snapshot and starts a new recent window: call it from the
+ * report writer only (it updates LAYER's prev_hdr).
+ */
+extern int layer_snapshot (struct layer_stats *layer,
                            struct layer_snapshot *snap);
 extern void layer_snapshot_free (struct layer_snapshot *snap);
 

@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "image.h"
+#include "rounding.h"
 
 /* Limits past which the bitmaps are treated as inconsistent (and
  * leaked): QEMU's own limits are at or below these.
@@ -42,26 +43,6 @@
 #define BM_MAX_DIR_BYTES    (64ull * 1024 * 1024)
 #define BM_MAX_TABLE_BYTES  (64ull * 1024 * 1024)
 #define BM_ENTRY_RESERVED   0xff000000000001feull   /* bits 1-8, 56-63 */
-
-struct clist {
-  uint64_t *v;                  /* cluster numbers */
-  size_t n, cap;
-};
-
-static int
-clist_add (struct clist *l, uint64_t c)
-{
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    uint64_t *p = realloc (l->v, cap * sizeof *p);
-    if (p == NULL)
-      return -1;
-    l->v = p;
-    l->cap = cap;
-  }
-  l->v[l->n++] = c;
-  return 0;
-}
 
 static int
 cmp_u64 (const void *a, const void *b)
@@ -94,14 +75,14 @@ overlaps (uint64_t off, uint64_t len, uint64_t b, uint64_t blen)
  * after checking them.  Returns 1 added, 0 inconsistent, -1 error.
  */
 static int
-add_range (struct qcow2_image *img, struct clist *l, uint64_t off,
+add_range (struct qcow2_image *img, qcow2_u64s *l, uint64_t off,
            uint64_t len, uint64_t fsize, const char *what)
 {
   uint64_t cs = img->cluster_size, c, n;
 
   if (off == 0 || off % cs || off > fsize || len > fsize - off)
     return inconsistent (img, what, off);
-  n = (len + cs - 1) / cs;
+  n = div_round_up (len, cs);
   if (overlaps (off, n * cs, 0, cs) ||
       overlaps (off, n * cs, img->h.l1_table_offset,
                 (uint64_t) img->h.l1_size * 8) ||
@@ -112,7 +93,7 @@ add_range (struct qcow2_image *img, struct clist *l, uint64_t off,
     return inconsistent (img, "a bitmap structure overlaps the image's "
                          "own metadata at offset", off);
   for (c = 0; c < n; c++)
-    if (clist_add (l, off / cs + c) == -1)
+    if (qcow2_u64s_append (l, off / cs + c) == -1)
       return -1;
   return 1;
 }
@@ -121,7 +102,7 @@ add_range (struct qcow2_image *img, struct clist *l, uint64_t off,
  * clusters.  Returns 1, 0 (inconsistent), -1 (error).
  */
 static int
-add_table (struct qcow2_image *img, struct clist *l, uint64_t off,
+add_table (struct qcow2_image *img, qcow2_u64s *l, uint64_t off,
            uint32_t entries, uint64_t fsize)
 {
   uint64_t bytes = (uint64_t) entries * 8, i, e, data;
@@ -138,10 +119,10 @@ add_table (struct qcow2_image *img, struct clist *l, uint64_t off,
   t = malloc (bytes);
   if (t == NULL)
     return -1;
-  if (backend_pread (img->file, t, bytes, off, 1) == -1)
+  if (store_pread (img->file, t, bytes, off, 1) == -1)
     return -1;
   for (i = 0; i < entries; i++) {
-    e = qcow2_be64 (t + i * 8);
+    e = blk_load_be64 (t + i * 8);
     if (e & BM_ENTRY_RESERVED)
       return inconsistent (img, "reserved bits set in a bitmap table "
                            "entry at offset", off + i * 8);
@@ -164,7 +145,7 @@ add_table (struct qcow2_image *img, struct clist *l, uint64_t off,
  * error: the request fails and the next one retries).
  */
 static int
-collect (struct qcow2_image *img, struct clist *l, uint64_t fsize)
+collect (struct qcow2_image *img, qcow2_u64s *l, uint64_t fsize)
 {
   const struct qcow2_header *h = &img->h;
   uint64_t pos = 0, i, rc;
@@ -186,8 +167,8 @@ collect (struct qcow2_image *img, struct clist *l, uint64_t fsize)
   dir = malloc (h->bitmap_dir_size);
   if (dir == NULL)
     return -1;
-  if (backend_pread (img->file, dir, h->bitmap_dir_size,
-                     h->bitmap_dir_offset, 1) == -1)
+  if (store_pread (img->file, dir, h->bitmap_dir_size,
+                   h->bitmap_dir_offset, 1) == -1)
     return -1;
 
   for (i = 0; i < h->nb_bitmaps; i++) {
@@ -197,10 +178,10 @@ collect (struct qcow2_image *img, struct clist *l, uint64_t fsize)
 
     if (h->bitmap_dir_size - pos < 24)
       return inconsistent (img, "bitmap directory truncated at entry", i);
-    toff = qcow2_be64 (dir + pos);
-    tsize = qcow2_be32 (dir + pos + 8);
-    name_size = qcow2_be16 (dir + pos + 18);
-    extra = qcow2_be32 (dir + pos + 20);
+    toff = blk_load_be64 (dir + pos);
+    tsize = blk_load_be32 (dir + pos + 8);
+    name_size = blk_load_be16 (dir + pos + 18);
+    extra = blk_load_be32 (dir + pos + 20);
     ent = (24 + (uint64_t) extra + name_size + 7) & ~7ull;
     if (ent > h->bitmap_dir_size - pos)
       return inconsistent (img, "bitmap directory entry overruns the "
@@ -212,16 +193,16 @@ collect (struct qcow2_image *img, struct clist *l, uint64_t fsize)
   }
 
   /* Each cluster exactly once, and used by nothing else. */
-  qsort (l->v, l->n, sizeof *l->v, cmp_u64);
-  for (i = 0; i < l->n; i++) {
-    if (i && l->v[i] == l->v[i - 1])
+  qsort (l->ptr, l->len, sizeof *l->ptr, cmp_u64);
+  for (i = 0; i < l->len; i++) {
+    if (i && l->ptr[i] == l->ptr[i - 1])
       return inconsistent (img, "cluster used twice by the bitmaps, offset",
-                           l->v[i] * img->cluster_size);
-    if (rc_get (img, l->v[i], &rc) == -1)
+                           l->ptr[i] * img->cluster_size);
+    if (rc_get (img, l->ptr[i], &rc) == -1)
       return -1;
     if (rc != 1)
       return inconsistent (img, "bitmap cluster with a refcount other "
-                           "than 1, offset", l->v[i] * img->cluster_size);
+                           "than 1, offset", l->ptr[i] * img->cluster_size);
   }
   return 1;
 }
@@ -232,7 +213,7 @@ qcow2_drop_bitmaps (struct qcow2_image *img)
   struct qcow2_header *h = &img->h;
   uint64_t off = h->bitmaps_ext_off, len = h->bitmaps_ext_len;
   uint64_t end = h->ext_end, autoclear, i;
-  struct clist l = { NULL, 0, 0 };
+  qcow2_u64s l = empty_vector;
   CLEANUP_FREE uint8_t *buf = NULL;
   int64_t fsize;
   int ok, e;
@@ -251,14 +232,14 @@ qcow2_drop_bitmaps (struct qcow2_image *img)
     return -1;
   }
   buf = malloc (end);
-  fsize = backend_size (img->file);
+  fsize = store_size (img->file);
   if (buf == NULL || fsize == -1) {
     e = errno;
     nbdkit_error ("%s: %s", img->path, qcow2_errstr (e));
     errno = e;
     return -1;
   }
-  if (backend_pread (img->file, buf, end, 0, 1) == -1)
+  if (store_pread (img->file, buf, end, 0, 1) == -1)
     goto io_error;
 
   /* With the bit already clear, something that does not know bitmaps
@@ -277,34 +258,34 @@ qcow2_drop_bitmaps (struct qcow2_image *img)
 
   /* All autoclear bits go, as for an image without bitmaps. */
   autoclear = 0;
-  qcow2_put64 (buf + 88, autoclear);
+  blk_store_be64 (buf + 88, autoclear);
   memmove (buf + off, buf + off + len, end - off - len);
   memset (buf + end - len, 0, len);
-  if (backend_pwrite (img->file, buf, end, 0, 1) == -1 ||
-      backend_flush (img->file) == -1)
+  if (store_pwrite (img->file, buf, end, 0, 1) == -1 ||
+      store_flush (img->file) == -1)
     goto io_error;
   h->autoclear = autoclear;
   h->has_bitmaps_ext = 0;
   if (qcow2_debug_meta)
     nbdkit_debug ("qcow2: %s: bitmaps extension removed (%" PRIu32
                   " bitmaps), %zu clusters to free", img->path,
-                  h->nb_bitmaps, ok ? l.n : 0);
+                  h->nb_bitmaps, ok ? l.len : 0);
 
   /* Only now, with the header synced, queue the decrements: they are
    * applied at the next flush, like every other free.
    */
-  for (i = 0; ok && i < l.n; i++) {
-    if (queue_free (img, l.v[i] * img->cluster_size, img->cluster_size) == -1) {
+  for (i = 0; ok && i < l.len; i++) {
+    if (queue_free (img, l.ptr[i] * img->cluster_size, img->cluster_size) == -1) {
       /* Out of memory: the clusters not queued just leak. */
       break;
     }
   }
-  free (l.v);
+  qcow2_u64s_reset (&l);
   return 0;
 
  io_error:
   e = errno ? errno : EIO;
-  free (l.v);
+  qcow2_u64s_reset (&l);
   nbdkit_error ("%s: cannot prepare the image for writing: removing its "
                 "persistent bitmaps (header extension, autoclear bit "
                 "0x%" PRIx64 ") failed: %s", img->path,

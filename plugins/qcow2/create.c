@@ -15,9 +15,10 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "header.h"
 #include "image.h"
+#include "rounding.h"
 
 int
 qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
@@ -25,7 +26,7 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
   uint64_t cs = 1ull << cluster_bits, E = cs * 8 / 16;
   uint64_t l2_cover = cs * (cs / 8), l1_size, L, T = 1, B = 1, M, i;
   struct qcow2_header h;
-  struct backend *b;
+  struct qcow2_store *b;
   uint8_t *buf = NULL;
   int r = -1;
 
@@ -39,14 +40,14 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
                   "with %" PRIu64 "-byte clusters", size, cs);
     return -1;
   }
-  L = (l1_size * 8 + cs - 1) / cs;
+  L = div_round_up (l1_size * 8, cs);
   if (L == 0)
     L = 1;
   for (;;) {                    /* refcount metadata counting itself */
     uint64_t B2, T2;
     M = 1 + T + L + B;
-    B2 = (M + E - 1) / E;
-    T2 = (B2 * 8 + cs - 1) / cs;
+    B2 = div_round_up (M, E);
+    T2 = div_round_up (B2 * 8, cs);
     if (B2 == B && T2 == T)
       break;
     B = B2;
@@ -71,17 +72,17 @@ qcow2_create (const char *path, uint64_t size, unsigned cluster_bits)
   }
   qcow2_header_encode (&h, buf, cs);    /* extension area stays zero: end */
   for (i = 0; i < B; i++)               /* refcount table */
-    qcow2_put64 (buf + cs + i * 8, (1 + T + L + i) * cs);
+    blk_store_be64 (buf + cs + i * 8, (1 + T + L + i) * cs);
   for (i = 0; i < M; i++) {             /* every cluster counted once */
     uint8_t *blk = buf + (1 + T + L + i / E) * cs;
     blk[(i % E) * 2 + 1] = 1;
   }
-  b = backend_file_open (path, 0, 1);
+  b = store_file_open (path, 0, 1);
   if (b == NULL)
     goto out;
-  if (backend_pwrite (b, buf, M * cs, 0, 1) == 0 && backend_flush (b) == 0)
+  if (store_pwrite (b, buf, M * cs, 0, 1) == 0 && store_flush (b) == 0)
     r = 0;
-  backend_close (b);
+  store_close (b);
   if (r == -1)
     unlink (path);
  out:

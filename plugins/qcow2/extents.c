@@ -13,7 +13,10 @@
 
 #include <nbdkit-plugin.h>
 
+#include "cleanup.h"
+#include "cluster.h"
 #include "image.h"
+#include "minmax.h"
 
 #define MAX_EXTENTS 1024
 
@@ -34,9 +37,10 @@ add_range (struct qcow2_image *img, uint64_t pos, uint64_t len,
         return -1;
       return 0;
     }
-    pthread_mutex_lock (&img->meta_lock);
-    r = qcow2_map (img, pos, (end < img->size ? end : img->size) - pos, &sg);
-    pthread_mutex_unlock (&img->meta_lock);
+    {
+      LOCK_GUARD (&img->meta_lock);
+      r = qcow2_map (img, pos, MIN (end, img->size) - pos, &sg);
+    }
     if (r == -1)
       return -1;
     switch (sg.t) {

@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every on-disk field is big-endian: blk_load_be* / blk_store_be*. */
+#include "byte-order.h"
+
 #define QCOW2_MAGIC 0x514649fbu          /* "QFI\xfb" */
 
 /* Incompatible feature bits. */
@@ -129,17 +132,5 @@ extern int qcow2_snapshots_parse (const uint8_t *buf, size_t len,
                                   struct qcow2_snapshot **out,
                                   char *why, size_t whylen);
 extern void qcow2_snapshots_free (struct qcow2_snapshot *s, uint32_t nb);
-
-static inline uint16_t qcow2_be16 (const uint8_t *p)
-{ return (uint16_t) ((p[0] << 8) | p[1]); }
-static inline uint32_t qcow2_be32 (const uint8_t *p)
-{ return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) |
-         ((uint32_t) p[2] << 8) | p[3]; }
-static inline uint64_t qcow2_be64 (const uint8_t *p)
-{ return ((uint64_t) qcow2_be32 (p) << 32) | qcow2_be32 (p + 4); }
-static inline void qcow2_put32 (uint8_t *p, uint32_t v)
-{ p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
-static inline void qcow2_put64 (uint8_t *p, uint64_t v)
-{ qcow2_put32 (p, v >> 32); qcow2_put32 (p + 4, (uint32_t) v); }
 
 #endif /* QCOW2_HEADER_H */

@@ -104,8 +104,8 @@ write_header (struct qcow2_image *img)
   uint8_t hdr[QCOW2_V3_HEADER_LEN];
   size_t n = qcow2_header_encode (&img->h, hdr, sizeof hdr);
 
-  if (backend_pwrite (img->file, hdr, n, 0, 1) == -1 ||
-      backend_flush (img->file) == -1)
+  if (store_pwrite (img->file, hdr, n, 0, 1) == -1 ||
+      store_flush (img->file) == -1)
     return -1;
   return 0;
 }
@@ -204,19 +204,19 @@ qcow2_lock_for_writing (struct qcow2_image *img)
 
   if (img->readonly || img->write_locked)
     return 0;
-  if (backend_file_lock (img->file, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
-                         img->locking) == -1 ||
+  if (store_file_lock (img->file, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                       img->locking) == -1 ||
       (img->data != img->file &&
-       backend_file_lock (img->data, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
-                          img->locking) == -1)) {
+       store_file_lock (img->data, QCOW2_LOCK_RW_PERMS, QCOW2_LOCK_UNSHARED,
+                        img->locking) == -1)) {
     /* Back to a reader's locks (a downgrade finds no conflict), so
      * that the other user is still kept from writing.
      */
-    backend_file_lock (img->file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
-                       img->locking);
+    store_file_lock (img->file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                     img->locking);
     if (img->data != img->file)
-      backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
-                         img->locking);
+      store_file_lock (img->data, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                       img->locking);
     return -1;
   }
   img->write_locked = 1;
@@ -235,13 +235,13 @@ read_table (struct qcow2_image *img, uint64_t off, uint64_t n,
     free (buf); free (t);
     return -1;
   }
-  if (n && backend_pread (img->file, buf, n * 8, off, 1) == -1) {
+  if (n && store_pread (img->file, buf, n * 8, off, 1) == -1) {
     nbdkit_error ("%s: cannot read the %s", img->path, what);
     free (buf); free (t);
     return -1;
   }
   for (i = 0; i < n; i++)
-    t[i] = qcow2_be64 (buf + i * 8);
+    t[i] = blk_load_be64 (buf + i * 8);
   free (buf);
   *out = t;
   return 0;
@@ -270,7 +270,7 @@ select_snapshot (struct qcow2_image *img, const char *want, uint64_t fsize)
     nbdkit_error ("%s: %m", img->path);
     return -1;
   }
-  if (backend_pread (img->file, buf, len, img->h.snapshots_offset, 1) == -1)
+  if (store_pread (img->file, buf, len, img->h.snapshots_offset, 1) == -1)
     goto out;
   if (qcow2_snapshots_parse (buf, len, img->h.nb_snapshots, &img->h, fsize,
                              &s, why, sizeof why) == -1) {
@@ -384,13 +384,13 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
   }
   else if (strcmp (fmt, "raw") == 0) {
     int64_t sz;
-    img->backing_raw = backend_file_open (bpath, 1, 0);
+    img->backing_raw = store_file_open (bpath, 1, 0);
     if (img->backing_raw == NULL)
       return -1;
-    if (backend_file_lock (img->backing_raw, QCOW2_LOCK_RO_PERMS,
-                           QCOW2_LOCK_UNSHARED, o->locking) == -1)
+    if (store_file_lock (img->backing_raw, QCOW2_LOCK_RO_PERMS,
+                         QCOW2_LOCK_UNSHARED, o->locking) == -1)
       return -1;
-    sz = backend_size (img->backing_raw);
+    sz = store_size (img->backing_raw);
     if (sz == -1)
       return -1;
     img->backing_size = (uint64_t) sz;
@@ -408,7 +408,7 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
 {
   struct qcow2_options o = *opts;
   CLEANUP_FREE char *dir = NULL;
-  struct backend *file;
+  struct qcow2_store *file;
 
   if (depth == 0) {
     /* The confinement directory for the whole chain. */
@@ -427,24 +427,24 @@ qcow2_open (const char *path, const struct qcow2_options *opts, int depth)
     }
     o.backing_dir = dir;
   }
-  file = backend_file_open (path, o.readonly || o.snapshot != NULL, 0);
+  file = store_file_open (path, o.readonly || o.snapshot != NULL, 0);
   if (file == NULL)
     return NULL;
   /* Lock before reading anything, as QEMU does: what we read must not
    * be changing under us.  A reader's locks (which already keep every
    * other writer out); qcow2_lock_for_writing takes a writer's.
    */
-  if (backend_file_lock (file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
-                         o.locking) == -1) {
-    backend_close (file);
+  if (store_file_lock (file, QCOW2_LOCK_RO_PERMS, QCOW2_LOCK_UNSHARED,
+                       o.locking) == -1) {
+    store_close (file);
     return NULL;
   }
-  return qcow2_open_backend (file, path, &o, depth);
+  return qcow2_open_store (file, path, &o, depth);
 }
 
 struct qcow2_image *
-qcow2_open_backend (struct backend *file, const char *path,
-                    const struct qcow2_options *opts, int depth)
+qcow2_open_store (struct qcow2_store *file, const char *path,
+                  const struct qcow2_options *opts, int depth)
 {
   struct qcow2_image *img = calloc (1, sizeof *img);
   struct qcow2_options o = *opts;
@@ -459,12 +459,12 @@ qcow2_open_backend (struct backend *file, const char *path,
   if (img == NULL || (img->path = strdup (path)) == NULL) {
     nbdkit_error ("%s: %m", path);
     free (img);
-    backend_close (file);
+    store_close (file);
     return NULL;
   }
   img->depth = depth;
   img->overlay = o.overlay;
-  img->have_id = backend_file_id (file, &img->dev, &img->ino) == 0;
+  img->have_id = store_file_id (file, &img->dev, &img->ino) == 0;
   img->readonly = o.readonly || o.snapshot != NULL;
   pthread_mutex_init (&img->meta_lock, NULL);
   pthread_cond_init (&img->inflight_cond, NULL);
@@ -475,23 +475,23 @@ qcow2_open_backend (struct backend *file, const char *path,
   pthread_rwlockattr_destroy (&rwa);
   img->file = file;
   img->data = img->file;
-  if (!img->readonly && (file->caps & BACKEND_READONLY)) {
+  if (!img->readonly && (file->caps & STORE_READONLY)) {
     img->readonly = 1;
     nbdkit_debug ("qcow2: %s: the storage cannot be written: serving the "
                   "image read-only", path);
   }
-  fsize = backend_size (img->file);
+  fsize = store_size (img->file);
   if (fsize == -1)
     goto fail;
   hlen = (uint64_t) fsize < sizeof first ? (uint64_t) fsize : sizeof first;
-  if (backend_pread (img->file, first, hlen, 0, 1) == -1)
+  if (store_pread (img->file, first, hlen, 0, 1) == -1)
     goto fail;
-  n = qcow2_be32 (first + 20);
+  n = blk_load_be32 (first + 20);
   if (n < QCOW2_MIN_CLUSTER_BITS || n > QCOW2_MAX_CLUSTER_BITS)
     n = QCOW2_MIN_CLUSTER_BITS; /* the parser names the problem */
   hlen = (uint64_t) fsize < (1ull << n) ? (uint64_t) fsize : (1ull << n);
   hbuf = malloc (hlen ? hlen : 1);
-  if (hbuf == NULL || backend_pread (img->file, hbuf, hlen, 0, 1) == -1)
+  if (hbuf == NULL || store_pread (img->file, hbuf, hlen, 0, 1) == -1)
     goto fail;
   if (qcow2_header_parse (hbuf, hlen, (uint64_t) fsize, &img->h,
                           why, sizeof why) == -1) {
@@ -506,18 +506,18 @@ qcow2_open_backend (struct backend *file, const char *path,
                                            o.backing_dir, "external data file");
     if (dp == NULL)
       goto fail;
-    img->data = backend_file_open (dp, img->readonly, 0);
+    img->data = store_file_open (dp, img->readonly, 0);
     if (img->data == NULL) {
       img->data = img->file;
       goto fail;
     }
-    if (!img->readonly && (img->data->caps & BACKEND_READONLY)) {
+    if (!img->readonly && (img->data->caps & STORE_READONLY)) {
       img->readonly = 1;
       nbdkit_debug ("qcow2: %s: its external data file cannot be written: "
                     "serving the image read-only", path);
     }
-    if (backend_file_lock (img->data, QCOW2_LOCK_RO_PERMS,
-                           QCOW2_LOCK_UNSHARED, o.locking) == -1)
+    if (store_file_lock (img->data, QCOW2_LOCK_RO_PERMS,
+                         QCOW2_LOCK_UNSHARED, o.locking) == -1)
       goto fail;
   }
   /* A corrupt or dirty image is served read-only, as QEMU opens it
@@ -641,7 +641,7 @@ qcow2_close (struct qcow2_image *img)
   if (!img->readonly && img->l1 && img->reftable) {
     /* What the final flush has to write, for the message if it fails. */
     unsigned l2 = img->l2c.ndirty, rb = img->rbc.ndirty;
-    size_t frees = img->npending;
+    size_t frees = img->pending.len;
 
     if (qcow2_flush (img) == -1) {
       nbdkit_error ("%s: the final flush at shutdown failed (%u L2 "
@@ -662,18 +662,18 @@ qcow2_close (struct qcow2_image *img)
   }
   if (img->backing)
     qcow2_close (img->backing);
-  backend_close (img->backing_raw);
+  store_close (img->backing_raw);
   if (img->data && img->data != img->file)
-    backend_close (img->data);
-  backend_close (img->file);
+    store_close (img->data);
+  store_close (img->file);
   mcache_free (&img->l2c);
   mcache_free (&img->rbc);
   free (img->backing_budget);   /* after the backing images' caches */
   qcow2_header_free (&img->h);
   free (img->l1);
   free (img->reftable);
-  free (img->pending);
-  free (img->inflight.v);
+  qcow2_u64s_reset (&img->pending);
+  qcow2_u64s_reset (&img->inflight);
   free (img->path);
   pthread_mutex_destroy (&img->meta_lock);
   pthread_rwlock_destroy (&img->free_lock);
@@ -695,40 +695,41 @@ qcow2_flush (struct qcow2_image *img)
    * writing; checked anyway so that no path writes tables before the
    * header changes.  A flush with nothing dirty writes nothing.
    */
-  if ((meta || img->l2c.ndirty || img->l1_dirty || img->npending) &&
+  if ((meta || img->l2c.ndirty || img->l1_dirty || img->pending.len) &&
       (begin_writing_locked (img) == -1 ||
        qcow2_lazy_mark_dirty (img) == -1))
     return -1;
   blk_hook_event (BLK_EV_FLUSH_TO_OS);
-  if (img->data != img->file && backend_flush (img->data) == -1)
+  if (img->data != img->file && store_flush (img->data) == -1)
     return -1;
   /* 1. refcount increments (and guest data in the same file). */
   if (meta) {
     if (rc_writeback_all (img) == -1 ||
-        (!img->lazy && backend_flush (img->file) == -1))
+        (!img->lazy && store_flush (img->file) == -1))
       return -1;
   }
   /* 2. L2 tables, then the L1 table. */
   if (img->l2c.ndirty || img->l1_dirty) {
-    if (!meta && !img->lazy && backend_flush (img->file) == -1)
+    if (!meta && !img->lazy && store_flush (img->file) == -1)
       return -1;                /* data before L2 */
     if (l2_writeback_all (img) == -1 ||
-        (!img->lazy && backend_flush (img->file) == -1))
+        (!img->lazy && store_flush (img->file) == -1))
       return -1;
     meta = 1;
   }
   /* 3. Frees, now that nothing on disk references those clusters. */
-  if (img->npending) {
+  if (img->pending.len) {
     int r;
-    pthread_rwlock_wrlock (&img->free_lock);
-    r = apply_pending_frees (img);
-    pthread_rwlock_unlock (&img->free_lock);
+    {
+      RWLOCK_WRLOCK_GUARD (&img->free_lock);
+      r = apply_pending_frees (img);
+    }
     if (r == -1 || rc_writeback_all (img) == -1)
       return -1;
     meta = 1;
   }
   blk_hook_event (BLK_EV_FLUSH_TO_DISK);
-  if (backend_flush (img->file) == -1)
+  if (store_flush (img->file) == -1)
     return -1;
   if (qcow2_debug_meta && meta)
     nbdkit_debug ("qcow2: %s: metadata written back", img->path);

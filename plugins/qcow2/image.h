@@ -33,10 +33,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "store.h"
 #include "cache.h"
 #include "header.h"
 #include "lock.h"
+#include "vector.h"
 
 struct qcow2_options {
   int readonly;
@@ -66,17 +67,15 @@ struct seg {
   uint64_t entry;               /* the raw L2 entry */
 };
 
-struct inflight {
-  uint64_t *v;
-  size_t n, cap;
-};
+/* A list of cluster or guest-cluster numbers (common/include/vector.h). */
+DEFINE_VECTOR_TYPE (qcow2_u64s, uint64_t);
 
 struct qcow2_image {
   char *path;
-  struct backend *file;         /* the qcow2 file itself */
-  struct backend *data;         /* external data file, or == file */
+  struct qcow2_store *file;         /* the qcow2 file itself */
+  struct qcow2_store *data;         /* external data file, or == file */
   struct qcow2_image *backing;  /* qcow2 backing image, or NULL */
-  struct backend *backing_raw;  /* raw backing file, or NULL */
+  struct qcow2_store *backing_raw;  /* raw backing file, or NULL */
   uint64_t backing_size;        /* virtual size of the backing */
   int readonly;
   /* Set (with readonly) when the image can only be served read-only
@@ -123,13 +122,12 @@ struct qcow2_image {
   pthread_mutex_t meta_lock;
   pthread_rwlock_t free_lock;
   pthread_cond_t inflight_cond;
-  struct inflight inflight;
+  qcow2_u64s inflight;          /* guest clusters being allocated */
 
-  uint64_t *pending;            /* clusters to decrement at flush */
-  size_t npending, pending_cap;
+  qcow2_u64s pending;           /* clusters to decrement at flush */
   uint64_t free_hint;           /* lowest cluster that may be free */
   uint64_t host_end;            /* clusters: past everything allocated */
-  uint64_t grown_to;            /* bytes the backend was grown to */
+  uint64_t grown_to;            /* bytes the store was grown to */
   int lazy;                     /* lazy refcounts: dirty bit, no ordering */
   int dirty_set;                /* we set the dirty bit in the header */
   int dirty_data;               /* data written since the last flush */
@@ -143,16 +141,16 @@ struct qcow2_image {
 extern struct qcow2_image *qcow2_open (const char *path,
                                        const struct qcow2_options *o,
                                        int depth);
-/* Open an image on an already open storage backend FILE (taken over,
+/* Open an image on an already open store FILE (taken over,
  * closed on failure too).  PATH names it in messages and anchors
  * relative backing/data file names; with o->backing_dir NULL no
  * backing or data file is opened.  This is the entry point for
- * non-file backends (rbd).
+ * non-file stores (rbd).
  */
-extern struct qcow2_image *qcow2_open_backend (struct backend *file,
-                                               const char *path,
-                                               const struct qcow2_options *o,
-                                               int depth);
+extern struct qcow2_image *qcow2_open_store (struct qcow2_store *file,
+                                             const char *path,
+                                             const struct qcow2_options *o,
+                                             int depth);
 /* Writes everything back (read-write image) and frees IMG.  -1 (and
  * nbdkit_error naming the image) if that final flush failed: data
  * acknowledged to clients may be lost.
@@ -195,8 +193,8 @@ l2_entry (struct qcow2_image *img, struct mslot *s, uint64_t i,
 {
   const uint8_t *p = s->data + i * img->esize;
   if (bitmap)
-    *bitmap = img->extl2 ? qcow2_be64 (p + 8) : 0;
-  return qcow2_be64 (p);
+    *bitmap = img->extl2 ? blk_load_be64 (p + 8) : 0;
+  return blk_load_be64 (p);
 }
 extern void l2_set (struct qcow2_image *img, struct mslot *s, uint64_t i,
                     uint64_t e, uint64_t bitmap);
@@ -217,10 +215,6 @@ extern int queue_free (struct qcow2_image *img, uint64_t host_off,
 extern int free_entry (struct qcow2_image *img, uint64_t e);
 extern int rc_writeback_all (struct qcow2_image *img);
 extern int apply_pending_frees (struct qcow2_image *img);
-
-/* map.c (meta_lock held): what guest [OFF, OFF+MAXLEN) starts with. */
-extern int qcow2_map (struct qcow2_image *img, uint64_t off, uint64_t maxlen,
-                      struct seg *s);
 
 /* read.c */
 extern int qcow2_read (struct qcow2_image *img, void *buf, uint64_t count,

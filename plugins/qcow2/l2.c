@@ -25,12 +25,12 @@ writeback_l2_slot (struct qcow2_image *img, struct mslot *s)
     return -1;
   if (rc_writeback_all (img) == -1)
     return -1;
-  if (img->data != img->file && backend_flush (img->data) == -1)
+  if (img->data != img->file && store_flush (img->data) == -1)
     return -1;
-  if (backend_flush (img->file) == -1)
+  if (store_flush (img->file) == -1)
     return -1;
   blk_hook_event (BLK_EV_L2_UPDATE);
-  if (backend_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
+  if (store_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
     return -1;
   mcache_mark_clean (&img->l2c, s);
   return 0;
@@ -45,8 +45,8 @@ l2_writeback_all (struct qcow2_image *img)
     struct mslot *s = &img->l2c.slots[i];
     if (s->valid && s->dirty) {
       blk_hook_event (BLK_EV_L2_UPDATE);
-      if (backend_pwrite (img->file, s->data, img->cluster_size,
-                          s->offset, 1) == -1)
+      if (store_pwrite (img->file, s->data, img->cluster_size,
+                        s->offset, 1) == -1)
         return -1;
       mcache_mark_clean (&img->l2c, s);
     }
@@ -62,9 +62,9 @@ l2_writeback_all (struct qcow2_image *img)
       return -1;
     }
     for (i2 = 0; i2 < img->l1_size; i2++)
-      qcow2_put64 (buf + (size_t) i2 * 8, img->l1[i2]);
+      blk_store_be64 (buf + (size_t) i2 * 8, img->l1[i2]);
     blk_hook_event (BLK_EV_L1_UPDATE);
-    r = backend_pwrite (img->file, buf, n, img->l1_offset, 1);
+    r = store_pwrite (img->file, buf, n, img->l1_offset, 1);
     free (buf);
     if (r == -1)
       return -1;
@@ -146,9 +146,9 @@ l2_set (struct qcow2_image *img, struct mslot *s, uint64_t i, uint64_t e,
 {
   uint8_t *p = s->data + i * img->esize;
 
-  qcow2_put64 (p, e);
+  blk_store_be64 (p, e);
   if (img->extl2)
-    qcow2_put64 (p + 8, bitmap);
+    blk_store_be64 (p + 8, bitmap);
   mcache_mark_dirty (&img->l2c, s);
   img->wrote_meta = 1;
 }
@@ -182,7 +182,7 @@ l2_cow (struct qcow2_image *img, uint64_t l1_idx, struct mslot *s,
     if (rc_get (img, h / img->cluster_size, &rc) == -1)
       return -1;
     e = rc == 1 ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED;
-    qcow2_put64 (s->data + i * img->esize, e);
+    blk_store_be64 (s->data + i * img->esize, e);
   }
   s->offset = (uint64_t) newoff;
   mcache_mark_dirty (&img->l2c, s);
@@ -251,7 +251,7 @@ l2_get (struct qcow2_image *img, uint64_t l1_idx, int alloc,
     if (s == NULL)
       return -1;
     blk_hook_event (BLK_EV_L2_LOAD);
-    if (backend_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
+    if (store_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
       return -1;
     mcache_install (&img->l2c, s, l1_idx, off);
     if (qcow2_debug_meta)

@@ -36,7 +36,7 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "lock.h"
 
 #define PERM_BASE 100

@@ -28,7 +28,8 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "backend-rbd.h"
+#include "store-rbd.h"
+#include "enum-param.h"
 #include "image.h"
 
 /* -D qcow2.meta=1: metadata allocation / table loads. */
@@ -104,7 +105,7 @@ qcow2_cleanup (void)
   /* Lost writes: say so with the exit status too (see the rbd plugin's
    * blkrbd_cleanup).
    */
-  if (is_rbd && backend_rbd_close_failed ())
+  if (is_rbd && store_rbd_close_failed ())
     _exit (EXIT_FAILURE);
 }
 
@@ -128,6 +129,31 @@ set_string (char **p, const char *value)
   *p = strdup (value);
   if (*p == NULL) {
     nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  return 0;
+}
+
+/* The parameters that take one of a fixed set of words.  discard=on
+ * and off are older spellings, accepted but not listed in the error.
+ */
+static const struct blk_enum_name locking_names[] = {
+  { "auto", QCOW2_LOCKING_AUTO }, { "on", QCOW2_LOCKING_ON },
+  { "off", QCOW2_LOCKING_OFF }, { NULL }
+};
+static const struct blk_enum_name discard_names[] = {
+  { "unmap", 1 }, { "ignore", 0 }, { "on", 1 }, { "off", 0 }, { NULL }
+};
+
+/* KEY=VALUE, VALUE one of TABLE's names: store its value in *OUT. */
+static int
+config_enum (const char *key, const char *value,
+             const struct blk_enum_name *table, int *out)
+{
+  char why[256];
+
+  if (blk_parse_enum (key, value, table, out, why, sizeof why) == -1) {
+    nbdkit_error ("%s", why);
     return -1;
   }
   return 0;
@@ -163,20 +189,8 @@ qcow2_config (const char *key, const char *value)
     opts.readonly = r;
     return 0;
   }
-  if (strcmp (key, "locking") == 0) {
-    if (strcmp (value, "auto") == 0)
-      opts.locking = QCOW2_LOCKING_AUTO;
-    else if (strcmp (value, "on") == 0)
-      opts.locking = QCOW2_LOCKING_ON;
-    else if (strcmp (value, "off") == 0)
-      opts.locking = QCOW2_LOCKING_OFF;
-    else {
-      nbdkit_error ("locking: cannot parse '%s' (expected on, off or auto)",
-                    value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "locking") == 0)
+    return config_enum (key, value, locking_names, &opts.locking);
   if (strcmp (key, "snapshot") == 0)
     return set_string (&snapshot, value);
   if (strcmp (key, "backing") == 0) {
@@ -202,18 +216,8 @@ qcow2_config (const char *key, const char *value)
     opts.cache_size = (uint64_t) v;
     return 0;
   }
-  if (strcmp (key, "discard") == 0) {
-    if (strcmp (value, "unmap") == 0 || strcmp (value, "on") == 0)
-      opts.discard = 1;
-    else if (strcmp (value, "ignore") == 0 || strcmp (value, "off") == 0)
-      opts.discard = 0;
-    else {
-      nbdkit_error ("discard: cannot parse '%s' (expected unmap or ignore)",
-                    value);
-      return -1;
-    }
-    return 0;
-  }
+  if (strcmp (key, "discard") == 0)
+    return config_enum (key, value, discard_names, &opts.discard);
   if (strcmp (key, "create") == 0) {
     create_size = nbdkit_parse_size (value);
     return create_size == -1 ? -1 : 0;
@@ -284,16 +288,16 @@ qcow2_config_complete (void)
 static int
 qcow2_after_fork (void)
 {
-  struct backend *b;
+  struct qcow2_store *b;
 
   if (!is_rbd)
     return 0;
-  b = backend_rbd_open (&rbd_params, filename, false);
+  b = store_rbd_open (&rbd_params, filename, false);
   if (b == NULL)
     return -1;
   opts.backing_dir = NULL;
   opts.snapshot = snapshot;
-  img = qcow2_open_backend (b, filename, &opts, 0);
+  img = qcow2_open_store (b, filename, &opts, 0);
   return img ? 0 : -1;
 }
 
@@ -306,16 +310,16 @@ qcow2_after_fork (void)
 static int
 qcow2_probe_rbd (void)
 {
-  struct backend *b = backend_rbd_open (&rbd_params, filename, true);
+  struct qcow2_store *b = store_rbd_open (&rbd_params, filename, true);
   struct qcow2_image *probe;
 
   if (b == NULL)
     return -1;
   opts.backing_dir = NULL;
   opts.snapshot = snapshot;
-  probe = qcow2_open_backend (b, filename, &opts, 0);
+  probe = qcow2_open_store (b, filename, &opts, 0);
   qcow2_close (probe);
-  return probe && !backend_rbd_close_failed () ? 0 : -1;
+  return probe && !store_rbd_close_failed () ? 0 : -1;
 }
 
 static int

@@ -16,6 +16,8 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cleanup.h"
+#include "cluster.h"
 #include "image.h"
 
 #define MAX_SEGS 64
@@ -33,7 +35,7 @@ read_unallocated (struct qcow2_image *img, uint8_t *buf, uint64_t n,
     if (avail) {
       int r = img->backing
         ? qcow2_read (img->backing, buf, avail, off)
-        : backend_pread (img->backing_raw, buf, avail, off, 0);
+        : store_pread (img->backing_raw, buf, avail, off, 0);
       if (r == -1)
         return -1;
     }
@@ -56,7 +58,7 @@ read_compressed (struct qcow2_image *img, uint64_t e, uint8_t *out)
     return -1;
   }
   blk_hook_event (BLK_EV_READ_COMPRESSED);
-  r = backend_pread (img->file, in, len, off, 0);
+  r = store_pread (img->file, in, len, off, 0);
   if (r == 0 &&
       qcow2_decompress (img->h.compression_type, in, len, out,
                         img->cluster_size) == -1) {
@@ -87,7 +89,7 @@ run_seg (struct qcow2_image *img, uint8_t *buf, const struct rseg *r)
     return read_unallocated (img, buf, r->s.len, r->goff);
   case SEG_DATA:
     blk_hook_event (BLK_EV_READ_AIO);
-    return backend_pread (img->data, buf, r->s.len, r->s.host, 0);
+    return store_pread (img->data, buf, r->s.len, r->s.host, 0);
   case SEG_COMPRESSED: {
     uint8_t *c = malloc (img->cluster_size);
     int ret;
@@ -137,11 +139,15 @@ qcow2_read (struct qcow2_image *img, void *vbuf, uint64_t count,
       }
       pos += sg.len;
     }
-    pthread_rwlock_rdlock (&img->free_lock);
-    pthread_mutex_unlock (&img->meta_lock);
-    for (i = 0; i < n && r == 0; i++)
-      r = run_seg (img, buf + (segs[i].goff - offset), &segs[i]);
-    pthread_rwlock_unlock (&img->free_lock);
+    {
+      /* meta_lock is handed over to free_lock (shared) for the I/O:
+       * taken above by hand, so released by hand here.
+       */
+      RWLOCK_RDLOCK_GUARD (&img->free_lock);
+      pthread_mutex_unlock (&img->meta_lock);
+      for (i = 0; i < n && r == 0; i++)
+        r = run_seg (img, buf + (segs[i].goff - offset), &segs[i]);
+    }
     if (r == -1)
       return -1;
     buf += pos - offset;

@@ -22,6 +22,7 @@
 
 #include "blk-hook.h"
 #include "image.h"
+#include "rounding.h"
 
 static uint64_t
 rb_read (struct qcow2_image *img, const uint8_t *d, uint64_t i)
@@ -31,9 +32,9 @@ rb_read (struct qcow2_image *img, const uint8_t *d, uint64_t i)
   case 1: return (d[i / 4] >> (2 * (i % 4))) & 3;
   case 2: return (d[i / 2] >> (4 * (i % 2))) & 15;
   case 3: return d[i];
-  case 4: return qcow2_be16 (d + 2 * i);
-  case 5: return qcow2_be32 (d + 4 * i);
-  default: return qcow2_be64 (d + 8 * i);
+  case 4: return blk_load_be16 (d + 2 * i);
+  case 5: return blk_load_be32 (d + 4 * i);
+  default: return blk_load_be64 (d + 8 * i);
   }
 }
 
@@ -48,8 +49,8 @@ rb_write (struct qcow2_image *img, uint8_t *d, uint64_t i, uint64_t v)
   case 2: sh = 4 * (i % 2); d[i / 2] = (d[i / 2] & ~(15u << sh)) | (v << sh); break;
   case 3: d[i] = (uint8_t) v; break;
   case 4: d[2 * i] = (uint8_t) (v >> 8); d[2 * i + 1] = (uint8_t) v; break;
-  case 5: qcow2_put32 (d + 4 * i, (uint32_t) v); break;
-  default: qcow2_put64 (d + 8 * i, v); break;
+  case 5: blk_store_be32 (d + 4 * i, (uint32_t) v); break;
+  default: blk_store_be64 (d + 8 * i, v); break;
   }
 }
 
@@ -57,7 +58,7 @@ static int
 write_rb_slot (struct qcow2_image *img, struct mslot *s)
 {
   blk_hook_event (BLK_EV_REFBLOCK_UPDATE);
-  if (backend_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
+  if (store_pwrite (img->file, s->data, img->cluster_size, s->offset, 1) == -1)
     return -1;
   mcache_mark_clean (&img->rbc, s);
   return 0;
@@ -76,9 +77,9 @@ write_reftable (struct qcow2_image *img)
     return -1;
   }
   for (i = 0; i < img->reftable_entries; i++)
-    qcow2_put64 (buf + i * 8, img->reftable[i]);
+    blk_store_be64 (buf + i * 8, img->reftable[i]);
   blk_hook_event (BLK_EV_REFTABLE_UPDATE);
-  r = backend_pwrite (img->file, buf, n, img->h.refcount_table_offset, 1);
+  r = store_pwrite (img->file, buf, n, img->h.refcount_table_offset, 1);
   free (buf);
   if (r == 0)
     img->reftable_dirty = 0;
@@ -126,17 +127,17 @@ note_end (struct qcow2_image *img, uint64_t cluster_end)
     img->host_end = cluster_end;
 }
 
-/* A backend that does not grow on write (rbd) must be grown before
- * anything is written past its end (backend.h).
+/* A store that does not grow on write (rbd) must be grown before
+ * anything is written past its end (store.h).
  */
 static int
 ensure_grown (struct qcow2_image *img, uint64_t cluster_end)
 {
   uint64_t bytes = cluster_end * img->cluster_size;
 
-  if ((img->file->caps & BACKEND_EXTENDS_ON_WRITE) || bytes <= img->grown_to)
+  if ((img->file->caps & STORE_EXTENDS_ON_WRITE) || bytes <= img->grown_to)
     return 0;
-  if (backend_grow (img->file, bytes) == -1)
+  if (store_grow (img->file, bytes) == -1)
     return -1;
   img->grown_to = bytes;
   return 0;
@@ -205,7 +206,7 @@ rb_get (struct qcow2_image *img, uint64_t b, int create, struct mslot **sp)
     if (s == NULL)
       return -1;
     blk_hook_event (BLK_EV_REFBLOCK_LOAD);
-    if (backend_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
+    if (store_pread (img->file, s->data, img->cluster_size, off, 1) == -1)
       return -1;
     mcache_install (&img->rbc, s, b, off);
   }
@@ -319,7 +320,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
   if (new_n > QCOW2_MAX_REFTABLE_BYTES / 8)
     new_n = QCOW2_MAX_REFTABLE_BYTES / 8;
   for (;;) {
-    new_n = (new_n + per_cluster - 1) / per_cluster * per_cluster;
+    new_n = div_round_up (new_n, per_cluster) * per_cluster;
     tclusters = new_n / per_cluster;
     P = img->host_end;
     k = 0;
@@ -376,7 +377,7 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
     for (c = b * E; c < (b + 1) * E; c++)
       if (c >= P && c < end)
         rb_write (img, blk, c - b * E, 1);
-    if (backend_pwrite (img->file, blk, cs, j * cs, 1) == -1)
+    if (store_pwrite (img->file, blk, cs, j * cs, 1) == -1)
       goto fail;
     nt[b] = j * cs;
     j++;
@@ -392,17 +393,17 @@ grow_reftable (struct qcow2_image *img, uint64_t need)
     goto fail;
   }
   for (b = 0; b < new_n; b++)
-    qcow2_put64 (blk + b * 8, nt[b]);
-  if (backend_pwrite (img->file, blk, tclusters * cs, P * cs, 1) == -1 ||
-      backend_flush (img->file) == -1)
+    blk_store_be64 (blk + b * 8, nt[b]);
+  if (store_pwrite (img->file, blk, tclusters * cs, P * cs, 1) == -1 ||
+      store_flush (img->file) == -1)
     goto fail;
   /* Switch the header to it. */
   blk_hook_event (BLK_EV_REFBLOCK_ALLOC_SWITCH_TABLE);
   img->h.refcount_table_offset = P * cs;
   img->h.refcount_table_clusters = (uint32_t) tclusters;
   hlen = qcow2_header_encode (&img->h, hdr, sizeof hdr);
-  if (backend_pwrite (img->file, hdr, hlen, 0, 1) == -1 ||
-      backend_flush (img->file) == -1) {
+  if (store_pwrite (img->file, hdr, hlen, 0, 1) == -1 ||
+      store_flush (img->file) == -1) {
     img->h.refcount_table_offset = old_off;
     img->h.refcount_table_clusters = old_clusters;
     goto fail;
@@ -435,17 +436,10 @@ queue_free (struct qcow2_image *img, uint64_t host_off, uint64_t len)
   if (len == 0)
     return 0;
   for (c = first; c <= last; c++) {
-    if (img->npending == img->pending_cap) {
-      size_t cap = img->pending_cap ? img->pending_cap * 2 : 256;
-      uint64_t *p = realloc (img->pending, cap * sizeof *p);
-      if (p == NULL) {
-        nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
-        return -1;
-      }
-      img->pending = p;
-      img->pending_cap = cap;
+    if (qcow2_u64s_append (&img->pending, c) == -1) {
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
+      return -1;
     }
-    img->pending[img->npending++] = c;
   }
   img->wrote_meta = 1;
   return 0;
@@ -472,14 +466,14 @@ apply_pending_frees (struct qcow2_image *img)
 {
   size_t i;
 
-  for (i = 0; i < img->npending; i++) {
-    uint64_t c = img->pending[i], rc;
+  for (i = 0; i < img->pending.len; i++) {
+    uint64_t c = img->pending.ptr[i], rc;
 
     if (rc_add (img, c, -1) == -1) {
       /* Drop the bad one, keep the rest queued (dropping only leaks). */
-      memmove (img->pending, img->pending + i + 1,
-               (img->npending - i - 1) * sizeof *img->pending);
-      img->npending -= i + 1;
+      memmove (img->pending.ptr, img->pending.ptr + i + 1,
+               (img->pending.len - i - 1) * sizeof *img->pending.ptr);
+      img->pending.len -= i + 1;
       return -1;
     }
     if (rc_get (img, c, &rc) == 0 && rc == 0) {
@@ -488,6 +482,6 @@ apply_pending_frees (struct qcow2_image *img)
         img->free_hint = c;
     }
   }
-  img->npending = 0;
+  qcow2_u64s_clear (&img->pending);
   return 0;
 }

@@ -15,6 +15,11 @@
  *   the L2 entry is switched and the old clusters queued for freeing.
  *   The data is therefore written before the L2 entry that makes it
  *   visible, and different clusters allocate in parallel.
+ *
+ * meta_lock passes between functions (qcow2_write takes it, write_slow
+ * releases it) and is handed over to free_lock for the I/O, so it is
+ * locked and unlocked by hand; a scope that owns a lock from start to
+ * end uses the cleanup.h guards (LOCK_GUARD, RWLOCK_RDLOCK_GUARD).
  */
 #include <config.h>
 
@@ -26,7 +31,10 @@
 #include <nbdkit-plugin.h>
 
 #include "blk-hook.h"
+#include "cleanup.h"
+#include "cluster.h"
 #include "image.h"
+#include "minmax.h"
 
 #define MAX_SEGS 64
 #define ALL_SC 0xffffffffull
@@ -36,8 +44,8 @@ inflight_has (struct qcow2_image *img, uint64_t g)
 {
   size_t i;
 
-  for (i = 0; i < img->inflight.n; i++)
-    if (img->inflight.v[i] == g)
+  for (i = 0; i < img->inflight.len; i++)
+    if (img->inflight.ptr[i] == g)
       return 1;
   return 0;
 }
@@ -45,17 +53,10 @@ inflight_has (struct qcow2_image *img, uint64_t g)
 static int
 inflight_add (struct qcow2_image *img, uint64_t g)
 {
-  if (img->inflight.n == img->inflight.cap) {
-    size_t cap = img->inflight.cap ? img->inflight.cap * 2 : 16;
-    uint64_t *v = realloc (img->inflight.v, cap * sizeof *v);
-    if (v == NULL) {
-      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
-      return -1;
-    }
-    img->inflight.v = v;
-    img->inflight.cap = cap;
+  if (qcow2_u64s_append (&img->inflight, g) == -1) {
+    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
+    return -1;
   }
-  img->inflight.v[img->inflight.n++] = g;
   return 0;
 }
 
@@ -64,57 +65,12 @@ inflight_remove (struct qcow2_image *img, uint64_t g)
 {
   size_t i;
 
-  for (i = 0; i < img->inflight.n; i++)
-    if (img->inflight.v[i] == g) {
-      img->inflight.v[i] = img->inflight.v[--img->inflight.n];
+  for (i = 0; i < img->inflight.len; i++)
+    if (img->inflight.ptr[i] == g) {
+      img->inflight.ptr[i] = img->inflight.ptr[--img->inflight.len];
       break;
     }
   pthread_cond_broadcast (&img->inflight_cond);
-}
-
-static uint32_t
-sc_mask (struct qcow2_image *img, uint64_t within, uint64_t n)
-{
-  unsigned a = (unsigned) (within >> img->sc_bits);
-  unsigned b = (unsigned) ((within + n - 1) >> img->sc_bits);
-  uint64_t m = ((2ull << b) - 1) & ~((1ull << a) - 1);
-
-  return (uint32_t) m;
-}
-
-/* May [within, within+n) of a cluster with entry E be overwritten in
- * place, without touching metadata?
- */
-static int
-fast_ok (struct qcow2_image *img, uint64_t e, uint64_t bm, uint64_t within,
-         uint64_t n)
-{
-  uint32_t m;
-
-  if ((e & QCOW2_OFLAG_COMPRESSED) || !(e & QCOW2_OFLAG_COPIED))
-    return 0;
-  if ((e & QCOW2_OFFSET_MASK) == 0 && !img->external_data)
-    return 0;
-  if (!img->extl2)
-    return !(e & QCOW2_OFLAG_ZERO);
-  m = sc_mask (img, within, n);
-  return ((uint32_t) bm & m) == m;
-}
-
-static int
-l2_lookup (struct qcow2_image *img, uint64_t g, int alloc,
-           struct mslot **s, uint64_t *e, uint64_t *bm)
-{
-  uint64_t l1_idx = g >> img->l2_bits;
-
-  if (l2_get (img, l1_idx, alloc, s) == -1)
-    return -1;
-  if (*s == NULL) {
-    *e = *bm = 0;
-    return 0;
-  }
-  *e = l2_entry (img, *s, g & ((1ull << img->l2_bits) - 1), bm);
-  return l2_check_entry (img, *e, g << img->cluster_bits);
 }
 
 /* The guest contents of [within, within+n) of cluster G as they are
@@ -151,7 +107,7 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
       if (len > within + n - p)
         len = within + n - p;
       if ((bm >> sc) & 1)
-        r = backend_pread (img->data, out + (p - within), len, host + p, 0);
+        r = store_pread (img->data, out + (p - within), len, host + p, 0);
       else if ((bm >> (32 + sc)) & 1) {
         memset (out + (p - within), 0, len);
         r = 0;
@@ -171,63 +127,56 @@ read_old (struct qcow2_image *img, uint64_t g, uint64_t e, uint64_t bm,
   }
   if (host == 0 && !(img->external_data && (e & QCOW2_OFLAG_COPIED)))
     return read_unallocated (img, out, n, goff);
-  return backend_pread (img->data, out, n, host + within, 0);
-}
-
-/* Does the whole cluster with entry E/BM read as zeroes? */
-static int
-old_reads_zero (struct qcow2_image *img, uint64_t e, uint64_t bm)
-{
-  int has_backing = img->backing || img->backing_raw;
-
-  if (e & QCOW2_OFLAG_COMPRESSED)
-    return 0;
-  if (img->extl2)
-    return (uint32_t) bm == 0 &&
-      (!has_backing || (uint32_t) (bm >> 32) == 0xffffffffu);
-  if (e & QCOW2_OFLAG_ZERO)
-    return 1;
-  return (e & QCOW2_OFFSET_MASK) == 0 && !has_backing;
+  return store_pread (img->data, out, n, host + within, 0);
 }
 
 /* Slow path for one guest cluster.  Entered with meta_lock held;
- * returns with it released.
+ * returns with it released (the caller's lock is handed over, so the
+ * lock/unlock pairs here stay explicit).  KNOWN: the caller's lookup
+ * of this cluster under the same hold of meta_lock, or NULL.
  */
 static int
 write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
-            uint64_t within, uint64_t n)
+            uint64_t within, uint64_t n, const struct qcow2_cluster *known)
 {
   uint64_t cs = img->cluster_size, e, bm, host_old, H, e_new, bm_new = 0;
-  struct mslot *s;
+  uint64_t goff = (g << img->cluster_bits) + within;
+  struct qcow2_cluster c;
   uint8_t *cbuf = NULL;
   int is_new = 0, in_place = 0, fresh = 0, r = -1;
 
-  while (inflight_has (img, g))
+  while (inflight_has (img, g)) {
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  if (l2_lookup (img, g, 1, &s, &e, &bm) == -1)
+    known = NULL;               /* the lock was dropped meanwhile */
+  }
+  /* The caller's lookup still holds unless the L2 table must first be
+   * made writable (allocated or copied from a snapshot).
+   */
+  if (known && known->table_writable)
+    c = *known;
+  else if (qcow2_cluster_lookup (img, goff, 1, &c) == -1)
     goto unlock_out;
-  if (fast_ok (img, e, bm, within, n)) {
+  e = c.entry;
+  bm = c.bitmap;
+  if (qcow2_cluster_overwrite_ok (img, &c, within, n)) {
     /* Someone allocated it meanwhile. */
+    RWLOCK_RDLOCK_GUARD (&img->free_lock);
     H = (e & QCOW2_OFFSET_MASK) + within;
-    pthread_rwlock_rdlock (&img->free_lock);
     pthread_mutex_unlock (&img->meta_lock);
     blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H, 0);
-    pthread_rwlock_unlock (&img->free_lock);
-    return r;
+    return store_pwrite (img->data, buf, n, H, 0);
   }
   if (inflight_add (img, g) == -1)
     goto unlock_out;
 
-  host_old = e & QCOW2_OFFSET_MASK;
+  host_old = c.host;
   if (img->external_data) {
     H = g << img->cluster_bits;
-    in_place = host_old == H && (e & QCOW2_OFLAG_COPIED) &&
-      !(e & QCOW2_OFLAG_ZERO);
+    in_place = host_old == H && c.copied && !(e & QCOW2_OFLAG_ZERO);
   }
-  else if (!(e & QCOW2_OFLAG_COMPRESSED) && host_old) {
+  else if (host_old) {          /* 0 for compressed clusters */
     uint64_t rc = 1;
-    if (!(e & QCOW2_OFLAG_COPIED) &&
+    if (!c.copied &&
         rc_get (img, host_old >> img->cluster_bits, &rc) == -1)
       goto inflight_out;
     if (rc == 1) {
@@ -251,77 +200,77 @@ write_slow (struct qcow2_image *img, const uint8_t *buf, uint64_t g,
     }
   }
 
-  pthread_rwlock_rdlock (&img->free_lock);
-  pthread_mutex_unlock (&img->meta_lock);
-
-  /* Merge and write, outside meta_lock. */
-  cbuf = malloc (cs);
-  if (cbuf == NULL) {
-    nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
-    r = -1;
-  }
-  else if (in_place && img->extl2) {
-    /* Fill only the subclusters that are not allocated yet: a
-     * concurrent fast-path writer may own the allocated ones.
-     */
-    uint64_t scs = 1ull << img->sc_bits;
-    unsigned sc;
-    r = 0;
-    for (sc = 0; sc < 32 && r == 0; sc++) {
-      uint64_t a = sc * scs, b = a + scs, lo, hi;
-      if ((bm >> sc) & 1) {          /* allocated: only our bytes */
-        lo = within > a ? within : a;
-        hi = within + n < b ? within + n : b;
-        if (lo < hi)
-          r = backend_pwrite (img->data, buf + (lo - within), hi - lo,
+  /* Merge and write, outside meta_lock, under free_lock shared. */
+  {
+    RWLOCK_RDLOCK_GUARD (&img->free_lock);
+    pthread_mutex_unlock (&img->meta_lock);
+    cbuf = malloc (cs);
+    if (cbuf == NULL) {
+      nbdkit_error ("%s: %s", img->path, qcow2_errstr (errno));
+      r = -1;
+    }
+    else if (in_place && img->extl2) {
+      /* Fill only the subclusters that are not allocated yet: a
+       * concurrent fast-path writer may own the allocated ones.
+       */
+      uint64_t scs = 1ull << img->sc_bits;
+      unsigned sc;
+      r = 0;
+      for (sc = 0; sc < 32 && r == 0; sc++) {
+        uint64_t a = sc * scs, b = a + scs, lo, hi;
+        if ((bm >> sc) & 1) {          /* allocated: only our bytes */
+          lo = MAX (within, a);
+          hi = MIN (within + n, b);
+          if (lo < hi)
+            r = store_pwrite (img->data, buf + (lo - within), hi - lo,
                               H + lo, 0);
-        continue;
+          continue;
+        }
+        r = read_old (img, g, e, bm, a, scs, cbuf + a);
+        lo = MAX (within, a);
+        hi = MIN (within + n, b);
+        if (r == 0 && lo < hi)
+          memcpy (cbuf + lo, buf + (lo - within), hi - lo);
+        if (r == 0) {
+          blk_hook_event (BLK_EV_COW_WRITE);
+          r = store_pwrite (img->data, cbuf + a, scs, H + a, 0);
+        }
       }
-      r = read_old (img, g, e, bm, a, scs, cbuf + a);
-      lo = within > a ? within : a;
-      hi = within + n < b ? within + n : b;
-      if (r == 0 && lo < hi)
-        memcpy (cbuf + lo, buf + (lo - within), hi - lo);
+    }
+    else if (fresh && c.reads_zero) {
+      /* A brand-new cluster past the end of the file is a hole: only
+       * our bytes need writing.
+       */
+      blk_hook_event (BLK_EV_WRITE_AIO);
+      r = store_pwrite (img->data, buf, n, H + within, 0);
+    }
+    else if (in_place) {
+      /* Old data valid where it is: write just ours. */
+      blk_hook_event (BLK_EV_WRITE_AIO);
+      r = store_pwrite (img->data, buf, n, H + within, 0);
+    }
+    else {
+      r = read_old (img, g, e, bm, 0, within, cbuf);
+      if (r == 0)
+        r = read_old (img, g, e, bm, within + n, cs - within - n,
+                      cbuf + within + n);
       if (r == 0) {
-        blk_hook_event (BLK_EV_COW_WRITE);
-        r = backend_pwrite (img->data, cbuf + a, scs, H + a, 0);
+        memcpy (cbuf + within, buf, n);
+        blk_hook_event (n == cs ? BLK_EV_WRITE_AIO : BLK_EV_COW_WRITE);
+        r = store_pwrite (img->data, cbuf, cs, H, 0);
       }
     }
+    free (cbuf);
   }
-  else if (fresh && old_reads_zero (img, e, bm)) {
-    /* A brand-new cluster past the end of the file is a hole: only
-     * our bytes need writing.
-     */
-    blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H + within, 0);
-  }
-  else if (in_place) {
-    /* Old data valid where it is: write just ours. */
-    blk_hook_event (BLK_EV_WRITE_AIO);
-    r = backend_pwrite (img->data, buf, n, H + within, 0);
-  }
-  else {
-    r = read_old (img, g, e, bm, 0, within, cbuf);
-    if (r == 0)
-      r = read_old (img, g, e, bm, within + n, cs - within - n,
-                    cbuf + within + n);
-    if (r == 0) {
-      memcpy (cbuf + within, buf, n);
-      blk_hook_event (n == cs ? BLK_EV_WRITE_AIO : BLK_EV_COW_WRITE);
-      r = backend_pwrite (img->data, cbuf, cs, H, 0);
-    }
-  }
-  free (cbuf);
-  pthread_rwlock_unlock (&img->free_lock);
   pthread_mutex_lock (&img->meta_lock);
   if (r == 0) {
-    uint64_t e2, bm2;
-    r = l2_lookup (img, g, 1, &s, &e2, &bm2);
+    /* meta_lock was dropped: the table may have left the cache. */
+    r = qcow2_cluster_lookup (img, goff, 1, &c);
     if (r == 0) {
       e_new = H | QCOW2_OFLAG_COPIED;
       if (img->extl2)
         bm_new = ALL_SC;
-      l2_set (img, s, g & ((1ull << img->l2_bits) - 1), e_new, bm_new);
+      qcow2_cluster_set (img, &c, e_new, bm_new);
       if ((e & QCOW2_OFLAG_COMPRESSED) || (host_old && host_old != H))
         r = free_entry (img, e);
       if (qcow2_debug_meta)
@@ -353,26 +302,29 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     return -1;
   while (offset < end) {
     struct { uint64_t host, len, boff; } segs[MAX_SEGS];
+    struct qcow2_cluster c;
     unsigned ns = 0, i;
     uint64_t pos = offset;
-    int r = 0;
+    int r = 0, looked_up = 0;
 
     pthread_mutex_lock (&img->meta_lock);
     while (pos < end && ns < MAX_SEGS) {
       uint64_t g = pos >> img->cluster_bits, within = pos & (cs - 1);
-      uint64_t n = cs - within < end - pos ? cs - within : end - pos;
-      uint64_t e, bm, host;
-      struct mslot *s;
+      uint64_t n = MIN (cs - within, end - pos);
+      uint64_t host;
 
+      looked_up = 0;
       if (inflight_has (img, g))
         break;
-      if (l2_lookup (img, g, 0, &s, &e, &bm) == -1) {
+      if (qcow2_cluster_lookup (img, pos, 0, &c) == -1) {
         pthread_mutex_unlock (&img->meta_lock);
         return -1;
       }
-      if (s == NULL || !fast_ok (img, e, bm, within, n))
+      looked_up = 1;
+      if (!qcow2_cluster_overwrite_ok (img, &c, within, n))
         break;
-      host = (e & QCOW2_OFFSET_MASK) + within;
+      looked_up = 0;
+      host = c.host + within;
       if (ns && segs[ns - 1].host + segs[ns - 1].len == host)
         segs[ns - 1].len += n;
       else {
@@ -385,21 +337,26 @@ qcow2_write (struct qcow2_image *img, const void *vbuf, uint64_t count,
     }
     if (ns == 0) {
       uint64_t g = pos >> img->cluster_bits, within = pos & (cs - 1);
-      uint64_t n = cs - within < end - pos ? cs - within : end - pos;
-      if (write_slow (img, buf, g, within, n) == -1)
+      uint64_t n = MIN (cs - within, end - pos);
+      /* C, when set, is this cluster's lookup under the lock held. */
+      if (write_slow (img, buf, g, within, n, looked_up ? &c : NULL) == -1)
         return -1;
       buf += n;
       offset += n;
       continue;
     }
-    pthread_rwlock_rdlock (&img->free_lock);
-    pthread_mutex_unlock (&img->meta_lock);
-    for (i = 0; i < ns && r == 0; i++) {
-      blk_hook_event (BLK_EV_WRITE_AIO);
-      r = backend_pwrite (img->data, buf + segs[i].boff, segs[i].len,
+    {
+      /* meta_lock, taken by hand above (write_slow may take it over),
+       * is handed over to free_lock shared for the I/O.
+       */
+      RWLOCK_RDLOCK_GUARD (&img->free_lock);
+      pthread_mutex_unlock (&img->meta_lock);
+      for (i = 0; i < ns && r == 0; i++) {
+        blk_hook_event (BLK_EV_WRITE_AIO);
+        r = store_pwrite (img->data, buf + segs[i].boff, segs[i].len,
                           segs[i].host, 0);
+      }
     }
-    pthread_rwlock_unlock (&img->free_lock);
     if (r == -1)
       return -1;
     buf += pos - offset;
@@ -415,7 +372,7 @@ write_zero_bytes (struct qcow2_image *img, uint64_t off, uint64_t n)
   static const uint8_t zero[65536];
 
   while (n > 0) {
-    uint64_t k = n < sizeof zero ? n : sizeof zero;
+    uint64_t k = MIN (n, (uint64_t) sizeof zero);
     if (qcow2_write (img, zero, k, off) == -1)
       return -1;
     off += k;
@@ -433,24 +390,22 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
 {
   int has_backing = img->backing || img->backing_raw;
   uint64_t e, bm, e_new, bm_new = 0, host;
-  struct mslot *s;
-  int r = -1;
+  uint64_t goff = g << img->cluster_bits;
+  struct qcow2_cluster c;
+  LOCK_GUARD (&img->meta_lock);
 
-  pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  if (l2_lookup (img, g, 0, &s, &e, &bm) == -1)
-    goto out;
-  if (s == NULL && (!has_backing || (trim && img->h.version < 3))) {
-    r = 0;                      /* reads as zero/undefined already */
-    goto out;
-  }
+  if (qcow2_cluster_lookup (img, goff, 0, &c) == -1)
+    return -1;
+  e = c.entry;
+  bm = c.bitmap;
+  if (c.slot == NULL && (!has_backing || (trim && img->h.version < 3)))
+    return 0;                   /* reads as zero/undefined already */
   host = e & QCOW2_OFFSET_MASK;
   if (img->h.version < 3) {
-    if (!trim && (has_backing || !may_unmap)) {
-      r = 1;
-      goto out;
-    }
+    if (!trim && (has_backing || !may_unmap))
+      return 1;
     e_new = 0;
   }
   else if (img->extl2) {
@@ -466,19 +421,17 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
     else
       e_new = (has_backing || !trim) ? QCOW2_OFLAG_ZERO : 0;
   }
-  if (e_new == e && bm_new == bm) {
-    r = 0;
-    goto out;
+  if (e_new == e && bm_new == bm)
+    return 0;
+  if (!c.table_writable) {
+    if (qcow2_cluster_lookup (img, goff, 1, &c) == -1)
+      return -1;
+    e = c.entry;                /* copying the table may fix "copied" */
   }
-  if (l2_lookup (img, g, 1, &s, &e, &bm) == -1)
-    goto out;
-  l2_set (img, s, g & ((1ull << img->l2_bits) - 1), e_new, bm_new);
-  r = 0;
+  qcow2_cluster_set (img, &c, e_new, bm_new);
   if ((e_new & QCOW2_OFFSET_MASK) != host || (e & QCOW2_OFLAG_COMPRESSED))
-    r = free_entry (img, e);
- out:
-  pthread_mutex_unlock (&img->meta_lock);
-  return r;
+    return free_entry (img, e);
+  return 0;
 }
 
 /* Does all of guest cluster G read as zeroes already (so a partial
@@ -487,19 +440,14 @@ zero_cluster (struct qcow2_image *img, uint64_t g, int may_unmap, int trim)
 static int
 already_zero (struct qcow2_image *img, uint64_t g)
 {
-  uint64_t e, bm;
-  struct mslot *s;
-  int r;
+  struct qcow2_cluster c;
+  LOCK_GUARD (&img->meta_lock);
 
-  pthread_mutex_lock (&img->meta_lock);
   while (inflight_has (img, g))
     pthread_cond_wait (&img->inflight_cond, &img->meta_lock);
-  r = l2_lookup (img, g, 0, &s, &e, &bm);
-  if (r == 0)
-    r = s ? old_reads_zero (img, e, bm)
-      : !(img->backing || img->backing_raw);
-  pthread_mutex_unlock (&img->meta_lock);
-  return r;
+  if (qcow2_cluster_lookup (img, g << img->cluster_bits, 0, &c) == -1)
+    return -1;
+  return c.reads_zero;
 }
 
 int
@@ -521,7 +469,7 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
     uint64_t o = offset;
     int has_backing = img->backing || img->backing_raw;
     while (o < end) {
-      uint64_t w = o & (cs - 1), k = cs - w < end - o ? cs - w : end - o;
+      uint64_t w = o & (cs - 1), k = MIN (cs - w, end - o);
       int whole = k == cs || (w == 0 && o + k == img->size);
       int ok = whole && (img->h.version >= 3 || (!has_backing && may_trim));
       if (!ok) {
@@ -538,7 +486,7 @@ qcow2_zero (struct qcow2_image *img, uint64_t count, uint64_t offset,
   }
   while (offset < end) {
     uint64_t within = offset & (cs - 1);
-    uint64_t n = cs - within < end - offset ? cs - within : end - offset;
+    uint64_t n = MIN (cs - within, end - offset);
     int whole = n == cs || (within == 0 && offset + n == img->size);
     int r;
 

@@ -19,11 +19,18 @@ usage (int status)
 "Usage:\n"
 "  blkreplay run LOG URI [--timing=recorded|fast|scale=X] [--queue-depth=N]\n"
 "                [--recorded-exports] [--no-verify] [--progress|--quiet] [--json]\n"
+"                [--until=ID|flush:N|mark:NAME]\n"
 "  blkreplay run LOG --dry-run [--timing=...]   (load and plan only)\n"
 "  blkreplay dump LOG [--json]\n"
 "  blkreplay stats LOG [--json]\n"
 "  blkreplay verify LOG\n"
 "  blkreplay import (--fio-iolog FILE | --blkparse FILE) -o LOG [--size=BYTES]\n"
+"  blkreplay crash LOG BASE --check 'CMD {}' [--points=flush,fua,every-write,N]\n"
+"                [--from=POINT] [--to=POINT] [--trim=keep|zero|both]\n"
+"                [--reorder=K] [--seed=S] [--torn] [--base-format=raw|qcow2]\n"
+"                [--json] [--progress|--quiet]\n"
+"  blkreplay image LOG BASE -o OUT [--at=POINT] [--acked] [--trim=keep|zero]\n"
+"                [--base-format=raw|qcow2]\n"
 "\n"
 "LOG is a log written by nbdkit-blkreplay-filter (or by import).  URI is\n"
 "an NBD URI (nbd://host/export, nbd+unix:///?socket=PATH).  See\n"
@@ -53,7 +60,11 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1);
   if (strcmp (argv[1], "import") == 0)
     return cmd_import (argc - 1, argv + 1);
+  if (strcmp (argv[1], "crash") == 0)
+    return cmd_crash (argc - 1, argv + 1);
+  if (strcmp (argv[1], "image") == 0)
+    return cmd_image (argc - 1, argv + 1);
   fprintf (stderr, "blkreplay: unknown command '%s' (use run, dump, stats, "
-           "verify or import; --help)\n", argv[1]);
+           "verify, import, crash or image; --help)\n", argv[1]);
   return EXIT_USAGE;
 }

@@ -33,6 +33,7 @@
 #include <libnbd.h>
 
 #include "clock-ns.h"
+#include "crashimg.h"
 #include "crc32c.h"
 #include "enum-param.h"
 #include "loadlog.h"
@@ -459,7 +460,7 @@ static const struct blk_enum_name timings[] = {
 int
 cmd_run (int argc, char **argv)
 {
-  const char *path = NULL, *uri = NULL;
+  const char *path = NULL, *uri = NULL, *until = NULL;
   double scale = 0;             /* 0: fast */
   unsigned qd_override = 0;
   int progress = isatty (2), json = 0, ai, status, dry_run = 0;
@@ -514,6 +515,8 @@ cmd_run (int argc, char **argv)
       json = 1;
     else if (strcmp (a, "--dry-run") == 0)
       dry_run = 1;
+    else if (strncmp (a, "--until=", 8) == 0)
+      until = a + 8;
     else if (a[0] == '-')
       usage (EXIT_USAGE);
     else if (!path)
@@ -525,7 +528,8 @@ cmd_run (int argc, char **argv)
   }
   if (!path || (!uri && !dry_run))
     usage (EXIT_USAGE);
-  if (tl_load (&log_, path) == -1)
+  if (tl_load (&log_, path) == -1 ||
+      (until && crash_until (&log_, until) == -1))
     return EXIT_USAGE;
 
   /* Orders, and what each request waits for. */

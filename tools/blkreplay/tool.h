@@ -11,6 +11,8 @@ extern int cmd_verify (int argc, char **argv);
 extern int cmd_stats (int argc, char **argv);
 extern int cmd_run (int argc, char **argv);
 extern int cmd_import (int argc, char **argv);
+extern int cmd_crash (int argc, char **argv);
+extern int cmd_image (int argc, char **argv);
 
 extern void usage (int status);
 

@@ -1,7 +1,7 @@
-/* nbdkit-blk qcow2: hook bracketing around the storage backend.
+/* nbdkit-blk qcow2: hook bracketing around the store.
  *
  * Thread model: stateless; any thread may call these concurrently
- * (the backends themselves are thread-safe, see backend.h).
+ * (the stores themselves are thread-safe, see store.h).
  */
 #include <config.h>
 
@@ -11,13 +11,13 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "blk-hook.h"
 
 static const char layer[] = "backend";
 
 int
-backend_pread (struct backend *b, void *buf, size_t n, uint64_t off, int meta)
+store_pread (struct qcow2_store *b, void *buf, size_t n, uint64_t off, int meta)
 {
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, off, n, layer);
   int r;
@@ -37,8 +37,8 @@ backend_pread (struct backend *b, void *buf, size_t n, uint64_t off, int meta)
 }
 
 int
-backend_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off,
-                int meta)
+store_pwrite (struct qcow2_store *b, const void *buf, size_t n, uint64_t off,
+              int meta)
 {
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_WRITE, off, n, layer);
   int r;
@@ -58,7 +58,7 @@ backend_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off,
 }
 
 int
-backend_flush (struct backend *b)
+store_flush (struct qcow2_store *b)
 {
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_FLUSH, 0, 0, layer);
   int r;
@@ -76,7 +76,7 @@ backend_flush (struct backend *b)
 }
 
 int64_t
-backend_size (struct backend *b)
+store_size (struct qcow2_store *b)
 {
   int64_t r = b->ops->size (b);
 
@@ -86,7 +86,7 @@ backend_size (struct backend *b)
 }
 
 int
-backend_grow (struct backend *b, uint64_t new_size)
+store_grow (struct qcow2_store *b, uint64_t new_size)
 {
   if (b->ops->grow (b, new_size) == -1) {
     int e = errno;
@@ -99,7 +99,7 @@ backend_grow (struct backend *b, uint64_t new_size)
 }
 
 void
-backend_close (struct backend *b)
+store_close (struct qcow2_store *b)
 {
   if (b)
     b->ops->close (b);

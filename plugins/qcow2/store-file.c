@@ -1,4 +1,4 @@
-/* nbdkit-blk qcow2: the file storage backend (see backend.h).
+/* nbdkit-blk qcow2: the file store (see store.h).
  *
  * Thread model: pread/pwrite/fdatasync on one descriptor are safe from
  * many threads; the descriptor is set at open and closed at close, so
@@ -15,7 +15,7 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
+#include "store.h"
 #include "lock.h"
 
 struct file_priv {
@@ -23,7 +23,7 @@ struct file_priv {
 };
 
 static int
-file_pread (struct backend *b, void *buf, size_t n, uint64_t off)
+file_pread (struct qcow2_store *b, void *buf, size_t n, uint64_t off)
 {
   struct file_priv *p = b->priv;
   char *c = buf;
@@ -35,7 +35,7 @@ file_pread (struct backend *b, void *buf, size_t n, uint64_t off)
         continue;
       return -1;
     }
-    if (r == 0) {               /* past the end: zeroes (backend.h) */
+    if (r == 0) {               /* past the end: zeroes (store.h) */
       memset (c, 0, n);
       return 0;
     }
@@ -45,7 +45,7 @@ file_pread (struct backend *b, void *buf, size_t n, uint64_t off)
 }
 
 static int
-file_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off)
+file_pwrite (struct qcow2_store *b, const void *buf, size_t n, uint64_t off)
 {
   struct file_priv *p = b->priv;
   const char *c = buf;
@@ -63,7 +63,7 @@ file_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off)
 }
 
 static int
-file_flush (struct backend *b)
+file_flush (struct qcow2_store *b)
 {
   struct file_priv *p = b->priv;
 
@@ -71,7 +71,7 @@ file_flush (struct backend *b)
 }
 
 static int64_t
-file_size (struct backend *b)
+file_size (struct qcow2_store *b)
 {
   struct file_priv *p = b->priv;
   struct stat st;
@@ -82,7 +82,7 @@ file_size (struct backend *b)
 }
 
 static int
-file_grow (struct backend *b, uint64_t new_size)
+file_grow (struct qcow2_store *b, uint64_t new_size)
 {
   struct file_priv *p = b->priv;
   struct stat st;
@@ -95,7 +95,7 @@ file_grow (struct backend *b, uint64_t new_size)
 }
 
 static void
-file_close (struct backend *b)
+file_close (struct qcow2_store *b)
 {
   struct file_priv *p = b->priv;
 
@@ -106,7 +106,7 @@ file_close (struct backend *b)
   free (b);
 }
 
-static const struct backend_ops file_ops = {
+static const struct qcow2_store_ops file_ops = {
   .name = "file",
   .pread = file_pread,
   .pwrite = file_pwrite,
@@ -116,10 +116,10 @@ static const struct backend_ops file_ops = {
   .close = file_close,
 };
 
-struct backend *
-backend_file_open (const char *path, int readonly, int create)
+struct qcow2_store *
+store_file_open (const char *path, int readonly, int create)
 {
-  struct backend *b = calloc (1, sizeof *b);
+  struct qcow2_store *b = calloc (1, sizeof *b);
   struct file_priv *p = calloc (1, sizeof *p);
   int flags = O_CLOEXEC | (readonly ? O_RDONLY : O_RDWR);
   struct stat st;
@@ -144,7 +144,7 @@ backend_file_open (const char *path, int readonly, int create)
     if (p->fd >= 0) {
       nbdkit_debug ("%s: cannot open read-write (%s): serving it read-only",
                     path, qcow2_errstr (e));
-      b->caps |= BACKEND_READONLY;
+      b->caps |= STORE_READONLY;
     }
   }
   if (p->fd == -1) {
@@ -160,25 +160,25 @@ backend_file_open (const char *path, int readonly, int create)
     return NULL;
   }
   if (readonly)
-    b->caps |= BACKEND_READONLY;
+    b->caps |= STORE_READONLY;
   b->ops = &file_ops;
   b->priv = p;
-  b->caps |= BACKEND_EXTENDS_ON_WRITE;
+  b->caps |= STORE_EXTENDS_ON_WRITE;
   return b;
 }
 
 int
-backend_file_lock (struct backend *b, unsigned perms, unsigned unshared,
-                   int mode)
+store_file_lock (struct qcow2_store *b, unsigned perms, unsigned unshared,
+                 int mode)
 {
   if (b == NULL || b->ops != &file_ops)
-    return 0;                   /* other backends lock their own way */
+    return 0;                   /* other stores lock their own way */
   return qcow2_lock_fd (((struct file_priv *) b->priv)->fd, b->name,
                         perms, unshared, (enum qcow2_locking) mode);
 }
 
 int
-backend_file_id (struct backend *b, uint64_t *dev, uint64_t *ino)
+store_file_id (struct qcow2_store *b, uint64_t *dev, uint64_t *ino)
 {
   struct stat st;
 

@@ -1,16 +1,16 @@
-/* nbdkit-blk qcow2: the RBD storage backend (see backend.h), so that
+/* nbdkit-blk qcow2: the RBD store (see store.h), so that
  * `nbdkit qcow2 rbd:POOL/IMAGE` serves a qcow2 image stored in an RBD
  * image.  The cluster connection is common/rbd (shared with the rbd
  * plugin).
  *
  * I/O uses librbd's synchronous calls (rbd_read2, rbd_write2,
  * rbd_flush): the engine already runs each request on its own nbdkit
- * worker thread and waits for every backend I/O, and librbd's sync
+ * worker thread and waits for every store I/O, and librbd's sync
  * calls are its own aio plus a wait.  The hook bracket is the one
- * backend.c puts around every backend I/O (layer "backend"), not a
+ * store.c puts around every store I/O (layer "backend"), not a
  * second "librbd" one: the qcow2 engine's storage boundary keeps one
  * name whatever the store, blkdebug rules and latency reports written
- * for the file backend apply unchanged, and an I/O is never counted
+ * for the file store apply unchanged, and an I/O is never counted
  * twice.
  *
  * Thread model: librbd's image handle is thread-safe.  The size is
@@ -28,8 +28,8 @@
 
 #include <nbdkit-plugin.h>
 
-#include "backend.h"
-#include "backend-rbd.h"
+#include "store.h"
+#include "store-rbd.h"
 #include "cleanup.h"
 
 /* RBD resizes are metadata operations on the image header (a round
@@ -57,7 +57,7 @@ set_errno (int r)
 }
 
 static int
-rbdb_pread (struct backend *b, void *buf, size_t n, uint64_t off)
+rbdb_pread (struct qcow2_store *b, void *buf, size_t n, uint64_t off)
 {
   struct rbd_priv *p = b->priv;
   uint64_t size = __atomic_load_n (&p->size, __ATOMIC_ACQUIRE);
@@ -79,7 +79,7 @@ rbdb_pread (struct backend *b, void *buf, size_t n, uint64_t off)
 }
 
 static int
-rbdb_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off)
+rbdb_pwrite (struct qcow2_store *b, const void *buf, size_t n, uint64_t off)
 {
   struct rbd_priv *p = b->priv;
   const char *c = buf;
@@ -96,7 +96,7 @@ rbdb_pwrite (struct backend *b, const void *buf, size_t n, uint64_t off)
 }
 
 static int
-rbdb_flush (struct backend *b)
+rbdb_flush (struct qcow2_store *b)
 {
   struct rbd_priv *p = b->priv;
   int r = rbd_flush (p->conn.image);
@@ -105,7 +105,7 @@ rbdb_flush (struct backend *b)
 }
 
 static int64_t
-rbdb_size (struct backend *b)
+rbdb_size (struct qcow2_store *b)
 {
   struct rbd_priv *p = b->priv;
 
@@ -113,7 +113,7 @@ rbdb_size (struct backend *b)
 }
 
 static int
-rbdb_grow (struct backend *b, uint64_t new_size)
+rbdb_grow (struct qcow2_store *b, uint64_t new_size)
 {
   struct rbd_priv *p = b->priv;
   LOCK_GUARD (&p->size_lock);
@@ -137,13 +137,13 @@ rbdb_grow (struct backend *b, uint64_t new_size)
 static bool close_failed;
 
 bool
-backend_rbd_close_failed (void)
+store_rbd_close_failed (void)
 {
   return close_failed;
 }
 
 static void
-rbdb_close (struct backend *b)
+rbdb_close (struct qcow2_store *b)
 {
   struct rbd_priv *p = b->priv;
 
@@ -160,7 +160,7 @@ rbdb_close (struct backend *b)
   free (b);
 }
 
-static const struct backend_ops rbd_ops = {
+static const struct qcow2_store_ops rbd_ops = {
   .name = "rbd",
   .pread = rbdb_pread,
   .pwrite = rbdb_pwrite,
@@ -170,11 +170,11 @@ static const struct backend_ops rbd_ops = {
   .close = rbdb_close,
 };
 
-struct backend *
-backend_rbd_open (const struct blk_rbd_params *params, const char *name,
-                  bool probe)
+struct qcow2_store *
+store_rbd_open (const struct blk_rbd_params *params, const char *name,
+                bool probe)
 {
-  struct backend *b = calloc (1, sizeof *b);
+  struct qcow2_store *b = calloc (1, sizeof *b);
   struct rbd_priv *p = calloc (1, sizeof *p);
   uint64_t size;
   int r;
@@ -189,7 +189,7 @@ backend_rbd_open (const struct blk_rbd_params *params, const char *name,
   pthread_mutex_init (&p->size_lock, NULL);
   b->ops = &rbd_ops;
   b->priv = p;
-  b->caps = params->readonly ? BACKEND_READONLY : 0;
+  b->caps = params->readonly ? STORE_READONLY : 0;
   if (blk_rbd_connect (params, &p->conn) == -1) {
     rbdb_close (b);
     return NULL;

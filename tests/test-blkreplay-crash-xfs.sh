@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# test-blkreplay-crash-ext4.sh on xfs (a 300 MiB image, xfs's minimum):
+# every flush point mounts (the log replays), passes the strict checker
+# and xfs_repair -n; the forgotten fsync is caught.
+CRASH_FS=xfs exec bash "$abs_top_srcdir/tests/test-blkreplay-crash-ext4.sh"

@@ -1,0 +1,73 @@
+/* blkreplay tool: what the crash and image commands share with the
+ * rest of the tool: loading a log for the model, naming a point of a
+ * log, and raw image files (crashimg.c).
+ */
+#ifndef BLKREPLAY_CRASHIMG_H
+#define BLKREPLAY_CRASHIMG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crashmodel.h"
+#include "loadlog.h"
+
+/* A log loaded for the model: LOG's requests as cm_req, and the size
+ * of the device.  Refuses logs without write payloads and logs of
+ * several exports.  -1 after printing the error.
+ */
+struct crash_log {
+  struct tl_log log;
+  struct cm_req *reqs;
+  size_t nreqs;
+  uint64_t size;
+};
+extern int crash_log_load (struct crash_log *cl, const char *path);
+extern void crash_log_free (struct crash_log *cl);
+
+/* The log position (index of the request record) that SPEC names:
+ * "ID" or "id:ID" (a request id), "flush:N" (the N-th successful
+ * flush, from 1), "mark:NAME", "end" (the last request).  -1 with a
+ * message in WHY.
+ */
+extern int crash_point_pos (const struct tl_req *reqs, size_t nreqs,
+                            const char *spec, size_t *pos,
+                            char *why, size_t whylen);
+
+/* blkreplay run --until=SPEC: keeps the requests of LOG up to the
+ * point SPEC names, in log (completion) order: a prefix that holds
+ * everything each kept request waited for.  -1 after printing the
+ * error.
+ */
+extern int crash_until (struct tl_log *log, const char *spec);
+
+/* An image file: the base read through base_pread (zeroes past its
+ * end), states written to one or two files.
+ */
+struct crash_files {
+  int base_fd;
+  uint64_t base_size;
+  int fd[2];                    /* the state is written to each >= 0 */
+};
+extern int crash_base_pread (void *opaque, void *buf, size_t len,
+                             uint64_t off);
+extern int crash_pwrite (void *opaque, const void *buf, size_t len,
+                         uint64_t off);
+
+/* Opens BASE (converting a qcow2 BASE to DIR/base.raw with qemu-img
+ * when FORMAT is "qcow2").  -1 after printing the error.
+ */
+extern int crash_open_base (struct crash_files *f, const char *base,
+                            const char *format, const char *dir,
+                            uint64_t size);
+/* Creates PATH as a sparse copy of the base, SIZE bytes.  -1 after
+ * printing the error; otherwise the open fd.
+ */
+extern int crash_copy_base (const struct crash_files *f, const char *path,
+                            uint64_t size);
+/* Makes DST (open as DFD) hold the same bytes as SFD, SIZE bytes,
+ * writing only the chunks that differ.  -1 on error (errno set).
+ */
+extern int crash_sync_file (int sfd, int dfd, uint64_t size,
+                            uint64_t *written);
+
+#endif
