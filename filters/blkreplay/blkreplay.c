@@ -91,20 +91,6 @@ static const struct blk_enum_name divergence_modes[] = {
   { "fail", 1 }, { "warn", 0 }, { NULL },
 };
 
-/* KEY=VALUE, one of TABLE's words, into *OUT.  -1 after the error. */
-static int
-config_enum (const char *key, const char *value,
-             const struct blk_enum_name *table, int *out)
-{
-  char why[256];
-
-  if (blk_parse_enum (key, value, table, out, why, sizeof why) == -1) {
-    nbdkit_error ("%s", why);
-    return -1;
-  }
-  return 0;
-}
-
 static int
 blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   const char *key, const char *value)
@@ -113,8 +99,8 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   int v;
 
   if (strcmp (key, "blkreplay-mode") == 0) {
-    if (config_enum (key, value, modes, &v) == -1)
-      return -1;
+    if (blk_parse_enum (key, value, modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
     mode = v;
     return 0;
   }
@@ -124,14 +110,14 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return log_path == NULL ? -1 : 0;
   }
   if (strcmp (key, "blkreplay-data") == 0) {
-    if (config_enum (key, value, data_modes, &v) == -1)
-      return -1;
+    if (blk_parse_enum (key, value, data_modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
     data_mode = (uint32_t) v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync") == 0) {
-    if (config_enum (key, value, sync_modes, &v) == -1)
-      return -1;
+    if (blk_parse_enum (key, value, sync_modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
     sync_mode = v;
     return 0;
   }
@@ -162,10 +148,18 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
-  if (strcmp (key, "blkreplay-on-error") == 0)
-    return config_enum (key, value, on_error_modes, &on_error_fail);
-  if (strcmp (key, "blkreplay-divergence") == 0)
-    return config_enum (key, value, divergence_modes, &divergence_fail);
+  if (strcmp (key, "blkreplay-on-error") == 0) {
+    if (blk_parse_enum (key, value, on_error_modes, &on_error_fail,
+                        why, sizeof why) == -1)
+      goto bad_enum;
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-divergence") == 0) {
+    if (blk_parse_enum (key, value, divergence_modes, &divergence_fail,
+                        why, sizeof why) == -1)
+      goto bad_enum;
+    return 0;
+  }
   if (strncmp (key, "blkreplay-", 10) == 0) {
     /* A typo must not reach the plugin, which may ignore it. */
     nbdkit_error ("%s: unknown blkreplay filter parameter (valid: "
@@ -177,6 +171,11 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return -1;
   }
   return next (nxdata, key, value);
+
+ bad_enum:
+  /* blk_parse_enum's text names the key, the value and the words. */
+  nbdkit_error ("%s", why);
+  return -1;
 }
 
 static void
