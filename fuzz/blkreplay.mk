@@ -4,12 +4,15 @@
 # stats and run --dry-run (the tool's sources, linked in).
 noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
-	../filters/blkreplay/replaylog.c ../filters/blkreplay/crc32c.c \
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/blklog/load.c ../common/utils/why.c \
+	../common/utils/enum-param.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
 	../tools/blkreplay/stats.c ../tools/blkreplay/run.c \
 	../tools/blkreplay/crashmodel.c ../tools/blkreplay/crashimg.c
-fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/filters/blkreplay \
-	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
+fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_log_CFLAGS = $(FUZZ_CFLAGS) $(LIBNBD_CFLAGS)
 fuzz_blkreplay_log_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm
@@ -17,9 +20,11 @@ fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm
 # import --fio-iolog and --blkparse.
 noinst_PROGRAMS += fuzz-blkreplay-import
 fuzz_blkreplay_import_SOURCES = fuzz-blkreplay-import.c \
-	../filters/blkreplay/replaylog.c ../filters/blkreplay/crc32c.c
-fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/filters/blkreplay \
-	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/utils/why.c
+fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_import_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)
 
@@ -27,8 +32,10 @@ fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)
 noinst_PROGRAMS += fuzz-crash-state
 fuzz_crash_state_SOURCES = fuzz-crash-state.c \
 	../tools/blkreplay/crashmodel.c \
-	../filters/blkreplay/replaylog.c ../filters/blkreplay/crc32c.c
-fuzz_crash_state_CPPFLAGS = -I$(top_srcdir)/filters/blkreplay \
-	-I$(top_srcdir)/tools/blkreplay
+	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/utils/why.c
+fuzz_crash_state_CPPFLAGS = -I$(top_srcdir)/common/blklog \
+	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
+	-I$(top_srcdir)/common/utils
 fuzz_crash_state_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_crash_state_LDFLAGS = $(FUZZ_CFLAGS)

@@ -27,13 +27,10 @@ reset (void)
 {
   size_t i;
 
-  for (i = 0; i < nnames; i++)
-    free (names[i]);
-  free (names);
-  free (reqs);
-  names = NULL;
-  reqs = NULL;
-  nnames = nreqs = cap = 0;
+  for (i = 0; i < names.len; i++)
+    free (names.ptr[i]);
+  name_vector_reset (&names);
+  ireq_vector_reset (&reqs);
 }
 
 int
@@ -53,12 +50,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     read_fio (fp, "fuzz");
   fclose (fp);
   /* What the parsers promise the log writer. */
-  for (i = 0; i < nreqs; i++) {
-    if (reqs[i].submit_ns > BLKLOG_TIME_MAX ||
-        reqs[i].complete_ns > BLKLOG_TIME_MAX ||
-        reqs[i].length > BLKLOG_IO_MAX ||
-        reqs[i].offset + reqs[i].length < reqs[i].offset ||
-        reqs[i].conn == 0 || reqs[i].conn > nnames)
+  for (i = 0; i < reqs.len; i++) {
+    if (reqs.ptr[i].submit_ns > BLKLOG_TIME_MAX ||
+        reqs.ptr[i].complete_ns > BLKLOG_TIME_MAX ||
+        reqs.ptr[i].length > BLKLOG_IO_MAX ||
+        reqs.ptr[i].offset + reqs.ptr[i].length < reqs.ptr[i].offset ||
+        reqs.ptr[i].conn == 0 || reqs.ptr[i].conn > names.len)
       abort ();
   }
   reset ();

@@ -2,8 +2,9 @@
 
 UNIT_TESTS += unit-blkreplay-log
 unit_blkreplay_log_SOURCES = unit-blkreplay-log.c
-unit_blkreplay_log_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/filters/blkreplay
-unit_blkreplay_log_LDADD = $(top_builddir)/filters/blkreplay/libblkreplaylog.la $(CRITERION_LIBS)
+unit_blkreplay_log_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/blklog
+unit_blkreplay_log_LDADD = $(top_builddir)/common/blklog/libblklog.la \
+	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
 
 SCRIPT_TESTS += \
 	test-blkreplay-roundtrip.sh \
@@ -26,8 +27,9 @@ UNIT_TESTS += unit-crash-model
 unit_crash_model_SOURCES = unit-crash-model.c \
 	../tools/blkreplay/crashmodel.c ../tools/blkreplay/crashmodel.h
 unit_crash_model_CPPFLAGS = $(AM_CPPFLAGS) \
-	-I$(top_srcdir)/filters/blkreplay -I$(top_srcdir)/tools/blkreplay
-unit_crash_model_LDADD = $(top_builddir)/filters/blkreplay/libblkreplaylog.la $(CRITERION_LIBS)
+	-I$(top_srcdir)/common/blklog -I$(top_srcdir)/tools/blkreplay
+unit_crash_model_LDADD = $(top_builddir)/common/blklog/libblklog.la \
+	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
 
 SCRIPT_TESTS += \
 	test-blkreplay-crash-flush.sh \

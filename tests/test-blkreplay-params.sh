@@ -5,18 +5,25 @@ blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
 f="$(filter blkreplay)"
 
 expect_fail_nbdkit 'blkreplay-log=FILE is required' --filter="$f" memory 1M
-expect_fail_nbdkit "blkreplay-mode: unknown mode 'play'" --filter="$f" memory 1M \
+expect_fail_nbdkit "blkreplay-mode: unknown value 'play' \\(expected one of: record, replay\\)" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-mode=play
-expect_fail_nbdkit "blkreplay-data: unknown value 'some'" --filter="$f" memory 1M \
+expect_fail_nbdkit "blkreplay-data: unknown value 'some' \\(expected one of: none, hash, full\\)" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-data=some
-expect_fail_nbdkit "blkreplay-sync: unknown value 'often'" --filter="$f" memory 1M \
+expect_fail_nbdkit "blkreplay-sync: unknown value 'often' \\(expected one of: none, interval, always\\)" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-sync=often
 expect_fail_nbdkit "blkreplay-sync-interval: cannot parse '1 fortnight'" --filter="$f" \
   memory 1M blkreplay-log="$tmpdir/x" blkreplay-sync-interval='1 fortnight'
 expect_fail_nbdkit "blkreplay-queue: '1K' is too small" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-queue=1K
-expect_fail_nbdkit "blkreplay-divergence: unknown value 'maybe'" --filter="$f" \
+expect_fail_nbdkit "blkreplay-divergence: unknown value 'maybe' \\(expected one of: fail, warn\\)" --filter="$f" \
   memory 1M blkreplay-log="$tmpdir/x" blkreplay-divergence=maybe
+expect_fail_nbdkit "blkreplay-on-error: unknown value 'sometimes' \\(expected one of: fail, passthrough\\)" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-on-error=sometimes
+# A misspelt parameter is refused by the filter, not passed to the plugin.
+expect_fail_nbdkit "blkreplay-verbose: unknown blkreplay filter parameter \\(valid: blkreplay-log, blkreplay-mode, blkreplay-data, blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, blkreplay-on-error, blkreplay-divergence, blkreplay-order-timeout" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-verbose=1
+expect_fail_nbdkit "blkreplay-queue: cannot parse 'lots'" --filter="$f" memory 1M \
+  blkreplay-log="$tmpdir/x" blkreplay-queue=lots
 expect_fail_nbdkit "cannot create '$tmpdir/no/such/dir/log'" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/no/such/dir/log"
 expect_fail_nbdkit "$tmpdir/missing: No such file" --filter="$f" memory 1M \
@@ -36,7 +43,7 @@ t "unknown command 'replay'" replay x
 t 'Usage' run
 t "not a blkreplay log" dump "$tmpdir/garbage"
 t "$tmpdir/missing: No such file" stats "$tmpdir/missing"
-t "--timing: unknown value 'slow'" run "$tmpdir/garbage" nbd://x --timing=slow
+t "--timing: unknown value 'slow' (expected one of: fast, recorded, scale=X)" run "$tmpdir/garbage" nbd://x --timing=slow
 t "--timing: cannot parse '-1'" run "$tmpdir/garbage" nbd://x --timing=scale=-1
 t "--queue-depth: cannot parse '0'" run "$tmpdir/garbage" nbd://x --queue-depth=0
 t "import needs one of" import -o "$tmpdir/o"

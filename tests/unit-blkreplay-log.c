@@ -1,4 +1,4 @@
-/* Unit tests: the blkreplay log format (filters/blkreplay/replaylog.c)
+/* Unit tests: the blkreplay log format (common/blklog/replaylog.c)
  * and its checksums (crc32c.c).
  */
 #include <config.h>
@@ -330,4 +330,60 @@ Test (log, times_bounded)
                       BLKLOG_TIME_MAX);
   cr_assert_eq (blklog_parse_record (buf, n, &r, &used, why, sizeof why),
                 BLKLOG_OK, "%s", why);
+}
+
+/* blklog_load: the whole log as arrays; a truncated file loads its
+ * whole records, a corrupt one is refused with the path in the text.
+ */
+Test (log, load_whole)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf);
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path);
+  struct blklog_log log;
+
+  cr_assert (fd >= 0);
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), 0, "%s", why);
+  cr_assert_eq (log.truncated, 0);
+  cr_assert_eq (log.rd.header.export_size, 1 << 20);
+  cr_assert_str_eq (log.rd.header.creator, "unit test");
+  cr_assert_eq (log.nconns, 1);
+  cr_assert_eq (log.conns[0].id, 7);
+  cr_assert_eq (log.conns[0].open_ns, 10);
+  cr_assert_eq (log.conns[0].close_ns, 200);
+  cr_assert_str_eq (log.conns[0].name, "disk");
+  cr_assert_eq (log.nreqs, 2);
+  cr_assert_eq (log.reqs[0].id, 1);
+  cr_assert_eq (log.reqs[0].op, BLKLOG_WRITE);
+  cr_assert_eq (log.reqs[0].flags, BLKLOG_F_FUA);
+  cr_assert_eq (log.reqs[0].payload, BLKLOG_PAYLOAD_DATA);
+  cr_assert (log.reqs[0].data != NULL && log.reqs[0].data[0] == 1);
+  cr_assert_eq (log.reqs[1].seq, 1);
+  cr_assert_eq (log.reqs[1].error, 5);
+  blklog_free (&log);
+  blklog_free (&log);           /* idempotent */
+
+  /* Cut inside the last record: the requests still load. */
+  cr_assert_eq (ftruncate (fd, (off_t) len - 3), 0);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), 0, "%s", why);
+  cr_assert_eq (log.truncated, 1);
+  cr_assert_eq (log.nreqs, 2);
+  cr_assert_eq (log.conns[0].close_ns, 0);
+  cr_assert (strstr (log.rd.why, "truncated") != NULL);
+  blklog_free (&log);
+
+  /* A flipped byte in a record body: refused, naming the file. */
+  buf[len - 10] ^= 0xff;
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), -1);
+  cr_assert (strncmp (why, path, strlen (path)) == 0, "%s", why);
+  cr_assert (strstr (why, "checksum mismatch") != NULL, "%s", why);
+  cr_assert_eq (log.nreqs, 0);
+  close (fd);
+  unlink (path);
+
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), -1);
+  cr_assert (strstr (why, "No such file") != NULL, "%s", why);
 }

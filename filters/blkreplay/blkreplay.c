@@ -12,6 +12,10 @@
  * - the log writer's queue: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
  * - per-connection handles: owned by their connection.
+ *
+ * Errors name what is at fault first: the parameter ("blkreplay-data:
+ * unknown value ...", "blkreplay-log: cannot create ..." for the log
+ * file), otherwise the filter ("blkreplay: ...").
  */
 #include <config.h>
 
@@ -25,14 +29,16 @@
 #include <nbdkit-filter.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "crc32c.h"
 #include "duration.h"
+#include "enum-param.h"
 #include "recorder.h"
 #include "replayer.h"
 #include "replaylog.h"
 
 /* -D blkreplay.verbose=1: a debug line per recorded request. */
-__attribute__ ((visibility ("default"))) int blkreplay_debug_verbose;
+NBDKIT_DLL_PUBLIC int blkreplay_debug_verbose = 0;
 
 enum mode { MODE_RECORD, MODE_REPLAY };
 
@@ -64,33 +70,38 @@ struct handle {
   char *exportname;
 };
 
-static inline uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* ---- configuration ---- */
+
+static const struct blk_enum_name modes[] = {
+  { "record", MODE_RECORD }, { "replay", MODE_REPLAY }, { NULL },
+};
+static const struct blk_enum_name data_modes[] = {
+  { "none", BLKLOG_DATA_NONE }, { "hash", BLKLOG_DATA_HASH },
+  { "full", BLKLOG_DATA_FULL }, { NULL },
+};
+static const struct blk_enum_name sync_modes[] = {
+  { "none", REC_SYNC_NONE }, { "interval", REC_SYNC_INTERVAL },
+  { "always", REC_SYNC_ALWAYS }, { NULL },
+};
+/* blkreplay-on-error= and blkreplay-divergence=: 1 = fail. */
+static const struct blk_enum_name on_error_modes[] = {
+  { "fail", 1 }, { "passthrough", 0 }, { NULL },
+};
+static const struct blk_enum_name divergence_modes[] = {
+  { "fail", 1 }, { "warn", 0 }, { NULL },
+};
 
 static int
 blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   const char *key, const char *value)
 {
   char why[256];
+  int v;
 
   if (strcmp (key, "blkreplay-mode") == 0) {
-    if (strcmp (value, "record") == 0)
-      mode = MODE_RECORD;
-    else if (strcmp (value, "replay") == 0)
-      mode = MODE_REPLAY;
-    else {
-      nbdkit_error ("%s: unknown mode '%s' (use record or replay)",
-                    key, value);
-      return -1;
-    }
+    if (blk_parse_enum (key, value, modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
+    mode = v;
     return 0;
   }
   if (strcmp (key, "blkreplay-log") == 0) {
@@ -99,31 +110,15 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return log_path == NULL ? -1 : 0;
   }
   if (strcmp (key, "blkreplay-data") == 0) {
-    if (strcmp (value, "none") == 0)
-      data_mode = BLKLOG_DATA_NONE;
-    else if (strcmp (value, "hash") == 0)
-      data_mode = BLKLOG_DATA_HASH;
-    else if (strcmp (value, "full") == 0)
-      data_mode = BLKLOG_DATA_FULL;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use none, hash or full)",
-                    key, value);
-      return -1;
-    }
+    if (blk_parse_enum (key, value, data_modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
+    data_mode = (uint32_t) v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync") == 0) {
-    if (strcmp (value, "none") == 0)
-      sync_mode = REC_SYNC_NONE;
-    else if (strcmp (value, "interval") == 0)
-      sync_mode = REC_SYNC_INTERVAL;
-    else if (strcmp (value, "always") == 0)
-      sync_mode = REC_SYNC_ALWAYS;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use none, interval or always)",
-                    key, value);
-      return -1;
-    }
+    if (blk_parse_enum (key, value, sync_modes, &v, why, sizeof why) == -1)
+      goto bad_enum;
+    sync_mode = v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync-interval") == 0 ||
@@ -143,8 +138,10 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
   }
   if (strcmp (key, "blkreplay-queue") == 0) {
     queue_bytes = nbdkit_parse_size (value);
-    if (queue_bytes == -1)
+    if (queue_bytes == -1) {
+      nbdkit_error ("%s: cannot parse '%s' (a size, e.g. 16M)", key, value);
       return -1;
+    }
     if (queue_bytes < 65536) {
       nbdkit_error ("%s: '%s' is too small (at least 64K)", key, value);
       return -1;
@@ -152,29 +149,33 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return 0;
   }
   if (strcmp (key, "blkreplay-on-error") == 0) {
-    if (strcmp (value, "fail") == 0)
-      on_error_fail = 1;
-    else if (strcmp (value, "passthrough") == 0)
-      on_error_fail = 0;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use fail or passthrough)",
-                    key, value);
-      return -1;
-    }
+    if (blk_parse_enum (key, value, on_error_modes, &on_error_fail,
+                        why, sizeof why) == -1)
+      goto bad_enum;
     return 0;
   }
   if (strcmp (key, "blkreplay-divergence") == 0) {
-    if (strcmp (value, "fail") == 0)
-      divergence_fail = 1;
-    else if (strcmp (value, "warn") == 0)
-      divergence_fail = 0;
-    else {
-      nbdkit_error ("%s: unknown value '%s' (use fail or warn)", key, value);
-      return -1;
-    }
+    if (blk_parse_enum (key, value, divergence_modes, &divergence_fail,
+                        why, sizeof why) == -1)
+      goto bad_enum;
     return 0;
   }
+  if (strncmp (key, "blkreplay-", 10) == 0) {
+    /* A typo must not reach the plugin, which may ignore it. */
+    nbdkit_error ("%s: unknown blkreplay filter parameter (valid: "
+                  "blkreplay-log, blkreplay-mode, blkreplay-data, "
+                  "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
+                  "blkreplay-on-error, blkreplay-divergence, "
+                  "blkreplay-order-timeout; see nbdkit-blkreplay-filter(1))",
+                  key);
+    return -1;
+  }
   return next (nxdata, key, value);
+
+ bad_enum:
+  /* blk_parse_enum's text names the key, the value and the words. */
+  nbdkit_error ("%s", why);
+  return -1;
 }
 
 static void
@@ -256,7 +257,7 @@ blkreplay_get_ready (int thread_model)
 {
   char why[768];
 
-  base_ns = now_ns ();
+  base_ns = blk_mono_ns ();
   if (mode == MODE_REPLAY) {
     struct replay_config c = {
       .path = log_path,
@@ -370,7 +371,7 @@ blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
   memset (&r, 0, sizeof r);
   r.type = BLKLOG_CONN_OPEN;
   r.conn = h->conn;
-  r.time_ns = now_ns () - base_ns;
+  r.time_ns = blk_mono_ns () - base_ns;
   r.export_size = h->size;
   r.readonly = readonly != 0;
   r.name = h->exportname;
@@ -400,7 +401,7 @@ blkreplay_finalize (nbdkit_next *next, void *handle)
     memset (&r, 0, sizeof r);
     r.type = BLKLOG_CONN_CLOSE;
     r.conn = h->conn;
-    r.time_ns = now_ns () - base_ns;
+    r.time_ns = blk_mono_ns () - base_ns;
     if (!recorder_failed () && recorder_append (&r, h->size) == -1)
       report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
   }
@@ -452,7 +453,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.offset = offset;
   rec.length = length;
   rec.submit_ns = t0;
-  rec.complete_ns = now_ns () - base_ns;
+  rec.complete_ns = blk_mono_ns () - base_ns;
   rec.error = r == -1 ? (uint32_t) (*err ? *err : EIO) : 0;
   rec.payload = BLKLOG_PAYLOAD_NONE;
   rec.hash = 0;
@@ -502,90 +503,171 @@ settle (void)
   nanosleep (&ts, NULL);
 }
 
-/* Runs CALL (which sets r and *err) in the current mode. */
-#define BLKREPLAY_DO(op, count, offset, flags, rbuf, wbuf, call)        \
-  do {                                                                  \
-    struct handle *h_ = handle;                                         \
-    int r;                                                              \
-    if (mode == MODE_RECORD) {                                          \
-      uint64_t id_ = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED); \
-      uint64_t t0_ = now_ns () - base_ns;                               \
-      int lerr_ = recorder_failed ();                                   \
-      if (lerr_) {                                                      \
-        /* The log failed: refuse (fail), or run unrecorded. */         \
-        report_loss (id_);                                              \
-        if (on_error_fail) {                                            \
-          *err = lerr_;                                                 \
-          return -1;                                                    \
-        }                                                               \
-        return (call);                                                  \
-      }                                                                 \
-      r = (call);                                                       \
-      if (record_request (h_, id_, (op), (flags), (offset), (count),    \
-                          t0_, r, err, (rbuf), (wbuf)) == -1) {         \
-        /* Not recorded: never acknowledged as a success (fail). */     \
-        if (on_error_fail)                                              \
-          r = -1;                                                       \
-      }                                                                 \
-    }                                                                   \
-    else {                                                              \
-      struct replay_req rq_;                                            \
-      replayer_begin (&rq_, h_->conn, (op), log_flags ((op), (flags)),  \
-                      (offset), (count), (wbuf));                       \
-      if (rq_.skip) {                                                   \
-        r = -1;                                                         \
-        *err = rq_.err;                                                 \
-      }                                                                 \
-      else                                                              \
-        r = (call);                                                     \
-      replayer_end (&rq_, r == -1 ? *err : 0, r == 0 ? (rbuf) : NULL);  \
-      if (rq_.waited)                                                   \
-        settle ();                                                      \
-      if (r == 0 && rq_.skip) {                                         \
-        *err = rq_.err;                                                 \
-        r = -1;                                                         \
-      }                                                                 \
-    }                                                                   \
-    return r;                                                           \
-  } while (0)
+/* What request_begin decided (bits of its result, for the callback
+ * and request_end).  Kept in a register, not in struct request: the
+ * mode is decided once per request, and a flag stored in a structure
+ * whose address escapes to the replayer costs loads and stores on
+ * every request (measured with bench/bench-blkreplay.sh).
+ */
+#define REQ_RUN     1           /* call next->OP */
+#define REQ_RECORD  2           /* record mode: write its record after */
+#define REQ_REPLAY  4           /* replay mode: replayer_end after */
 
+/* One request on its way through the filter, between request_begin
+ * and request_end.  Lives on the callback's stack.  The request itself
+ * (op, flags, offset, length, buffers) is passed to both rather than
+ * copied here, for the same reason.
+ */
+struct request {
+  uint64_t id, t0;              /* record mode: id, submission time */
+  struct replay_req rq;         /* replay mode */
+};
+
+/* The bookkeeping before next->OP, shared by the request callbacks.
+ * The result has REQ_RUN if the callback is to call next->OP;
+ * without it the request fails with *ERR (set here): the log failed
+ * under blkreplay-on-error=fail, or the replay reproduces a recorded
+ * error or refuses a divergent request.
+ */
+static inline unsigned
+request_begin (struct handle *h, struct request *q, unsigned op,
+               uint32_t flags, uint64_t offset, uint64_t length,
+               const void *wbuf, int *err)
+{
+  if (mode == MODE_RECORD) {
+    int lerr;
+
+    q->id = __atomic_add_fetch (&next_id, 1, __ATOMIC_RELAXED);
+    q->t0 = blk_mono_ns () - base_ns;
+    lerr = recorder_failed ();
+    if (lerr) {
+      /* The log failed: refuse (fail), or run unrecorded. */
+      report_loss (q->id);
+      if (on_error_fail) {
+        *err = lerr;
+        return 0;
+      }
+      return REQ_RUN;
+    }
+    return REQ_RUN | REQ_RECORD;
+  }
+  replayer_begin (&q->rq, h->conn, op, log_flags (op, flags), offset, length,
+                  wbuf);
+  if (q->rq.skip) {
+    *err = q->rq.err;
+    return REQ_REPLAY;
+  }
+  return REQ_RUN | REQ_REPLAY;
+}
+
+/* The bookkeeping after next->OP, for the same request and ACT as
+ * request_begin.  R is what next->OP returned (-1 with *ERR if it
+ * failed or was not called); RBUF is a read's buffer.  Returns what
+ * the callback returns.
+ */
+static inline int
+request_end (struct handle *h, struct request *q, unsigned act, unsigned op,
+             uint32_t flags, uint64_t offset, uint64_t length,
+             const void *rbuf, const void *wbuf, int r, int *err)
+{
+  if (act & REQ_RECORD) {
+    if (record_request (h, q->id, op, flags, offset, length, q->t0, r, err,
+                        rbuf, wbuf) == -1 &&
+        on_error_fail)
+      r = -1;                   /* not recorded: never acknowledged */
+    return r;
+  }
+  if (act & REQ_REPLAY) {
+    replayer_end (&q->rq, r == -1 ? *err : 0, r == 0 ? rbuf : NULL);
+    if (q->rq.waited)
+      settle ();
+    if (r == 0 && q->rq.skip) {
+      *err = q->rq.err;
+      r = -1;
+    }
+  }
+  return r;
+}
+
+/* Each callback: request_begin, next->OP if it says so, and
+ * request_end decides what the client gets.
+ */
 static int
 blkreplay_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_READ, count, offset, flags, buf, NULL,
-                next->pread (next, buf, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_READ, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->pread (next, buf, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_READ, flags, offset, count,
+                      buf, NULL, r, err);
 }
 
 static int
 blkreplay_pwrite (nbdkit_next *next, void *handle, const void *buf,
                   uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_WRITE, count, offset, flags, NULL, buf,
-                next->pwrite (next, buf, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_WRITE, flags, offset, count, buf,
+                       err);
+  if (act & REQ_RUN)
+    r = next->pwrite (next, buf, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_WRITE, flags, offset, count,
+                      NULL, buf, r, err);
 }
 
 static int
 blkreplay_zero (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_ZERO, count, offset, flags, NULL, NULL,
-                next->zero (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_ZERO, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->zero (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_ZERO, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_trim (nbdkit_next *next, void *handle, uint32_t count,
                 uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_TRIM, count, offset, flags, NULL, NULL,
-                next->trim (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_TRIM, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->trim (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_TRIM, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_FLUSH, 0, 0, flags, NULL, NULL,
-                next->flush (next, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_FLUSH, flags, 0, 0, NULL, err);
+  if (act & REQ_RUN)
+    r = next->flush (next, flags, err);
+  return request_end (handle, &q, act, BLKLOG_FLUSH, flags, 0, 0,
+                      NULL, NULL, r, err);
 }
 
 static int
@@ -593,16 +675,32 @@ blkreplay_extents (nbdkit_next *next, void *handle, uint32_t count,
                    uint64_t offset, uint32_t flags,
                    struct nbdkit_extents *extents, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_EXTENTS, count, offset, flags, NULL, NULL,
-                next->extents (next, count, offset, flags, extents, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_EXTENTS, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->extents (next, count, offset, flags, extents, err);
+  return request_end (handle, &q, act, BLKLOG_EXTENTS, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static int
 blkreplay_cache (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags, int *err)
 {
-  BLKREPLAY_DO (BLKLOG_CACHE, count, offset, flags, NULL, NULL,
-                next->cache (next, count, offset, flags, err));
+  struct request q;
+  unsigned act;
+  int r = -1;
+
+  act = request_begin (handle, &q, BLKLOG_CACHE, flags, offset, count, NULL,
+                       err);
+  if (act & REQ_RUN)
+    r = next->cache (next, count, offset, flags, err);
+  return request_end (handle, &q, act, BLKLOG_CACHE, flags, offset, count,
+                      NULL, NULL, r, err);
 }
 
 static struct nbdkit_filter filter = {

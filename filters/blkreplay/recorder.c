@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "recorder.h"
 
 static struct recorder_config cfg;
@@ -81,15 +82,6 @@ static unsigned space_waiters;      /* producers waiting for a taken buffer */
 static uint64_t header_size_val;
 static struct recorder_loss loss;   /* valid when failed */
 static pthread_t writer;
-
-static uint64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 int
 recorder_open (const struct recorder_config *c)
@@ -283,7 +275,7 @@ write_batch_locked (int sync)
 static void *
 writer_thread (void *arg)
 {
-  uint64_t last_sync = mono_ns ();
+  uint64_t last_sync = blk_mono_ns ();
 
   pthread_mutex_lock (&q_lock);
   for (;;) {
@@ -299,7 +291,7 @@ writer_thread (void *arg)
       if (stop && !writing && cur_len == 0)
         break;
       if (dirty && cfg.sync == REC_SYNC_INTERVAL && !writing &&
-          mono_ns () >= last_sync + cfg.interval_ns) {
+          blk_mono_ns () >= last_sync + cfg.interval_ns) {
         sync_due = 1;
         break;
       }
@@ -307,10 +299,9 @@ writer_thread (void *arg)
       if (!(dirty && cfg.sync == REC_SYNC_INTERVAL))
         pthread_cond_wait (&q_data, &q_lock);
       else {
-        struct timespec ts;
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
         dl = last_sync + cfg.interval_ns;
-        ts.tv_sec = (time_t) (dl / 1000000000u);
-        ts.tv_nsec = (long) (dl % 1000000000u);
+        blk_timespec_add_ns (&ts, dl);
         writer_timed = 1;
         pthread_cond_timedwait (&q_data, &q_lock, &ts);
         writer_timed = 0;
@@ -333,7 +324,7 @@ writer_thread (void *arg)
       int r;
       pthread_mutex_unlock (&q_lock);
       r = fdatasync (fd);
-      last_sync = mono_ns ();
+      last_sync = blk_mono_ns ();
       pthread_mutex_lock (&q_lock);
       if (r == -1) {
         loss.err = errno;
@@ -375,11 +366,7 @@ append_header_locked (uint64_t export_size)
 
   memset (&h, 0, sizeof h);
   h.export_size = export_size;
-  {
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    h.created_ns = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-  }
+  h.created_ns = blk_real_ns ();
   h.data_mode = cfg.data_mode;
   strncpy (h.creator, cfg.creator, BLKLOG_CREATOR_MAX);
   n = blklog_header_size (&h);

@@ -29,21 +29,17 @@
 #include <nbdkit-filter.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "crc32c.h"
 #include "replayer.h"
 #include "replaylog.h"
 
 extern int blkreplay_debug_verbose;   /* blkreplay.c, -D blkreplay.verbose */
 
-struct rrec {
-  uint64_t id, conn, offset, length;
-  uint32_t flags, error;
-  uint8_t op, payload;
-  uint64_t hash;
-};
-
 static struct replay_config cfg;
-static struct rrec *recs;           /* log (= completion) order */
+static struct blklog_log rlog;      /* blklog_load: stays loaded */
+static const struct blklog_req *recs;  /* = rlog.reqs, log (= completion)
+                                        * order */
 static size_t nrecs;
 static size_t *by_key;              /* sorted by op, offset, length, id */
 static size_t *by_id;               /* sorted by id */
@@ -58,8 +54,8 @@ static uint64_t ndiverged, nmatched, nunexpected;
 static int
 key_cmp (const void *a, const void *b)
 {
-  const struct rrec *x = &recs[*(const size_t *) a];
-  const struct rrec *y = &recs[*(const size_t *) b];
+  const struct blklog_req *x = &recs[*(const size_t *) a];
+  const struct blklog_req *y = &recs[*(const size_t *) b];
 
   if (x->op != y->op) return x->op < y->op ? -1 : 1;
   if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
@@ -79,44 +75,17 @@ id_cmp (const void *a, const void *b)
 int
 replayer_load (const struct replay_config *c, char *why, size_t whylen)
 {
-  struct blklog_reader rd;
-  struct blklog_record r;
-  size_t cap = 0, i;
+  size_t i;
   pthread_condattr_t attr;
-  int ret;
 
   cfg = *c;
-  if (blklog_open (&rd, cfg.path, why, whylen) == -1)
+  if (blklog_load (&rlog, cfg.path, why, whylen) == -1)
     return -1;
-  while ((ret = blklog_next (&rd, &r)) == 1) {
-    if (r.type != BLKLOG_REQUEST)
-      continue;
-    if (nrecs == cap) {
-      struct rrec *n;
-      cap = cap ? cap * 2 : 1024;
-      n = realloc (recs, cap * sizeof *recs);
-      if (n == NULL) {
-        snprintf (why, whylen, "out of memory");
-        blklog_close (&rd);
-        return -1;
-      }
-      recs = n;
-    }
-    recs[nrecs++] = (struct rrec) {
-      .id = r.id, .conn = r.conn, .offset = r.offset, .length = r.length,
-      .flags = r.flags, .error = r.error, .op = r.op, .payload = r.payload,
-      .hash = r.hash,
-    };
-  }
-  if (ret == -1) {
-    snprintf (why, whylen, "%s: %s", cfg.path, rd.why);
-    blklog_close (&rd);
-    return -1;
-  }
-  if (rd.truncated)
+  if (rlog.truncated)
     nbdkit_error ("blkreplay-log: %s: %s; replaying the whole records",
-                  cfg.path, rd.why);
-  blklog_close (&rd);
+                  cfg.path, rlog.rd.why);
+  recs = rlog.reqs;
+  nrecs = rlog.nreqs;
 
   by_key = malloc ((nrecs + 1) * sizeof *by_key);
   by_id = malloc ((nrecs + 1) * sizeof *by_id);
@@ -148,7 +117,7 @@ group_start (unsigned op, uint64_t offset, uint64_t length)
 
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    const struct rrec *m = &recs[by_key[mid]];
+    const struct blklog_req *m = &recs[by_key[mid]];
     int less = m->op != op ? m->op < op :
       m->offset != offset ? m->offset < offset : m->length < length;
     if (less)
@@ -157,7 +126,7 @@ group_start (unsigned op, uint64_t offset, uint64_t length)
       hi = mid;
   }
   if (lo < nrecs) {
-    const struct rrec *m = &recs[by_key[lo]];
+    const struct blklog_req *m = &recs[by_key[lo]];
     if (m->op == op && m->offset == offset && m->length == length)
       return lo;
   }
@@ -210,7 +179,7 @@ replayer_begin (struct replay_req *rq, uint64_t conn, unsigned op,
 {
   char d[160], e[160];
   size_t g, slot;
-  const struct rrec *rec;
+  const struct blklog_req *rec;
   /* Hash outside the lock: concurrent requests must not queue on it. */
   uint64_t h = wbuf ? blkhash64 (wbuf, length) : 0;
   LOCK_GUARD (&rp_lock);
@@ -287,9 +256,9 @@ void
 replayer_end (struct replay_req *rq, int err, const void *rbuf)
 {
   char d[160];
-  const struct rrec *rec;
+  const struct blklog_req *rec;
   struct timespec dl;
-  uint64_t t, h = 0;
+  uint64_t h = 0;
 
   if (rq->idx < 0)
     return;
@@ -322,14 +291,11 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   }
 
   /* Complete in the recorded order. */
-  clock_gettime (CLOCK_MONOTONIC, &dl);
-  t = (uint64_t) dl.tv_nsec + cfg.order_timeout_ns;
-  dl.tv_sec += (time_t) (t / 1000000000u);
-  dl.tv_nsec = (long) (t % 1000000000u);
+  dl = blk_deadline (CLOCK_MONOTONIC, cfg.order_timeout_ns);
   rq->waited = next_done < (size_t) rq->idx;
   while (next_done < (size_t) rq->idx) {
     if (pthread_cond_timedwait (&rp_cond, &rp_lock, &dl) == ETIMEDOUT) {
-      const struct rrec *w = &recs[next_done];
+      const struct blklog_req *w = &recs[next_done];
       if (next_done < (size_t) rq->idx && !done[next_done]) {
         diverge_locked ("request #%" PRIu64 " waited for #%" PRIu64
                         " (%s), which the recording completed first, but "
@@ -360,7 +326,7 @@ void
 replayer_finish (void)
 {
   size_t i, left = 0;
-  const struct rrec *first = NULL;
+  const struct blklog_req *first = NULL;
   char d[160];
   LOCK_GUARD (&rp_lock);
 
@@ -387,7 +353,7 @@ replayer_finish (void)
 void
 replayer_free (void)
 {
-  free (recs);
+  blklog_free (&rlog);
   free (by_key);
   free (by_id);
   free (grp_used);

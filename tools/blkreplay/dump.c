@@ -13,6 +13,7 @@
 #include "crc32c.h"
 #include "replaylog.h"
 #include "tool.h"
+#include "vector.h"
 
 static void
 json_string (FILE *fp, const char *s, size_t len)
@@ -68,26 +69,21 @@ print_header (const struct blklog_header *h, int json)
  * export (the log keeps the name once, in the connection record).
  */
 struct cname { uint64_t conn; const char *name; uint16_t len; };
-static struct cname *cnames;
-static size_t ncnames;
+DEFINE_VECTOR_TYPE (cname_vector, struct cname);
+static cname_vector cnames = empty_vector;
 
 static void
 remember_name (const struct blklog_record *r)
 {
-  struct cname *n = realloc (cnames, (ncnames + 1) * sizeof *n);
-
-  if (n == NULL)
-    return;                     /* only the convenience is lost */
-  cnames = n;
-  cnames[ncnames++] = (struct cname) { r->conn, r->name, r->name_len };
+  /* On failure only the convenience is lost. */
+  (void) cname_vector_append (&cnames, (struct cname) { r->conn, r->name,
+                                                        r->name_len });
 }
 
 static void
 forget_names (void)
 {
-  free (cnames);
-  cnames = NULL;
-  ncnames = 0;
+  cname_vector_reset (&cnames);
 }
 
 static const struct cname *
@@ -95,9 +91,9 @@ name_of (uint64_t conn)
 {
   size_t i;
 
-  for (i = ncnames; i-- > 0; )
-    if (cnames[i].conn == conn)
-      return &cnames[i];
+  for (i = cnames.len; i-- > 0; )
+    if (cnames.ptr[i].conn == conn)
+      return &cnames.ptr[i];
   return NULL;
 }
 

@@ -19,8 +19,10 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "clock-ns.h"
 #include "replaylog.h"
 #include "tool.h"
+#include "vector.h"
 
 struct ireq {
   uint64_t conn, offset, length, submit_ns, complete_ns;
@@ -29,44 +31,37 @@ struct ireq {
   int done;                     /* blkparse: completion seen */
 };
 
-static struct ireq *reqs;
-static size_t nreqs, cap;
-static char **names;            /* connection i+1's file or device */
-static size_t nnames;
+DEFINE_VECTOR_TYPE (ireq_vector, struct ireq);
+DEFINE_VECTOR_TYPE (name_vector, char *);
+static ireq_vector reqs = empty_vector;
+static name_vector names = empty_vector;  /* connection i+1's file or
+                                            * device */
 
 static struct ireq *
 add_req (void)
 {
-  if (nreqs == cap) {
-    struct ireq *n;
-    cap = cap ? cap * 2 : 1024;
-    n = realloc (reqs, cap * sizeof *n);
-    if (n == NULL) {
-      fprintf (stderr, "blkreplay: out of memory\n");
-      exit (EXIT_USAGE);
-    }
-    reqs = n;
+  if (ireq_vector_append (&reqs, (struct ireq) { .conn = 0 }) == -1) {
+    fprintf (stderr, "blkreplay: out of memory\n");
+    exit (EXIT_USAGE);
   }
-  memset (&reqs[nreqs], 0, sizeof reqs[nreqs]);
-  return &reqs[nreqs++];
+  return &reqs.ptr[reqs.len - 1];
 }
 
 static uint64_t
 conn_of (const char *name)
 {
   size_t i;
-  char **n;
+  char *copy;
 
-  for (i = 0; i < nnames; i++)
-    if (strcmp (names[i], name) == 0)
+  for (i = 0; i < names.len; i++)
+    if (strcmp (names.ptr[i], name) == 0)
       return i + 1;
-  n = realloc (names, (nnames + 1) * sizeof *n);
-  if (n == NULL || (n[nnames] = strdup (name)) == NULL) {
+  copy = strdup (name);
+  if (copy == NULL || name_vector_append (&names, copy) == -1) {
     fprintf (stderr, "blkreplay: out of memory\n");
     exit (EXIT_USAGE);
   }
-  names = n;
-  return ++nnames;
+  return names.len;
 }
 
 /* fio's iolog: "fio version 2 iolog" or "fio version 3 iolog". */
@@ -238,8 +233,8 @@ read_blkparse (FILE *fp, const char *path)
     else if (strcmp (act, "C") == 0) {
       /* The oldest open request with the same place completes. */
       uint64_t c = conn_of (dev);
-      for (i = 0; i < nreqs; i++) {
-        struct ireq *r = &reqs[i];
+      for (i = 0; i < reqs.len; i++) {
+        struct ireq *r = &reqs.ptr[i];
         if (!r->done && r->conn == c && r->op == op &&
             r->offset == sector * 512 && r->length == nsect * 512 &&
             r->submit_ns <= t) {
@@ -312,37 +307,33 @@ cmd_import (int argc, char **argv)
   fclose (fp);
   if (ret == -1)
     return EXIT_USAGE;
-  if (nreqs == 0) {
+  if (reqs.len == 0) {
     fprintf (stderr, "blkreplay: %s: no requests found\n", in);
     return EXIT_USAGE;
   }
 
-  order = malloc (nreqs * sizeof *order);
+  order = malloc (reqs.len * sizeof *order);
   if (order == NULL) {
     fprintf (stderr, "blkreplay: out of memory\n");
     return EXIT_USAGE;
   }
-  for (i = 0; i < nreqs; i++) {
-    order[i] = &reqs[i];
-    if (reqs[i].offset + reqs[i].length > maxend)
-      maxend = reqs[i].offset + reqs[i].length;
-    if (reqs[i].submit_ns < t0)
-      t0 = reqs[i].submit_ns;
+  for (i = 0; i < reqs.len; i++) {
+    order[i] = &reqs.ptr[i];
+    if (reqs.ptr[i].offset + reqs.ptr[i].length > maxend)
+      maxend = reqs.ptr[i].offset + reqs.ptr[i].length;
+    if (reqs.ptr[i].submit_ns < t0)
+      t0 = reqs.ptr[i].submit_ns;
   }
   if (size != -1 && (uint64_t) size < maxend) {
     fprintf (stderr, "blkreplay: --size=%" PRId64 " is smaller than the "
              "highest offset used (%" PRIu64 ")\n", size, maxend);
     return EXIT_USAGE;
   }
-  qsort (order, nreqs, sizeof *order, complete_cmp);
+  qsort (order, reqs.len, sizeof *order, complete_cmp);
 
   memset (&h, 0, sizeof h);
   h.export_size = size != -1 ? (uint64_t) size : maxend;
-  {
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    h.created_ns = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-  }
+  h.created_ns = blk_real_ns ();
   h.data_mode = BLKLOG_DATA_NONE;
   snprintf (h.creator, sizeof h.creator, "blkreplay %s import --%s %s",
             PACKAGE_VERSION, fio ? "fio-iolog" : "blkparse", in);
@@ -350,7 +341,7 @@ cmd_import (int argc, char **argv)
     fprintf (stderr, "blkreplay: %s: %s\n", out, strerror (errno));
     return EXIT_USAGE;
   }
-  for (i = 0; i < nnames; i++) {
+  for (i = 0; i < names.len; i++) {
     memset (&r, 0, sizeof r);
     r.type = BLKLOG_CONN_OPEN;
     r.conn = i + 1;
@@ -358,11 +349,11 @@ cmd_import (int argc, char **argv)
     if (blklog_writer_add (&w, &r) == -1)
       goto werr;
   }
-  for (i = 0; i < nreqs; i++) {
+  for (i = 0; i < reqs.len; i++) {
     const struct ireq *q = order[i];
     memset (&r, 0, sizeof r);
     r.type = BLKLOG_REQUEST;
-    r.id = (uint64_t) (q - reqs) + 1;   /* submission order */
+    r.id = (uint64_t) (q - reqs.ptr) + 1;   /* submission order */
     r.conn = q->conn;
     r.op = q->op;
     r.flags = q->flags;
@@ -373,11 +364,11 @@ cmd_import (int argc, char **argv)
     if (blklog_writer_add (&w, &r) == -1)
       goto werr;
   }
-  for (i = 0; i < nnames; i++) {
+  for (i = 0; i < names.len; i++) {
     memset (&r, 0, sizeof r);
     r.type = BLKLOG_CONN_CLOSE;
     r.conn = i + 1;
-    r.time_ns = nreqs ? order[nreqs - 1]->complete_ns - t0 : 0;
+    r.time_ns = reqs.len ? order[reqs.len - 1]->complete_ns - t0 : 0;
     if (blklog_writer_add (&w, &r) == -1)
       goto werr;
   }
@@ -386,7 +377,7 @@ cmd_import (int argc, char **argv)
     return EXIT_USAGE;
   }
   printf ("blkreplay: wrote %zu requests on %zu connection%s to %s\n",
-          nreqs, nnames, nnames == 1 ? "" : "s", out);
+          reqs.len, names.len, names.len == 1 ? "" : "s", out);
   free (order);
   return 0;
 

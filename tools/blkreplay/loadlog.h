@@ -1,4 +1,6 @@
-/* blkreplay tool: a whole log loaded into arrays (loadlog.c). */
+/* blkreplay tool: loading a whole log, with the tool's messages
+ * (loadlog.c).  The loader itself is common/blklog's blklog_load.
+ */
 #ifndef BLKREPLAY_TOOL_LOADLOG_H
 #define BLKREPLAY_TOOL_LOADLOG_H
 
@@ -7,37 +9,19 @@
 
 #include "replaylog.h"
 
-struct tl_conn {
-  uint64_t id;
-  uint64_t open_ns, close_ns;   /* close_ns: 0 if never closed */
-  uint64_t export_size;
-  int readonly;
-  char *name;
-};
-
-struct tl_req {
-  uint64_t id, conn, offset, length, submit_ns, complete_ns, hash;
-  uint32_t flags, error;
-  uint8_t op, payload;
-  const unsigned char *data;    /* into the mapped log, or NULL */
-  size_t seq;                   /* position in the log (completion order) */
-};
-
-struct tl_log {
-  struct blklog_reader rd;      /* stays mapped: tl_req.data points in */
-  struct tl_conn *conns;
-  size_t nconns;
-  struct tl_req *reqs;          /* in log order */
-  size_t nreqs;
-  int truncated;
-};
-
-/* Loads PATH.  A truncated log loads its whole records and prints a
- * note on stderr; a corrupt one is an error.  -1 after printing the
- * error (prefixed with PROG).
+/* The tool's earlier names of the loader's types, for code written
+ * against them; new code uses the blklog_ names.
  */
-extern int tl_load (struct tl_log *log, const char *path);
-extern void tl_free (struct tl_log *log);
+#define tl_log blklog_log
+#define tl_conn blklog_conn
+#define tl_req blklog_req
+
+/* Loads PATH with blklog_load.  A truncated log loads its whole
+ * records and prints a note on stderr; a corrupt one is an error.
+ * -1 after printing the error (prefixed with the program name).
+ */
+extern int tl_load (struct blklog_log *log, const char *path);
+extern void tl_free (struct blklog_log *log);
 
 /* Human-readable sizes and durations, into BUF. */
 extern const char *tl_size (uint64_t bytes, char *buf, size_t len);

@@ -32,10 +32,13 @@
 
 #include <libnbd.h>
 
+#include "clock-ns.h"
 #include "crashimg.h"
 #include "crc32c.h"
+#include "enum-param.h"
 #include "loadlog.h"
 #include "tool.h"
+#include "vector.h"
 
 #define NBUCKETS 40             /* latency histogram: 2^i ns buckets */
 /* The longest schedule --timing=recorded/scale accepts: 30 days. */
@@ -49,7 +52,7 @@ struct conn {
 };
 
 struct slot {
-  struct tl_req *req;
+  struct blklog_req *req;
   struct conn *conn;
   void *buf;                    /* owned read or pattern buffer */
   uint64_t t_start;
@@ -73,12 +76,12 @@ reads_only (unsigned op)
  * is then the recorded one whatever the server's timing.
  */
 static int
-conflicts (const struct tl_req *r)
+conflicts (const struct blklog_req *r)
 {
   const struct slot *s;
 
   for (s = inflight_head; s; s = s->next) {
-    const struct tl_req *q = s->req;
+    const struct blklog_req *q = s->req;
     if (r->op == BLKLOG_FLUSH || q->op == BLKLOG_FLUSH)
       return 1;
     if (reads_only (r->op) && reads_only (q->op))
@@ -95,73 +98,65 @@ conflicts (const struct tl_req *r)
  * read still is.
  */
 struct range { uint64_t lo, hi; };
-static struct range *dirty;
-static size_t ndirty, dirty_cap;
+DEFINE_VECTOR_TYPE (range_vector, struct range);
+static range_vector dirty = empty_vector;
 
 static int
 dirty_overlaps (uint64_t lo, uint64_t hi)
 {
-  size_t a = 0, b = ndirty;
+  size_t a = 0, b = dirty.len;
 
   /* First range ending after lo. */
   while (a < b) {
     size_t m = a + (b - a) / 2;
-    if (dirty[m].hi <= lo)
+    if (dirty.ptr[m].hi <= lo)
       a = m + 1;
     else
       b = m;
   }
-  return a < ndirty && dirty[a].lo < hi;
+  return a < dirty.len && dirty.ptr[a].lo < hi;
 }
 
 static void
 dirty_add (uint64_t lo, uint64_t hi)
 {
-  size_t a = 0, b = ndirty, first, last;
+  size_t a = 0, b = dirty.len, first, last;
 
   if (lo >= hi)
     return;
   /* Ranges touching [lo, hi) are [first, last). */
   while (a < b) {
     size_t m = a + (b - a) / 2;
-    if (dirty[m].hi < lo)
+    if (dirty.ptr[m].hi < lo)
       a = m + 1;
     else
       b = m;
   }
   first = last = a;
-  while (last < ndirty && dirty[last].lo <= hi) {
-    if (dirty[last].lo < lo) lo = dirty[last].lo;
-    if (dirty[last].hi > hi) hi = dirty[last].hi;
+  while (last < dirty.len && dirty.ptr[last].lo <= hi) {
+    if (dirty.ptr[last].lo < lo) lo = dirty.ptr[last].lo;
+    if (dirty.ptr[last].hi > hi) hi = dirty.ptr[last].hi;
     last++;
   }
   if (first == last) {
-    if (ndirty == dirty_cap) {
-      struct range *n;
-      dirty_cap = dirty_cap ? dirty_cap * 2 : 64;
-      n = realloc (dirty, dirty_cap * sizeof *n);
-      if (n == NULL) {
-        fprintf (stderr, "blkreplay: out of memory\n");
-        exit (EXIT_USAGE);
-      }
-      dirty = n;
+    if (range_vector_insert (&dirty, (struct range) { lo, hi },
+                             first) == -1) {
+      fprintf (stderr, "blkreplay: out of memory\n");
+      exit (EXIT_USAGE);
     }
-    memmove (&dirty[first + 1], &dirty[first],
-             (ndirty - first) * sizeof *dirty);
-    ndirty++;
+    return;
   }
-  else {
-    memmove (&dirty[first + 1], &dirty[last],
-             (ndirty - last) * sizeof *dirty);
-    ndirty -= last - first - 1;
-  }
-  dirty[first].lo = lo;
-  dirty[first].hi = hi;
+  /* Merge: [first, last) become one range at first. */
+  memmove (&dirty.ptr[first + 1], &dirty.ptr[last],
+           (dirty.len - last) * sizeof *dirty.ptr);
+  dirty.len -= last - first - 1;
+  dirty.ptr[first].lo = lo;
+  dirty.ptr[first].hi = hi;
 }
 
 /* The replay (one, file-scope: the callbacks reach it through slots). */
-static struct tl_log log_;
-static struct tl_req **by_id;   /* submission order */
+static struct blklog_log log_;
+static struct blklog_req **by_id;   /* submission order */
 static size_t *need;            /* per by_id: completions needed first */
 static size_t *cpos;            /* per log seq: position in completion order */
 static unsigned char *cdone;    /* per completion-order position */
@@ -175,15 +170,6 @@ static char first_bad[768];
 static uint64_t hist[NBUCKETS];
 static uint64_t op_count[BLKLOG_OP__MAX], op_bytes[BLKLOG_OP__MAX];
 static int verify_reads = 1, verify_results = 1;
-
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
 
 /* What errno an NBD client sees for an errno the server returned. */
 static int
@@ -203,7 +189,7 @@ wire_errno (int e)
 }
 
 static const char *
-describe (const struct tl_req *r, char *buf, size_t len)
+describe (const struct blklog_req *r, char *buf, size_t len)
 {
   char f[64];
 
@@ -219,11 +205,11 @@ describe (const struct tl_req *r, char *buf, size_t len)
 }
 
 static void
-mismatch (const struct tl_req *r, const char *fmt, ...)
+mismatch (const struct blklog_req *r, const char *fmt, ...)
   __attribute__ ((format (printf, 2, 3)));
 
 static void
-mismatch (const struct tl_req *r, const char *fmt, ...)
+mismatch (const struct blklog_req *r, const char *fmt, ...)
 {
   char d[256], m[400];
   va_list ap;
@@ -243,8 +229,8 @@ mismatch (const struct tl_req *r, const char *fmt, ...)
 static void
 finish (struct slot *s, int err)
 {
-  struct tl_req *r = s->req;
-  uint64_t lat = now_ns () - s->t_start;
+  struct blklog_req *r = s->req;
+  uint64_t lat = blk_mono_ns () - s->t_start;
   unsigned b = 0;
   size_t p;
 
@@ -311,7 +297,7 @@ find_conn (uint64_t id)
 }
 
 static void
-issue (struct tl_req *r, struct conn *c)
+issue (struct blklog_req *r, struct conn *c)
 {
   struct slot *s = calloc (1, sizeof *s);
   nbd_completion_callback cb = { .callback = completion_cb, .user_data = s };
@@ -341,7 +327,7 @@ issue (struct tl_req *r, struct conn *c)
     op_bytes[r->op] += r->length;
   c->inflight++;
   issued++;
-  s->t_start = now_ns ();
+  s->t_start = blk_mono_ns ();
 
   /* Operations the server cannot do are skipped (counted, reported),
    * not failed: the replay target may lack e.g. trim.
@@ -416,8 +402,8 @@ issue (struct tl_req *r, struct conn *c)
 static int
 by_id_cmp (const void *a, const void *b)
 {
-  const struct tl_req *x = *(struct tl_req *const *) a;
-  const struct tl_req *y = *(struct tl_req *const *) b;
+  const struct blklog_req *x = *(struct blklog_req *const *) a;
+  const struct blklog_req *y = *(struct blklog_req *const *) b;
 
   return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -425,8 +411,8 @@ by_id_cmp (const void *a, const void *b)
 static int
 by_complete_cmp (const void *a, const void *b)
 {
-  const struct tl_req *x = *(struct tl_req *const *) a;
-  const struct tl_req *y = *(struct tl_req *const *) b;
+  const struct blklog_req *x = *(struct blklog_req *const *) a;
+  const struct blklog_req *y = *(struct blklog_req *const *) b;
 
   if (x->complete_ns != y->complete_ns)
     return x->complete_ns < y->complete_ns ? -1 : 1;
@@ -463,6 +449,14 @@ print_histogram (FILE *fp)
   }
 }
 
+/* --timing= words, as the replay speed factor (scale).  scale=X is
+ * parsed before the table is consulted; its entry only names it in
+ * the error.
+ */
+static const struct blk_enum_name timings[] = {
+  { "fast", 0 }, { "recorded", 1 }, { "scale=X", -1 }, { NULL },
+};
+
 int
 cmd_run (int argc, char **argv)
 {
@@ -471,7 +465,7 @@ cmd_run (int argc, char **argv)
   unsigned qd_override = 0;
   int progress = isatty (2), json = 0, ai, status, dry_run = 0;
   size_t i, ni = 0;
-  struct tl_req **corder = NULL;
+  struct blklog_req **corder = NULL;
   uint64_t start, first_submit = UINT64_MAX, last_progress = 0, elapsed;
   struct pollfd *fds = NULL;
   int any_unrecorded_write = 0, recorded_exports = 0;
@@ -479,11 +473,7 @@ cmd_run (int argc, char **argv)
 
   for (ai = 1; ai < argc; ai++) {
     const char *a = argv[ai];
-    if (strcmp (a, "--timing=fast") == 0)
-      scale = 0;
-    else if (strcmp (a, "--timing=recorded") == 0)
-      scale = 1;
-    else if (strncmp (a, "--timing=scale=", 15) == 0) {
+    if (strncmp (a, "--timing=scale=", 15) == 0) {
       char *end;
       scale = strtod (a + 15, &end);
       if (*end || !(scale > 0) || !isfinite (scale)) {
@@ -494,9 +484,14 @@ cmd_run (int argc, char **argv)
       }
     }
     else if (strncmp (a, "--timing=", 9) == 0) {
-      fprintf (stderr, "blkreplay: --timing: unknown value '%s' (use "
-               "recorded, fast or scale=X)\n", a + 9);
-      return EXIT_USAGE;
+      char why[256];
+      int v;
+      if (blk_parse_enum ("--timing", a + 9, timings, &v,
+                          why, sizeof why) == -1) {
+        fprintf (stderr, "blkreplay: %s\n", why);
+        return EXIT_USAGE;
+      }
+      scale = v;
     }
     else if (strncmp (a, "--queue-depth=", 14) == 0) {
       char *end;
@@ -671,14 +666,14 @@ cmd_run (int argc, char **argv)
     }
   }
 
-  start = now_ns ();
+  start = blk_mono_ns ();
   while (completed < log_.nreqs) {
     int timeout = -1, n;
     uint64_t t;
 
     /* Issue what may go now. */
     while (ni < log_.nreqs) {
-      struct tl_req *r = by_id[ni];
+      struct blklog_req *r = by_id[ni];
       struct conn *c = find_conn (r->conn);
       if (qd_override ? c->inflight >= qd_override || conflicts (r)
           : prefix < need[ni])
@@ -686,7 +681,7 @@ cmd_run (int argc, char **argv)
       if (scale > 0) {
         /* Checked above: the product is at most REPLAY_PACED_MAX. */
         uint64_t due = start + (uint64_t) ((double) (r->submit_ns - first_submit) * scale);
-        t = now_ns ();
+        t = blk_mono_ns ();
         if (t < due) {
           uint64_t ms = (due - t + 999999) / 1000000;
           timeout = ms > 1000 ? 1000 : (int) ms;
@@ -735,7 +730,7 @@ cmd_run (int argc, char **argv)
       }
     }
     if (progress) {
-      t = now_ns ();
+      t = blk_mono_ns ();
       if (t - last_progress >= 250000000) {
         fprintf (stderr, "\rblkreplay: %zu/%zu requests (%zu%%), %" PRIu64
                  " mismatches ", completed, log_.nreqs,
@@ -744,7 +739,7 @@ cmd_run (int argc, char **argv)
       }
     }
   }
-  elapsed = now_ns () - start;
+  elapsed = blk_mono_ns () - start;
   if (progress)
     fprintf (stderr, "\r%60s\r", "");
 
@@ -806,14 +801,12 @@ cmd_run (int argc, char **argv)
   free (cdone);
   free (conns);
   free (fds);
-  free (dirty);
   by_id = NULL;
   need = NULL;
   cpos = NULL;
   cdone = NULL;
   conns = NULL;
-  dirty = NULL;
-  ndirty = dirty_cap = 0;
+  range_vector_reset (&dirty);
   tl_free (&log_);
   return status;
 }

@@ -75,7 +75,7 @@ size_bucket (uint64_t len)
 int
 cmd_stats (int argc, char **argv)
 {
-  struct tl_log log;
+  struct blklog_log log;
   uint64_t count[BLKLOG_OP__MAX] = { 0 }, bytes[BLKLOG_OP__MAX] = { 0 };
   uint64_t sizes[NSIZES] = { 0 }, errors = 0, t0 = UINT64_MAX, t1 = 0;
   uint64_t lo = UINT64_MAX, hi = 0, rd_b, wr_b, all_b;
@@ -112,7 +112,7 @@ cmd_stats (int argc, char **argv)
     return EXIT_USAGE;
   }
   for (i = 0; i < log.nreqs; i++) {
-    const struct tl_req *q = &log.reqs[i];
+    const struct blklog_req *q = &log.reqs[i];
     count[q->op]++;
     if (q->op != BLKLOG_FLUSH)
       bytes[q->op] += q->length;

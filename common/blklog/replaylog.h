@@ -142,6 +142,48 @@ extern int blklog_open (struct blklog_reader *rd, const char *path,
 extern int blklog_next (struct blklog_reader *rd, struct blklog_record *r);
 extern void blklog_close (struct blklog_reader *rd);
 
+/* ---- a whole log, loaded (load.c) ---- */
+
+/* What the filter's replay mode and the blkreplay tool work from: the
+ * header, the connections and the requests as arrays, in log order.
+ */
+struct blklog_conn {
+  uint64_t id;
+  uint64_t open_ns, close_ns;   /* close_ns: 0 if never closed */
+  uint64_t export_size;
+  int readonly;
+  char *name;                   /* NUL-terminated copy */
+};
+
+struct blklog_req {
+  uint64_t id, conn, offset, length, submit_ns, complete_ns, hash;
+  uint32_t flags, error;
+  uint8_t op, payload;
+  const unsigned char *data;    /* into the mapped log, or NULL */
+  size_t seq;                   /* position in the log (completion order) */
+};
+
+struct blklog_log {
+  struct blklog_reader rd;      /* stays mapped: blklog_req.data points
+                                 * in; rd.header is the log's header */
+  struct blklog_conn *conns;
+  size_t nconns;
+  struct blklog_req *reqs;      /* in log order */
+  size_t nreqs;
+  int truncated;                /* the file ends inside a record: the
+                                 * whole records are loaded, rd.why says
+                                 * where it stops */
+};
+
+/* Maps PATH, checks the header and every record.  A truncated log
+ * loads (LOG->truncated); a corrupt one, an unreadable one or a lack
+ * of memory is -1 with "PATH: ..." in WHY.  The caller reports.
+ */
+extern int blklog_load (struct blklog_log *log, const char *path,
+                        char *why, size_t whylen);
+/* Frees and unmaps; idempotent (LOG is zeroed). */
+extern void blklog_free (struct blklog_log *log);
+
 /* ---- a simple buffered file writer (the tool's import) ---- */
 
 struct blklog_writer {

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byte-order.h"
 #include "crc32c.h"
 #include "replaylog.h"
+#include "why.h"
 
 static const char *const op_names[BLKLOG_OP__MAX] = {
   "read", "write", "zero", "trim", "flush", "extents", "cache"
@@ -70,79 +71,6 @@ blklog_flags_str (uint32_t flags, char *buf, size_t len)
   return buf;
 }
 
-/* ---- little-endian helpers ---- */
-
-static inline unsigned char *
-put8 (unsigned char *p, uint8_t v)
-{
-  *p = v;
-  return p + 1;
-}
-
-static inline unsigned char *
-put16 (unsigned char *p, uint16_t v)
-{
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-  v = __builtin_bswap16 (v);
-#endif
-  memcpy (p, &v, 2);            /* one store: encoding is on the I/O path */
-  return p + 2;
-}
-
-static inline unsigned char *
-put32 (unsigned char *p, uint32_t v)
-{
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-  v = __builtin_bswap32 (v);
-#endif
-  memcpy (p, &v, 4);
-  return p + 4;
-}
-
-static inline unsigned char *
-put64 (unsigned char *p, uint64_t v)
-{
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-  v = __builtin_bswap64 (v);
-#endif
-  memcpy (p, &v, 8);
-  return p + 8;
-}
-
-static inline uint16_t
-get16 (const unsigned char *p)
-{
-  return (uint16_t) (p[0] | (p[1] << 8));
-}
-
-static inline uint32_t
-get32 (const unsigned char *p)
-{
-  return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-    ((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-static inline uint64_t
-get64 (const unsigned char *p)
-{
-  return (uint64_t) get32 (p) | ((uint64_t) get32 (p + 4) << 32);
-}
-
-static void say (char *why, size_t whylen, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
-
-static void
-say (char *why, size_t whylen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (whylen == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (why, whylen, fmt, ap);
-  va_end (ap);
-}
-
 /* ---- header ---- */
 
 size_t
@@ -160,15 +88,15 @@ blklog_encode_header (unsigned char *buf, const struct blklog_header *h)
 
   memcpy (p, BLKLOG_MAGIC, 8);
   p += 8;
-  p = put32 (p, BLKLOG_VERSION);
-  p = put32 (p, (uint32_t) total);
-  p = put64 (p, h->export_size);
-  p = put64 (p, h->created_ns);
-  p = put32 (p, h->data_mode);
-  p = put16 (p, (uint16_t) clen);
+  p = blk_store_le32 (p, BLKLOG_VERSION);
+  p = blk_store_le32 (p, (uint32_t) total);
+  p = blk_store_le64 (p, h->export_size);
+  p = blk_store_le64 (p, h->created_ns);
+  p = blk_store_le32 (p, h->data_mode);
+  p = blk_store_le16 (p, (uint16_t) clen);
   memcpy (p, h->creator, clen);
   p += clen;
-  put32 (p, crc32c (buf, total - 4));
+  blk_store_le32 (p, crc32c (buf, total - 4));
   return total;
 }
 
@@ -180,53 +108,54 @@ blklog_parse_header (const unsigned char *buf, size_t len,
 
   if (len < 8 || memcmp (buf, BLKLOG_MAGIC, 8) != 0) {
     if (len < 8 && memcmp (buf, BLKLOG_MAGIC, len) == 0) {
-      say (why, whylen, "the header is cut short (%zu of at least %d bytes)",
-           len, BLKLOG_HEADER_FIXED);
+      blk_why (why, whylen,
+               "the header is cut short (%zu of at least %d bytes)",
+               len, BLKLOG_HEADER_FIXED);
       return BLKLOG_SHORT;
     }
-    say (why, whylen, "not a blkreplay log (no '%s' magic at offset 0)",
-         BLKLOG_MAGIC);
+    blk_why (why, whylen, "not a blkreplay log (no '%s' magic at offset 0)",
+             BLKLOG_MAGIC);
     return BLKLOG_BAD;
   }
   if (len < 16) {
-    say (why, whylen, "the header is cut short (%zu of at least %d bytes)",
-         len, BLKLOG_HEADER_FIXED);
+    blk_why (why, whylen, "the header is cut short (%zu of at least %d bytes)",
+             len, BLKLOG_HEADER_FIXED);
     return BLKLOG_SHORT;
   }
-  h->version = get32 (buf + 8);
+  h->version = blk_load_le32 (buf + 8);
   if (h->version != BLKLOG_VERSION) {
-    say (why, whylen, "log format version %" PRIu32 " is not supported "
-         "(this build reads version %d)", h->version, BLKLOG_VERSION);
+    blk_why (why, whylen, "log format version %" PRIu32 " is not supported "
+             "(this build reads version %d)", h->version, BLKLOG_VERSION);
     return BLKLOG_BAD;
   }
-  total = get32 (buf + 12);
+  total = blk_load_le32 (buf + 12);
   if (total < BLKLOG_HEADER_FIXED ||
       total > BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX) {
-    say (why, whylen, "header length %zu is impossible", total);
+    blk_why (why, whylen, "header length %zu is impossible", total);
     return BLKLOG_BAD;
   }
   if (len < total) {
-    say (why, whylen, "the header is cut short (%zu of %zu bytes)",
-         len, total);
+    blk_why (why, whylen, "the header is cut short (%zu of %zu bytes)",
+             len, total);
     return BLKLOG_SHORT;
   }
-  clen = get16 (buf + 36);
+  clen = blk_load_le16 (buf + 36);
   if (clen + BLKLOG_HEADER_FIXED != total) {
-    say (why, whylen, "header length %zu does not match the creator "
-         "length %zu", total, clen);
+    blk_why (why, whylen, "header length %zu does not match the creator "
+             "length %zu", total, clen);
     return BLKLOG_BAD;
   }
-  if (crc32c (buf, total - 4) != get32 (buf + total - 4)) {
-    say (why, whylen, "header checksum mismatch (CRC32C 0x%08" PRIx32
-         ", stored 0x%08" PRIx32 ")", crc32c (buf, total - 4),
-         get32 (buf + total - 4));
+  if (crc32c (buf, total - 4) != blk_load_le32 (buf + total - 4)) {
+    blk_why (why, whylen, "header checksum mismatch (CRC32C 0x%08" PRIx32
+             ", stored 0x%08" PRIx32 ")", crc32c (buf, total - 4),
+             blk_load_le32 (buf + total - 4));
     return BLKLOG_BAD;
   }
-  h->export_size = get64 (buf + 16);
-  h->created_ns = get64 (buf + 24);
-  h->data_mode = get32 (buf + 32);
+  h->export_size = blk_load_le64 (buf + 16);
+  h->created_ns = blk_load_le64 (buf + 24);
+  h->data_mode = blk_load_le32 (buf + 32);
   if (h->data_mode > BLKLOG_DATA_FULL) {
-    say (why, whylen, "unknown data mode %" PRIu32, h->data_mode);
+    blk_why (why, whylen, "unknown data mode %" PRIu32, h->data_mode);
     return BLKLOG_BAD;
   }
   memcpy (h->creator, buf + 38, clen);
@@ -264,43 +193,43 @@ size_t
 blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
 {
   size_t body = body_size (r);
-  unsigned char *p = put32 (buf, (uint32_t) body);
+  unsigned char *p = blk_store_le32 (buf, (uint32_t) body);
 
-  p = put8 (p, r->type);
+  *p++ = r->type;
   switch (r->type) {
   case BLKLOG_CONN_OPEN:
-    p = put64 (p, r->conn);
-    p = put64 (p, r->time_ns);
-    p = put64 (p, r->export_size);
-    p = put8 (p, r->readonly);
-    p = put16 (p, r->name_len);
+    p = blk_store_le64 (p, r->conn);
+    p = blk_store_le64 (p, r->time_ns);
+    p = blk_store_le64 (p, r->export_size);
+    *p++ = r->readonly;
+    p = blk_store_le16 (p, r->name_len);
     if (r->name_len)
       memcpy (p, r->name, r->name_len);
     p += r->name_len;
     break;
   case BLKLOG_CONN_CLOSE:
-    p = put64 (p, r->conn);
-    p = put64 (p, r->time_ns);
+    p = blk_store_le64 (p, r->conn);
+    p = blk_store_le64 (p, r->time_ns);
     break;
   default:
-    p = put64 (p, r->id);
-    p = put64 (p, r->conn);
-    p = put8 (p, r->op);
-    p = put32 (p, r->flags);
-    p = put64 (p, r->offset);
-    p = put64 (p, r->length);
-    p = put64 (p, r->submit_ns);
-    p = put64 (p, r->complete_ns);
-    p = put32 (p, r->error);
-    p = put8 (p, r->payload);
+    p = blk_store_le64 (p, r->id);
+    p = blk_store_le64 (p, r->conn);
+    *p++ = r->op;
+    p = blk_store_le32 (p, r->flags);
+    p = blk_store_le64 (p, r->offset);
+    p = blk_store_le64 (p, r->length);
+    p = blk_store_le64 (p, r->submit_ns);
+    p = blk_store_le64 (p, r->complete_ns);
+    p = blk_store_le32 (p, r->error);
+    *p++ = r->payload;
     if (r->payload != BLKLOG_PAYLOAD_NONE)
-      p = put64 (p, r->hash);
+      p = blk_store_le64 (p, r->hash);
     if (r->payload == BLKLOG_PAYLOAD_DATA) {
       memcpy (p, r->data, r->length);
       p += r->length;
     }
   }
-  put32 (p, crc32c (buf, 4 + body));
+  blk_store_le32 (p, crc32c (buf, 4 + body));
   return 8 + body;
 }
 
@@ -313,21 +242,23 @@ blklog_parse_record (const unsigned char *buf, size_t len,
   uint32_t body, want;
 
   if (len < 4) {
-    say (why, whylen, "%zu bytes left, too few for a record's length", len);
+    blk_why (why, whylen, "%zu bytes left, too few for a record's length",
+             len);
     return BLKLOG_SHORT;
   }
-  body = get32 (buf);
+  body = blk_load_le32 (buf);
   if (body < 17 || body > BLKLOG_BODY_MAX) {
-    say (why, whylen, "record length %" PRIu32 " is impossible", body);
+    blk_why (why, whylen, "record length %" PRIu32 " is impossible", body);
     return BLKLOG_BAD;
   }
   if (len - 4 < (size_t) body + 4) {
-    say (why, whylen, "the record needs %" PRIu32 " bytes, the file has %zu",
-         body + 8, len);
+    blk_why (why, whylen,
+             "the record needs %" PRIu32 " bytes, the file has %zu",
+             body + 8, len);
     return BLKLOG_SHORT;
   }
-  if (crc32c (buf, 4 + (size_t) body) != get32 (buf + 4 + body)) {
-    say (why, whylen, "record checksum mismatch");
+  if (crc32c (buf, 4 + (size_t) body) != blk_load_le32 (buf + 4 + body)) {
+    blk_why (why, whylen, "record checksum mismatch");
     return BLKLOG_BAD;
   }
   b = buf + 4;
@@ -336,90 +267,92 @@ blklog_parse_record (const unsigned char *buf, size_t len,
   switch (r->type) {
   case BLKLOG_CONN_OPEN:
     if (body < 28) {
-      say (why, whylen, "connection record too short (%" PRIu32 " bytes)",
-           body);
+      blk_why (why, whylen, "connection record too short (%" PRIu32 " bytes)",
+               body);
       return BLKLOG_BAD;
     }
-    r->conn = get64 (b + 1);
-    r->time_ns = get64 (b + 9);
-    r->export_size = get64 (b + 17);
+    r->conn = blk_load_le64 (b + 1);
+    r->time_ns = blk_load_le64 (b + 9);
+    r->export_size = blk_load_le64 (b + 17);
     r->readonly = b[25];
-    r->name_len = get16 (b + 26);
+    r->name_len = blk_load_le16 (b + 26);
     if (r->time_ns > BLKLOG_TIME_MAX) {
-      say (why, whylen, "connection %" PRIu64 ": time %" PRIu64 " ns is out "
-           "of range", r->conn, r->time_ns);
+      blk_why (why, whylen, "connection %" PRIu64 ": time %" PRIu64
+               " ns is out of range", r->conn, r->time_ns);
       return BLKLOG_BAD;
     }
     if (r->readonly > 1 || r->name_len > BLKLOG_NAME_MAX ||
         body != 28u + r->name_len) {
-      say (why, whylen, "malformed connection record");
+      blk_why (why, whylen, "malformed connection record");
       return BLKLOG_BAD;
     }
     r->name = (const char *) b + 28;
     break;
   case BLKLOG_CONN_CLOSE:
     if (body != 17) {
-      say (why, whylen, "malformed disconnection record");
+      blk_why (why, whylen, "malformed disconnection record");
       return BLKLOG_BAD;
     }
-    r->conn = get64 (b + 1);
-    r->time_ns = get64 (b + 9);
+    r->conn = blk_load_le64 (b + 1);
+    r->time_ns = blk_load_le64 (b + 9);
     if (r->time_ns > BLKLOG_TIME_MAX) {
-      say (why, whylen, "connection %" PRIu64 ": time %" PRIu64 " ns is out "
-           "of range", r->conn, r->time_ns);
+      blk_why (why, whylen, "connection %" PRIu64 ": time %" PRIu64
+               " ns is out of range", r->conn, r->time_ns);
       return BLKLOG_BAD;
     }
     break;
   case BLKLOG_REQUEST:
     if (body < BLKLOG_REQ_FIXED) {
-      say (why, whylen, "request record too short (%" PRIu32 " bytes)",
-           body);
+      blk_why (why, whylen, "request record too short (%" PRIu32 " bytes)",
+               body);
       return BLKLOG_BAD;
     }
-    r->id = get64 (b + 1);
-    r->conn = get64 (b + 9);
+    r->id = blk_load_le64 (b + 1);
+    r->conn = blk_load_le64 (b + 9);
     r->op = b[17];
-    r->flags = get32 (b + 18);
-    r->offset = get64 (b + 22);
-    r->length = get64 (b + 30);
-    r->submit_ns = get64 (b + 38);
-    r->complete_ns = get64 (b + 46);
-    r->error = get32 (b + 54);
+    r->flags = blk_load_le32 (b + 18);
+    r->offset = blk_load_le64 (b + 22);
+    r->length = blk_load_le64 (b + 30);
+    r->submit_ns = blk_load_le64 (b + 38);
+    r->complete_ns = blk_load_le64 (b + 46);
+    r->error = blk_load_le32 (b + 54);
     r->payload = b[58];
     if (r->op >= BLKLOG_OP__MAX) {
-      say (why, whylen, "request %" PRIu64 ": unknown operation %u",
-           r->id, r->op);
+      blk_why (why, whylen, "request %" PRIu64 ": unknown operation %u",
+               r->id, r->op);
       return BLKLOG_BAD;
     }
     if (r->flags & ~BLKLOG_F__ALL) {
-      say (why, whylen, "request %" PRIu64 ": unknown flags 0x%" PRIx32,
-           r->id, r->flags);
+      blk_why (why, whylen, "request %" PRIu64 ": unknown flags 0x%" PRIx32,
+               r->id, r->flags);
       return BLKLOG_BAD;
     }
     if (r->length > ((r->op == BLKLOG_READ || r->op == BLKLOG_WRITE) ?
                      BLKLOG_IO_MAX : BLKLOG_LENGTH_MAX)) {
-      say (why, whylen, "request %" PRIu64 ": %s length %" PRIu64 " is "
-           "larger than any NBD request (at most %" PRIu64 " bytes)", r->id,
-           blklog_op_name (r->op), r->length,
-           (r->op == BLKLOG_READ || r->op == BLKLOG_WRITE) ?
-           BLKLOG_IO_MAX : BLKLOG_LENGTH_MAX);
+      blk_why (why, whylen, "request %" PRIu64 ": %s length %" PRIu64
+               " is larger than any NBD request (at most %" PRIu64 " bytes)",
+               r->id,
+               blklog_op_name (r->op), r->length,
+               (r->op == BLKLOG_READ || r->op == BLKLOG_WRITE) ?
+               BLKLOG_IO_MAX : BLKLOG_LENGTH_MAX);
       return BLKLOG_BAD;
     }
     if (r->submit_ns > BLKLOG_TIME_MAX || r->complete_ns > BLKLOG_TIME_MAX) {
-      say (why, whylen, "request %" PRIu64 ": time %" PRIu64 " ns is out of "
-           "range (at most %" PRIu64 " ns after the log started)", r->id,
-           r->submit_ns > BLKLOG_TIME_MAX ? r->submit_ns : r->complete_ns,
-           BLKLOG_TIME_MAX);
+      blk_why (why, whylen, "request %" PRIu64 ": time %" PRIu64
+               " ns is out of range (at most %" PRIu64
+               " ns after the log started)", r->id,
+               r->submit_ns > BLKLOG_TIME_MAX ? r->submit_ns : r->complete_ns,
+               BLKLOG_TIME_MAX);
       return BLKLOG_BAD;
     }
     if (r->offset + r->length < r->offset) {
-      say (why, whylen, "request %" PRIu64 ": offset + length overflows",
-           r->id);
+      blk_why (why, whylen, "request %" PRIu64 ": offset + length overflows",
+               r->id);
       return BLKLOG_BAD;
     }
     if (r->complete_ns < r->submit_ns) {
-      say (why, whylen, "request %" PRIu64 " completes before it was "
-           "submitted", r->id);
+      blk_why (why, whylen, "request %" PRIu64 " completes before it was "
+               "submitted", r->id);
       return BLKLOG_BAD;
     }
     switch (r->payload) {
@@ -431,35 +364,35 @@ blklog_parse_record (const unsigned char *buf, size_t len,
       break;
     case BLKLOG_PAYLOAD_DATA:
       if (r->op != BLKLOG_WRITE) {
-        say (why, whylen, "request %" PRIu64 ": payload data on a %s",
-             r->id, blklog_op_name (r->op));
+        blk_why (why, whylen, "request %" PRIu64 ": payload data on a %s",
+                 r->id, blklog_op_name (r->op));
         return BLKLOG_BAD;
       }
       want = BLKLOG_REQ_FIXED + 8 + (uint32_t) r->length;
       break;
     default:
-      say (why, whylen, "request %" PRIu64 ": unknown payload kind %u",
-           r->id, r->payload);
+      blk_why (why, whylen, "request %" PRIu64 ": unknown payload kind %u",
+               r->id, r->payload);
       return BLKLOG_BAD;
     }
     if (r->payload != BLKLOG_PAYLOAD_NONE && r->op != BLKLOG_READ &&
         r->op != BLKLOG_WRITE) {
-      say (why, whylen, "request %" PRIu64 ": payload on a %s",
-           r->id, blklog_op_name (r->op));
+      blk_why (why, whylen, "request %" PRIu64 ": payload on a %s",
+               r->id, blklog_op_name (r->op));
       return BLKLOG_BAD;
     }
     if (body != want) {
-      say (why, whylen, "request %" PRIu64 ": record length %" PRIu32
-           ", expected %" PRIu32, r->id, body, want);
+      blk_why (why, whylen, "request %" PRIu64 ": record length %" PRIu32
+               ", expected %" PRIu32, r->id, body, want);
       return BLKLOG_BAD;
     }
     if (r->payload != BLKLOG_PAYLOAD_NONE)
-      r->hash = get64 (b + BLKLOG_REQ_FIXED);
+      r->hash = blk_load_le64 (b + BLKLOG_REQ_FIXED);
     if (r->payload == BLKLOG_PAYLOAD_DATA)
       r->data = b + BLKLOG_REQ_FIXED + 8;
     break;
   default:
-    say (why, whylen, "unknown record type %u", r->type);
+    blk_why (why, whylen, "unknown record type %u", r->type);
     return BLKLOG_BAD;
   }
   *used = 8 + (size_t) body;
@@ -479,16 +412,16 @@ blklog_open (struct blklog_reader *rd, const char *path,
   memset (rd, 0, sizeof *rd);
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd == -1) {
-    say (why, whylen, "%s: %s", path, strerror (errno));
+    blk_why (why, whylen, "%s: %s", path, strerror (errno));
     return -1;
   }
   if (fstat (fd, &st) == -1) {
-    say (why, whylen, "%s: %s", path, strerror (errno));
+    blk_why (why, whylen, "%s: %s", path, strerror (errno));
     close (fd);
     return -1;
   }
   if (!S_ISREG (st.st_mode)) {
-    say (why, whylen, "%s: not a regular file", path);
+    blk_why (why, whylen, "%s: not a regular file", path);
     close (fd);
     return -1;
   }
@@ -496,7 +429,7 @@ blklog_open (struct blklog_reader *rd, const char *path,
   if (rd->size > 0) {
     void *m = mmap (NULL, rd->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
-      say (why, whylen, "%s: mmap: %s", path, strerror (errno));
+      blk_why (why, whylen, "%s: mmap: %s", path, strerror (errno));
       close (fd);
       return -1;
     }
@@ -507,9 +440,9 @@ blklog_open (struct blklog_reader *rd, const char *path,
                            rd->size, &rd->header, hwhy, sizeof hwhy);
   if (r != BLKLOG_OK) {
     if (rd->size == 0)
-      say (why, whylen, "%s: the file is empty (no header)", path);
+      blk_why (why, whylen, "%s: the file is empty (no header)", path);
     else
-      say (why, whylen, "%s: %s", path, hwhy);
+      blk_why (why, whylen, "%s: %s", path, hwhy);
     blklog_close (rd);
     return -1;
   }
@@ -536,15 +469,15 @@ blklog_next (struct blklog_reader *rd, struct blklog_record *r)
   }
   if (ret == BLKLOG_SHORT) {
     rd->truncated = 1;
-    snprintf (rd->why, sizeof rd->why,
-              "the log is truncated: %" PRIu64 " whole records read, the "
-              "last one ends at byte %zu, the file has %zu bytes (%s)",
-              rd->nrecords, rd->pos, rd->size, why);
+    blk_why (rd->why, sizeof rd->why,
+             "the log is truncated: %" PRIu64 " whole records read, the "
+             "last one ends at byte %zu, the file has %zu bytes (%s)",
+             rd->nrecords, rd->pos, rd->size, why);
     return 0;
   }
-  snprintf (rd->why, sizeof rd->why,
-            "corrupt record at byte %zu (after %" PRIu64 " whole records): "
-            "%s", rd->pos, rd->nrecords, why);
+  blk_why (rd->why, sizeof rd->why,
+           "corrupt record at byte %zu (after %" PRIu64 " whole records): "
+           "%s", rd->pos, rd->nrecords, why);
   return -1;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "byte-order.h"
 #include "crc32c.h"
 
 /* Reflected Castagnoli polynomial. */
@@ -50,18 +51,6 @@ crc32c_force_software (int yes)
   return was;
 }
 
-static inline uint64_t
-load_le64 (const unsigned char *p)
-{
-  uint64_t v;
-
-  memcpy (&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64 (v);
-#endif
-  return v;
-}
-
 static uint32_t
 sw_bytes (uint32_t c, const unsigned char *p, size_t len)
 {
@@ -91,15 +80,15 @@ hw_update (uint32_t c, const unsigned char *p, size_t len)
   uint64_t c64 = c;
 
   while (len >= 32) {
-    c64 = __builtin_ia32_crc32di (c64, load_le64 (p));
-    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 8));
-    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 16));
-    c64 = __builtin_ia32_crc32di (c64, load_le64 (p + 24));
+    c64 = __builtin_ia32_crc32di (c64, blk_load_le64 (p));
+    c64 = __builtin_ia32_crc32di (c64, blk_load_le64 (p + 8));
+    c64 = __builtin_ia32_crc32di (c64, blk_load_le64 (p + 16));
+    c64 = __builtin_ia32_crc32di (c64, blk_load_le64 (p + 24));
     p += 32;
     len -= 32;
   }
   while (len >= 8) {
-    c64 = __builtin_ia32_crc32di (c64, load_le64 (p));
+    c64 = __builtin_ia32_crc32di (c64, blk_load_le64 (p));
     p += 8;
     len -= 8;
   }
@@ -117,20 +106,20 @@ hw_hash (const unsigned char *p, size_t len)
   size_t n = len;
 
   while (n >= 64) {
-    s0 = __builtin_ia32_crc32di (s0, load_le64 (p));
-    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 8));
-    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 16));
-    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 24));
-    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 32));
-    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 40));
-    s0 = __builtin_ia32_crc32di (s0, load_le64 (p + 48));
-    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 56));
+    s0 = __builtin_ia32_crc32di (s0, blk_load_le64 (p));
+    s1 = __builtin_ia32_crc32di (s1, blk_load_le64 (p + 8));
+    s0 = __builtin_ia32_crc32di (s0, blk_load_le64 (p + 16));
+    s1 = __builtin_ia32_crc32di (s1, blk_load_le64 (p + 24));
+    s0 = __builtin_ia32_crc32di (s0, blk_load_le64 (p + 32));
+    s1 = __builtin_ia32_crc32di (s1, blk_load_le64 (p + 40));
+    s0 = __builtin_ia32_crc32di (s0, blk_load_le64 (p + 48));
+    s1 = __builtin_ia32_crc32di (s1, blk_load_le64 (p + 56));
     p += 64;
     n -= 64;
   }
   while (n >= 16) {
-    s0 = __builtin_ia32_crc32di (s0, load_le64 (p));
-    s1 = __builtin_ia32_crc32di (s1, load_le64 (p + 8));
+    s0 = __builtin_ia32_crc32di (s0, blk_load_le64 (p));
+    s1 = __builtin_ia32_crc32di (s1, blk_load_le64 (p + 8));
     p += 16;
     n -= 16;
   }
@@ -167,8 +156,8 @@ blkhash64 (const void *buf, size_t len)
     return hw_hash (p, len);
 #endif
   while (n >= 16) {
-    s0 = sw_u64 (s0, load_le64 (p));
-    s1 = sw_u64 (s1, load_le64 (p + 8));
+    s0 = sw_u64 (s0, blk_load_le64 (p));
+    s1 = sw_u64 (s1, blk_load_le64 (p + 8));
     p += 16;
     n -= 16;
   }
