@@ -101,3 +101,20 @@ expect_fail_nbdkit "blkdebug-strict: unknown value 'posix' \(expected one of: no
 # Without strict the same file is fine.
 start_nbdkit n --filter="$F" memory 1M blkdebug-config="$ext"
 stop_nbdkit n
+
+# Backend layer: the line names the plugin's I/O layer, so an injected
+# EIO is told apart from the plugin's own "write ... failed" report.
+if command -v qemu-io >/dev/null && command -v qemu-img >/dev/null; then
+  QCOW2="$(plugin qcow2)"
+  [ -e "$QCOW2" ] || fail "qcow2 plugin not built: $QCOW2"
+  qemu-img create -q -f qcow2 "$tmpdir/q.qcow2" 1M
+  start_nbdkit b --filter="$F" "$QCOW2" "$tmpdir/q.qcow2" blkdebug-layer=backend \
+    blkdebug-inject=event=cluster_alloc,iotype=write,errno=EIO
+  nbdsh -u "$(uri b)" -c '
+from nbdtest import outcome
+assert outcome(h.pwrite, b"x" * 512, 0) == "EIO"
+'
+  grep -Eq "blkdebug: injected EIO into write offset=[0-9]+ count=[0-9]+ layer=backend: rule 1 \(blkdebug-inject #1\), fired 1" "$(server_log b)" ||
+    { cat "$(server_log b)"; fail "backend-layer injection not logged"; }
+  stop_nbdkit b || true
+fi
