@@ -86,7 +86,7 @@ struct bd_rule {
   /* Run-time, owned by the engine (under its lock). */
   uint64_t matches;             /* requests that matched (before after=) */
   uint64_t fired;               /* times the action was taken */
-  /* Injection log rate limit (see blkdebug.c: log_injection). */
+  /* Injection log rate limit (engine.h: bd_log_admit). */
   uint64_t log_sec;             /* the second of the current window */
   uint32_t log_n;               /* lines logged in that second */
   uint64_t log_suppressed;      /* injections not logged since */
