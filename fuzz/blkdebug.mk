@@ -10,7 +10,8 @@ fuzz_blkdebug_rules_CPPFLAGS = -I$(top_srcdir)/common/utils \
 fuzz_blkdebug_rules_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDADD = -lm
-EXTRA_DIST += seeds/blkdebug-rules/file1 seeds/blkdebug-rules/file2 seeds/blkdebug-rules/inline1
+EXTRA_DIST += seeds/blkdebug-rules/file1 seeds/blkdebug-rules/file2 seeds/blkdebug-rules/inline1 \
+	seeds/blkdebug-rules/file3 seeds/blkdebug-rules/inline2
 
 # libFuzzer target of the control protocol (common/control: line
 # parser, --json, registry, replies) with blkdebug's commands, no socket.

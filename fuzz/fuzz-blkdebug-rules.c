@@ -24,6 +24,17 @@ check (const struct bd_rule *r)
   bd_rule_describe (r, line, sizeof line);
   if (memchr (line, '\0', sizeof line) == NULL)
     abort ();
+  /* blkdebug-strict=qemu: refuses exactly the rules that used an
+   * extension, with a message.
+   */
+  line[0] = '\0';
+  if (bd_rule_check_qemu (r, line, sizeof line) == -1) {
+    if (r->ext_key[0] == '\0' || line[0] == '\0' ||
+        memchr (line, '\0', sizeof line) == NULL)
+      abort ();
+  }
+  else if (r->ext_key[0] != '\0')
+    abort ();
 }
 
 int

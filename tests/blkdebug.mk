@@ -33,4 +33,5 @@ SCRIPT_TESTS += \
 	test-blkdebug-extras.sh \
 	test-blkdebug-report.sh \
 	test-blkdebug-blocksize.sh \
+	test-blkdebug-observe.sh \
 	test-control-blkctl.sh

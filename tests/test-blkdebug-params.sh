@@ -29,8 +29,8 @@ expect_fail_nbdkit "blkdebug-inject: .*unknown inject-error attribute 'erno'" \
   --filter="$F" memory 1M blkdebug-inject=event=read_aio,erno=5
 expect_fail_nbdkit "blkdebug-set-state: .*new_state: 'x' is not a state number" \
   --filter="$F" memory 1M blkdebug-set-state=event=read_aio,new_state=x
-expect_fail_nbdkit "blkdebug-inject: .*sector: '-1' is not a sector number" \
-  --filter="$F" memory 1M blkdebug-inject=event=read_aio,sector=-1
+expect_fail_nbdkit "blkdebug-inject: .*sector: '-2' is not a sector number \(512-byte units, or -1 for any sector\)" \
+  --filter="$F" memory 1M blkdebug-inject=event=read_aio,sector=-2
 expect_fail_nbdkit "blkdebug-layer: unknown value 'middle' .expected one of: client, backend." \
   --filter="$F" memory 1M blkdebug-layer=middle
 expect_fail_nbdkit "blkdebug-align: '3000' is not a power of two" \

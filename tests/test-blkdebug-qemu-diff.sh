@@ -135,6 +135,12 @@ sector = "8"
 errno = "5"' 'read 0 4096' 'read 0 8192' 'read 4096 512' 'read 4608 512' \
   'write 4096 512' 'write 0 4096'
 
+# QEMU's default written out: -1 is any sector.
+scenario sector-any '[inject-error]
+event = "read_aio"
+sector = "-1"
+errno = "5"' 'read 0 512' 'read 8192 4096' 'write 0 512'
+
 scenario set-state '[set-state]
 event = "read_aio"
 state = "1"

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -308,4 +309,76 @@ Test (engine, state_cache_bounded)
   bd_engine_event (e, BLK_EV_READ_AIO);   /* judged in 8 */
   cr_assert_eq (req (BD_IO_WRITE, 0, 512), 0);
   cr_assert_eq (req (BD_IO_FLUSH, 0, 0), ENOSPC);
+}
+
+/* The listing's fired= of a set-state rule: the times its new_state
+ * was applied.  (It stayed 0: only inject rules and breakpoints were
+ * counted.)
+ */
+Test (engine, set_state_fired)
+{
+  char *l;
+  unsigned n;
+
+  add (BD_SET_STATE, "event=read_aio,state=1,new_state=2");
+  add (BD_SET_STATE, "event=read_aio,state=1,new_state=3");
+  add (BD_SET_STATE, "event=read_aio,state=2,new_state=1");
+  bd_engine_event (e, BLK_EV_READ_AIO);         /* 1 -> 2 by rule 1 */
+  bd_engine_event (e, BLK_EV_READ_AIO);         /* 2 -> 1 by rule 3 */
+  bd_engine_event (e, BLK_EV_READ_AIO);         /* 1 -> 2 by rule 1 */
+  l = bd_engine_list (e, false, &n);
+  cr_assert_not_null (l);
+  cr_assert_eq (n, 3);
+  cr_assert (strstr (l, "1 set-state event=read_aio state=1 new_state=2 "
+                     "hits=2 fired=2") != NULL, "%s", l);
+  cr_assert (strstr (l, "2 set-state event=read_aio state=1 new_state=3 "
+                     "hits=2 fired=0") != NULL,
+             "a rule overridden by an earlier one did not act: %s", l);
+  cr_assert (strstr (l, "3 set-state event=read_aio state=2 new_state=1 "
+                     "hits=1 fired=1") != NULL, "%s", l);
+  free (l);
+}
+
+/* What the filter's injection log line is built from. */
+Test (engine, outcome_names_the_rule)
+{
+  struct bd_outcome o;
+  char why[512];
+  struct bd_rule *r = bd_parse_inline (BD_INJECT, "event=read_aio,errno=28",
+                                       "blkdebug-inject #1", why, sizeof why);
+
+  cr_assert_not_null (r);
+  cr_assert_eq (bd_engine_add (e, r), 1);
+  bd_engine_event (e, BLK_EV_READ_AIO);
+  cr_assert_eq (bd_engine_check (e, BD_IO_READ, 4096, 512, &o), 1);
+  cr_assert_eq (o.rule_id, 1);
+  cr_assert_eq (o.error, ENOSPC);
+  cr_assert_str_eq (o.origin, "blkdebug-inject #1");
+  cr_assert_eq (o.fired, 1);
+  cr_assert (o.log, "the first injection is logged");
+  cr_assert_eq (o.log_suppressed, 0);
+  cr_assert_eq (bd_engine_check (e, BD_IO_READ, 0, 512, &o), 1);
+  cr_assert_eq (o.fired, 2);
+}
+
+/* The rate limit: BD_LOG_BURST lines per second, then silence, then
+ * the first line of a later second reports what was left out.
+ */
+Test (engine, log_rate_limit)
+{
+  uint64_t sec = 0, supp = 0, report;
+  uint32_t n = 0;
+  int i;
+
+  for (i = 0; i < BD_LOG_BURST; i++) {
+    cr_assert (bd_log_admit (&sec, &n, &supp, 100, &report));
+    cr_assert_eq (report, 0);
+  }
+  for (i = 0; i < 7; i++)
+    cr_assert (!bd_log_admit (&sec, &n, &supp, 100, &report),
+               "over the burst within one second");
+  cr_assert (bd_log_admit (&sec, &n, &supp, 101, &report));
+  cr_assert_eq (report, 7, "the next second's first line counts them");
+  cr_assert (bd_log_admit (&sec, &n, &supp, 101, &report));
+  cr_assert_eq (report, 0, "and only once");
 }

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -243,5 +244,87 @@ Test (rules, describe_open_range)
   bd_rule_describe (r, line, sizeof line);
   cr_assert (strstr (line, " offset=314572800 to end") != NULL, "%s", line);
   cr_assert (strstr (line, "length=") == NULL, "%s", line);
+  bd_rule_free (r);
+}
+
+/* QEMU: sector = "-1" is its default, any sector. */
+Test (rules, sector_minus_one)
+{
+  char why[512];
+  bd_rule_list l = parse_ok ("[inject-error]\n"
+                             "event = \"read_aio\"\n"
+                             "sector = \"-1\"\n");
+  cr_assert_eq (l.ptr[0]->sector_offset, -1);
+  cr_assert_eq (bd_rule_check_qemu (l.ptr[0], why, sizeof why), 0,
+                "QEMU syntax: %s", why);
+  bd_list_free (&l);
+  parse_bad ("[inject-error]\nevent = \"read_aio\"\nsector = \"-2\"\n",
+             "t.cfg:3: sector: '-2' is not a sector number");
+}
+
+static void
+strict_bad (const char *text, const char *needle)
+{
+  char why[512] = "";
+  bd_rule_list l = parse_ok (text);
+  cr_assert_eq (l.len, 1);
+  cr_assert_eq (bd_rule_check_qemu (l.ptr[0], why, sizeof why), -1,
+                "accepted as QEMU's: %s", text);
+  cr_assert (strstr (why, needle) != NULL, "message '%s' lacks '%s'", why,
+             needle);
+  bd_list_free (&l);
+}
+
+/* blkdebug-strict=qemu: the attribute and its line are named. */
+Test (rules, strict_qemu)
+{
+  char why[512] = "";
+  bd_rule_list l = parse_ok ("[inject-error]\n"
+                             "event = \"write_aio\"\n"
+                             "errno = \"28\"\n"
+                             "sector = \"8\"\n"
+                             "once = \"on\"\n"
+                             "immediately = \"off\"\n"
+                             "iotype = \"write\"\n"
+                             "state = \"2\"\n"
+                             "[set-state]\n"
+                             "event = \"l2_load\"\n"
+                             "state = \"1\"\n"
+                             "new_state = \"2\"\n");
+  for (size_t i = 0; i < l.len; i++)
+    cr_assert_eq (bd_rule_check_qemu (l.ptr[i], why, sizeof why), 0,
+                  "rule %zu is QEMU's: %s", i, why);
+  bd_list_free (&l);
+
+  strict_bad ("[inject-error]\nevent = \"read_aio\"\n\nprobability = \"0.5\"\n"
+              "delay = \"1s\"\n",
+              "t.cfg:4: option 'probability' is not in QEMU's blkdebug");
+  strict_bad ("[inject-error]\nevent = \"read_aio\"\nerrno = \"EIO\"\n",
+              "t.cfg:3: errno: a name is not QEMU's");
+  strict_bad ("[inject-error]\nevent = \"trim_aio\"\n",
+              "t.cfg:2: event 'trim_aio' is not one of QEMU's");
+  const char *ext[] = { "after", "count", "offset", "length", "seed",
+                        "corrupt", "torn", "delay" };
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+    char text[256], needle[64];
+    const char *extra = "";
+    if (strcmp (ext[i], "corrupt") == 0)
+      extra = "iotype = \"read\"\n";
+    else if (strcmp (ext[i], "torn") == 0)
+      extra = "iotype = \"write\"\n";
+    snprintf (text, sizeof text, "[inject-error]\nevent = \"read_aio\"\n"
+              "%s = \"%s\"\n%s", ext[i],
+              strcmp (ext[i], "delay") == 0 ? "1ms" : "1", extra);
+    snprintf (needle, sizeof needle, "t.cfg:3: option '%s'", ext[i]);
+    strict_bad (text, needle);
+  }
+
+  /* Inline rules: the parameter names the origin. */
+  struct bd_rule *r = bd_parse_inline (BD_INJECT, "event=read_aio,count=2",
+                                       "blkdebug-inject #3", why, sizeof why);
+  cr_assert_not_null (r);
+  cr_assert_eq (bd_rule_check_qemu (r, why, sizeof why), -1);
+  cr_assert (strstr (why, "blkdebug-inject #3: option 'count'") != NULL,
+             "%s", why);
   bd_rule_free (r);
 }

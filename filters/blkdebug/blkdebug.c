@@ -42,6 +42,7 @@ static bd_rule_list pending = empty_vector; /* in command-line order */
 static unsigned ninline;
 static uint64_t seed = 1;
 static int backend_layer;               /* blkdebug-layer=backend */
+static int strict_qemu;                 /* blkdebug-strict=qemu */
 static char *control_path;
 static uint32_t align, max_transfer;
 static uint32_t opt_write_zero, max_write_zero, opt_discard, max_discard;
@@ -173,6 +174,17 @@ blkdebug_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
+  if (strcmp (key, "blkdebug-strict") == 0) {
+    static const struct blk_enum_name modes[] = {
+      { "none", 0 }, { "qemu", 1 }, { NULL, 0 }
+    };
+    if (blk_parse_enum (key, value, modes, &strict_qemu,
+                        why, sizeof why) == -1) {
+      nbdkit_error ("%s", why);
+      return -1;
+    }
+    return 0;
+  }
   if (strcmp (key, "blkdebug-control") == 0) {
     free (control_path);
     control_path = nbdkit_absolute_path (value);
@@ -250,6 +262,14 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
    */
   for (i = 0; i < pending.len; i++) {
     char why[512];
+    /* Checked here, not while parsing: blkdebug-strict= may come after
+     * the rules on the command line.
+     */
+    if (strict_qemu &&
+        bd_rule_check_qemu (pending.ptr[i], why, sizeof why) == -1) {
+      nbdkit_error ("%s", why);
+      return -1;
+    }
     if (bd_event_usable (pending.ptr[i]->event, !backend_layer, false,
                          why, sizeof why) == -1) {
       nbdkit_error ("%s: %s", pending.ptr[i]->origin, why);
@@ -288,6 +308,7 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
   "blkdebug-control=PATH         Control socket (break/resume/inject...).\n" \
   "blkdebug-layer=client|backend Where rules fail I/O (default client).\n" \
   "blkdebug-seed=N               Seed for probability= and corrupt=.\n" \
+  "blkdebug-strict=qemu          Refuse rules QEMU's blkdebug cannot read.\n" \
   "blkdebug-align=, -max-transfer=, -opt-write-zero=, -max-write-zero=,\n" \
   "blkdebug-opt-discard=, -max-discard=  QEMU's request limits."
 
@@ -325,6 +346,55 @@ static const int op_iotype[BLK_IO__MAX] = {
   [BLK_IO_CACHE] = -1,
 };
 
+/* Log a fired rule (O) on the request OP OFFSET+COUNT in LAYER.  Only
+ * called once a rule fired, so the no-match path does not pay for it.
+ *
+ * Level: a request that fails, or whose data is damaged, is logged
+ * with nbdkit_error (as nbdkit's error filter does): without -v that is
+ * the only way to tell an injected EIO from real disk trouble in the
+ * server's log, and the text starts with "blkdebug: injected" so that
+ * no one takes it for one.  A rule that only delays is nbdkit_debug
+ * (-v): a slow request is not a failure.  Rate limit: engine.h.
+ */
+static void
+log_injection (const char *op, uint64_t offset, uint64_t count,
+               const char *layer, const struct bd_outcome *o)
+{
+  char what[96], more[96] = "";
+  const char *en;
+  size_t n = 0;
+
+  if (!o->log)
+    return;
+  if (o->error) {
+    en = bd_errno_name (o->error);
+    if (en)
+      n += snprintf (what + n, sizeof what - n, "%s", en);
+    else
+      n += snprintf (what + n, sizeof what - n, "errno %d", o->error);
+  }
+  if (o->torn && n < sizeof what)
+    n += snprintf (what + n, sizeof what - n, "%storn write after %" PRIu64
+                   " bytes", n ? ", " : "", o->torn_bytes);
+  if (o->corrupt && n < sizeof what)
+    n += snprintf (what + n, sizeof what - n, "%s%" PRIu32 " flipped bits",
+                   n ? ", " : "", o->corrupt);
+  if (o->delay_ns && n < sizeof what)
+    n += snprintf (what + n, sizeof what - n, "%sdelay %" PRIu64 ".%03" PRIu64
+                   "s", n ? ", " : "", o->delay_ns / 1000000000u,
+                   o->delay_ns / 1000000u % 1000u);
+  if (o->log_suppressed)
+    snprintf (more, sizeof more, " (%" PRIu64 " earlier injections of this "
+              "rule not logged: rate limit)", o->log_suppressed);
+
+#define LOG_ARGS                                                          "blkdebug: injected %s into %s offset=%" PRIu64 " count=%" PRIu64       " layer=%s: rule %u (%s), fired %" PRIu64 "%s",                           what, op, offset, count, layer, o->rule_id, o->origin, o->fired, more
+  if (o->error || o->corrupt || o->torn)
+    nbdkit_error (LOG_ARGS);
+  else
+    nbdkit_debug (LOG_ARGS);
+#undef LOG_ARGS
+}
+
 static int
 blkdebug_hook_io_begin (void *opaque, struct blk_hook_io *io)
 {
@@ -337,6 +407,8 @@ blkdebug_hook_io_begin (void *opaque, struct blk_hook_io *io)
   if (!bd_engine_check (engine, (enum bd_iotype) t, io->offset,
                         io->op == BLK_IO_FLUSH ? 0 : io->length, &o))
     return 0;
+  log_injection (bd_iotype_names[t], io->offset, io->length,
+                 io->layer ? io->layer : "backend", &o);
   if (o.delay_ns &&
       nbdkit_nanosleep ((unsigned) (o.delay_ns / 1000000000u),
                         (unsigned) (o.delay_ns % 1000000000u)) == -1)
@@ -492,6 +564,7 @@ judge (enum bd_iotype t, uint64_t offset, uint64_t length,
 {
   if (backend_layer || !bd_engine_check (engine, t, offset, length, o))
     return 0;
+  log_injection (bd_iotype_names[t], offset, length, "client", o);
   if (o->delay_ns &&
       nbdkit_nanosleep ((unsigned) (o->delay_ns / 1000000000u),
                         (unsigned) (o->delay_ns % 1000000000u)) == -1) {

@@ -450,6 +450,10 @@ bd_engine_event_slow (struct bd_engine *e, int ev)
       if (!state_set) {
         new_state = r->new_state;
         state_set = true;
+        /* This rule's new_state is the one applied: it acted.  The
+         * later matching ones were hits only (QEMU: overwritten).
+         */
+        r->fired++;
       }
       r->matches++;
       break;
@@ -479,6 +483,18 @@ bd_engine_event_slow (struct bd_engine *e, int ev)
       break;
     }
   return ret;
+}
+
+/* Whole seconds of CLOCK_MONOTONIC: the log's rate-limit window.
+ * Read only when a rule fires, never on the no-match path.
+ */
+static uint64_t
+now_sec (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec;
 }
 
 /* Does the request match R's iotype and range (immutable fields)? */
@@ -556,9 +572,36 @@ bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
       out->error = EIO;
   }
   r->fired++;
+  /* What the log line needs, copied under the lock: R may be removed
+   * (and its fields change) once we let go.
+   */
+  out->fired = r->fired;
+  memcpy (out->origin, r->origin, sizeof out->origin);
+  out->log = bd_log_admit (&r->log_sec, &r->log_n, &r->log_suppressed,
+                           now_sec (), &out->log_suppressed);
   if (r->count && r->fired >= r->count)
     unlink_rule_locked (e, r, true);
   return 1;
+}
+
+bool
+bd_log_admit (uint64_t *sec, uint32_t *n, uint64_t *suppressed,
+              uint64_t now, uint64_t *report)
+{
+  *report = 0;
+  if (now != *sec) {
+    /* A new window: the first line reports what the last ones hid. */
+    *sec = now;
+    *n = 0;
+  }
+  if (*n >= BD_LOG_BURST) {
+    ++*suppressed;
+    return false;
+  }
+  ++*n;
+  *report = *suppressed;
+  *suppressed = 0;
+  return true;
 }
 
 int

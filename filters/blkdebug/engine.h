@@ -65,7 +65,25 @@ struct bd_outcome {
   uint64_t corrupt_seed;        /* ... at positions drawn from this */
   bool torn;                    /* writes: write torn_bytes, then fail */
   uint64_t torn_bytes;
+
+  /* For the injection log line (filled under the engine's lock). */
+  char origin[96];              /* the rule's origin (file:line, ...) */
+  uint64_t fired;               /* the rule's fired count, this one included */
+  bool log;                     /* log this one (rate limit, see below) */
+  uint64_t log_suppressed;      /* injections of the rule not logged
+                                 * since its last logged line */
 };
+
+/* The injection log's rate limit: at most BD_LOG_BURST lines per rule
+ * per second (of CLOCK_MONOTONIC); the first line after a suppressed
+ * stretch says how many were left out.  bd_log_admit updates a rule's
+ * window (SEC, N, SUPPRESSED) for an injection at second NOW: returns
+ * true if it is to be logged, with *REPORT = injections suppressed
+ * before it.  Pure (the caller holds the lock that guards the fields).
+ */
+#define BD_LOG_BURST 5
+extern bool bd_log_admit (uint64_t *sec, uint32_t *n, uint64_t *suppressed,
+                          uint64_t now, uint64_t *report);
 
 /* SEED: blkdebug-seed= (rules without their own seed= derive theirs
  * from it and their id).

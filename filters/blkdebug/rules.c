@@ -314,6 +314,24 @@ set_event (struct bd_rule *r, const char *value, char *why, size_t len)
                   "write_aio, flush_to_disk, l2_load)", value);
 }
 
+/* Remember the first attribute (or value form) that QEMU's blkdebug
+ * lacks, for blkdebug-strict=qemu.  Only a record: whether it is
+ * refused is decided once every parameter is known.
+ */
+static void
+mark_ext (struct bd_rule *r, const char *what)
+{
+  if (r->ext_key[0] == '\0')
+    snprintf (r->ext_key, sizeof r->ext_key, "%s", what);
+}
+
+/* QEMU's rule names: everything before the NBD operations we added. */
+static bool
+event_is_qemu (int ev)
+{
+  return ev >= 0 && ev < BLK_EV_TRIM_AIO;
+}
+
 int
 bd_rule_set (struct bd_rule *r, const char *key, const char *value,
              char *why, size_t len)
@@ -321,8 +339,13 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
   uint64_t v;
   int i;
 
-  if (strcmp (key, "event") == 0)
-    return set_event (r, value, why, len);
+  if (strcmp (key, "event") == 0) {
+    if (set_event (r, value, why, len) == -1)
+      return -1;
+    if (!event_is_qemu (r->event))
+      mark_ext (r, "event");
+    return 0;
+  }
   if (strcmp (key, "state") == 0)
     return parse_int_state (key, value, &r->state, why, len);
 
@@ -342,6 +365,9 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
                       "(e.g. 5, EIO, ENOSPC)", value);
     r->error = i;
     r->error_set = true;
+    /* QEMU reads errno= as a number only. */
+    if (!isdigit ((unsigned char) value[0]))
+      mark_ext (r, "errno");
     return 0;
   }
   if (strcmp (key, "iotype") == 0) {
@@ -351,9 +377,14 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
     return 0;
   }
   if (strcmp (key, "sector") == 0) {
+    /* QEMU's default, which it also accepts written out: any sector. */
+    if (strcmp (value, "-1") == 0) {
+      r->sector_offset = -1;
+      return 0;
+    }
     if (parse_u64 (value, &v) == -1)
       return blk_why (why, len, "sector: '%s' is not a sector number "
-                      "(512-byte units)", value);
+                      "(512-byte units, or -1 for any sector)", value);
     /* The byte offset must fit in int64_t: 2^54 sectors would become
      * a negative offset, which means "no sector" (every request).
      */
@@ -375,6 +406,8 @@ bd_rule_set (struct bd_rule *r, const char *key, const char *value,
       r->immediately = b;
     return 0;
   }
+  /* Everything below is this project's, not QEMU's. */
+  mark_ext (r, key);
   if (strcmp (key, "probability") == 0) {
     if (parse_probability (value, &r->prob) == -1)
       return blk_why (why, len, "probability: '%s' is not a probability "
@@ -697,6 +730,8 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
       blk_why_prefix (why, len, "%s:%u", filename, lineno);
       goto err;
     }
+    if (cur->ext_key[0] && cur->ext_line == 0)
+      cur->ext_line = lineno;
   }
   if (close_section (&cur, &out, filename, section_line, why, len) == -1)
     goto err;
@@ -718,6 +753,34 @@ bd_parse_config (const char *text, size_t textlen, const char *filename,
 }
 
 #undef BAD
+
+int
+bd_rule_check_qemu (const struct bd_rule *r, char *why, size_t len)
+{
+  char where[128];
+
+  if (r->ext_key[0] == '\0')
+    return 0;
+  /* A file's origin is "FILE:SECTION-LINE": name the option's line. */
+  if (r->ext_line) {
+    const char *colon = strrchr (r->origin, ':');
+    int flen = colon ? (int) (colon - r->origin) : (int) strlen (r->origin);
+    snprintf (where, sizeof where, "%.*s:%u", flen, r->origin, r->ext_line);
+  }
+  else
+    snprintf (where, sizeof where, "%s", r->origin);
+  if (strcmp (r->ext_key, "errno") == 0)
+    return blk_why (why, len, "%s: errno: a name is not QEMU's blkdebug "
+                    "syntax (QEMU takes a number, e.g. errno = \"5\"); "
+                    "refused by blkdebug-strict=qemu", where);
+  if (strcmp (r->ext_key, "event") == 0)
+    return blk_why (why, len, "%s: event '%s' is not one of QEMU's "
+                    "blkdebug events; refused by blkdebug-strict=qemu",
+                    where, bd_event_name (r->event));
+  return blk_why (why, len, "%s: option '%s' is not in QEMU's blkdebug rule "
+                  "syntax (an nbdkit-blkdebug extension); refused by "
+                  "blkdebug-strict=qemu", where, r->ext_key);
+}
 
 void
 bd_rule_describe (const struct bd_rule *r, char *buf, size_t len)

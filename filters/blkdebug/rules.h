@@ -76,9 +76,20 @@ struct bd_rule {
   uint64_t seed;
   bool has_seed;
 
+  /* The first attribute that QEMU's blkdebug rule syntax lacks (for
+   * blkdebug-strict=qemu), "" if none, and its line in a rule file
+   * (0: an inline rule, or not from a file).
+   */
+  char ext_key[24];
+  unsigned ext_line;
+
   /* Run-time, owned by the engine (under its lock). */
   uint64_t matches;             /* requests that matched (before after=) */
   uint64_t fired;               /* times the action was taken */
+  /* Injection log rate limit (engine.h: bd_log_admit). */
+  uint64_t log_sec;             /* the second of the current window */
+  uint32_t log_n;               /* lines logged in that second */
+  uint64_t log_suppressed;      /* injections not logged since */
   uint64_t rng;                 /* xorshift state */
   bool removed;
 };
@@ -134,6 +145,13 @@ extern int bd_parse_config (const char *text, size_t len,
                             char *why, size_t whylen);
 
 extern void bd_list_free (bd_rule_list *list);
+
+/* blkdebug-strict=qemu: is R written in QEMU 7.2's blkdebug rule
+ * syntax?  0, or -1 with "ORIGIN[:LINE]: option 'KEY' is not ..." in
+ * WHY.
+ */
+extern int bd_rule_check_qemu (const struct bd_rule *r, char *why,
+                               size_t whylen);
 
 /* One line describing R (for "rules" and the exit report). */
 extern void bd_rule_describe (const struct bd_rule *r, char *buf, size_t len);
