@@ -47,12 +47,18 @@ cat > "$bin/nbdkit" <<EOF
 filterdir='$abs_top_builddir/filters'
 plugindir='$abs_top_builddir/plugins'
 piddir='$piddir'
-real=($(printf ' %q' $(nbdkit_env) "$NBDKIT"))
+real=(env $(printf ' %q' $(nbdkit_env) "$NBDKIT"))
+preload='$SANITIZER_PRELOAD'
 EOF
 cat >> "$bin/nbdkit" <<'EOF'
 args=() listen=no pidfile= plugin=no prev=
 for a; do
   case "$prev" in
+    # A --run client inherits nbdkit's environment: keep the sanitizer
+    # preload (for an nbdkit built without them) out of it (qemu-io's
+    # coroutines hang under a preloaded ASan).
+    --run) [ -n "$preload" ] &&
+             a="unset LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS; $a" ;;
     --filter) [ -e "$filterdir/$a/.libs/nbdkit-$a-filter.so" ] &&
                 a="$filterdir/$a/.libs/nbdkit-$a-filter.so" ;;
     -P|--pidfile) pidfile="$a" ;;
