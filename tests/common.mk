@@ -53,3 +53,8 @@ SCRIPT_TESTS += \
 	test-modules-exports.sh \
 	test-install.sh \
 	test-debian-package.sh
+
+# The shell snippets of README.md and docs/*.md run as written (their
+# markers and the harness: tests/doc-snippets.py).
+SCRIPT_TESTS += test-docs-snippets.sh
+EXTRA_DIST += doc-snippets.py
