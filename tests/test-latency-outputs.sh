@@ -48,7 +48,7 @@ grep -q '^@nbdkit_read' "$(server_log both)" &&
 # Bad outputs are refused, echoing the value.
 expect_fail_nbdkit "latency-output: 'prometheus' is not FORMAT:PATH" \
   --filter="$F" memory 1M latency-output=prometheus
-expect_fail_nbdkit "latency-output: 'xml:/tmp/x': unknown format 'xml'" \
+expect_fail_nbdkit "latency-output: unknown value 'xml' \\(expected one of: text, json, prometheus\\)" \
   --filter="$F" memory 1M latency-output=xml:/tmp/x
 expect_fail_nbdkit "latency-output: 'json:': no path" \
   --filter="$F" memory 1M latency-output=json:

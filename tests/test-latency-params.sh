@@ -12,7 +12,7 @@ expect_fail_nbdkit "latency-boundaries-read: boundary 1: .*unknown unit 'xs'" \
   --filter="$F" memory 1M latency-boundaries-read=5xs
 expect_fail_nbdkit "latency-boundaries-frobnicate: unknown operation" \
   --filter="$F" memory 1M latency-boundaries-frobnicate=1ms
-expect_fail_nbdkit "latency-format: unknown format 'xml'" --filter="$F" memory 1M latency-format=xml
+expect_fail_nbdkit "latency-format: unknown value 'xml' \\(expected one of: text, json, prometheus\\)" --filter="$F" memory 1M latency-format=xml
 expect_fail_nbdkit "latency-interval: .*too short" --filter="$F" memory 1M \
   latency-interval=1us latency-file="$tmpdir/x"
 expect_fail_nbdkit "latency-interval needs latency-file" --filter="$F" memory 1M latency-interval=1s

@@ -34,7 +34,10 @@
 
 #include "blk-hook.h"
 #include "cleanup.h"
+#include "clock-ns.h"
+#include "dup-part.h"
 #include "duration.h"
+#include "enum-param.h"
 #include "histogram.h"
 #include "report.h"
 #include "stats.h"
@@ -107,15 +110,6 @@ static int writer_stop;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond = PTHREAD_COND_INITIALIZER;
 
-static inline uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /* ---- configuration ---- */
 
 static int
@@ -134,22 +128,24 @@ parse_bounds (const char *key, const char *value,
   return 0;
 }
 
-static const char *const format_names[] = {
-  [FORMAT_TEXT] = "text", [FORMAT_JSON] = "json",
-  [FORMAT_PROMETHEUS] = "prometheus",
+static const struct blk_enum_name format_table[] = {
+  { "text", FORMAT_TEXT }, { "json", FORMAT_JSON },
+  { "prometheus", FORMAT_PROMETHEUS }, { NULL, 0 },
 };
 
+/* KEY names the parameter in the error. */
 static int
-parse_format (const char *s, size_t len, enum report_format *fmt)
+parse_format (const char *key, const char *value, enum report_format *fmt)
 {
-  int i;
+  char why[256];
+  int v;
 
-  for (i = 0; i <= FORMAT_PROMETHEUS; i++)
-    if (strlen (format_names[i]) == len && strncmp (s, format_names[i], len) == 0) {
-      *fmt = (enum report_format) i;
-      return 0;
-    }
-  return -1;
+  if (blk_parse_enum (key, value, format_table, &v, why, sizeof why) == -1) {
+    nbdkit_error ("%s", why);
+    return -1;
+  }
+  *fmt = (enum report_format) v;
+  return 0;
 }
 
 /* latency-output=FORMAT:PATH (PATH "-" is stderr). */
@@ -166,10 +162,14 @@ add_output (const char *value)
                   "text:- for stderr)", value);
     return -1;
   }
-  if (parse_format (value, (size_t) (colon - value), &fmt) == -1) {
-    nbdkit_error ("latency-output: '%s': unknown format '%.*s' (use text, "
-                  "json or prometheus)", value, (int) (colon - value), value);
-    return -1;
+  {
+    CLEANUP_FREE char *name = dup_part (value, (size_t) (colon - value));
+    if (name == NULL) {
+      nbdkit_error ("latency-output: %m");
+      return -1;
+    }
+    if (parse_format ("latency-output", name, &fmt) == -1)
+      return -1;
   }
   if (colon[1] == '\0') {
     nbdkit_error ("latency-output: '%s': no path after the colon (use - "
@@ -216,11 +216,8 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     return legacy_file == NULL ? -1 : 0;
   }
   if (strcmp (key, "latency-format") == 0) {
-    if (parse_format (value, strlen (value), &legacy_format) == -1) {
-      nbdkit_error ("latency-format: unknown format '%s' (use text, json "
-                    "or prometheus)", value);
+    if (parse_format (key, value, &legacy_format) == -1)
       return -1;
-    }
     legacy_format_set = 1;
     return 0;
   }
@@ -642,7 +639,7 @@ write_reports (int files_only,
       return failed;
     }
   }
-  r.elapsed_ns = now_ns () - start_ns;
+  r.elapsed_ns = blk_mono_ns () - start_ns;
   r.layers = snaps;
   r.nlayers = n;
   r.labels = labels;
@@ -655,7 +652,7 @@ write_reports (int files_only,
 
     if (files_only && o->path == NULL)
       continue;
-    t0 = now_ns ();
+    t0 = blk_mono_ns ();
     if (write_output (o, &r, why, sizeof why) == -1) {
       on_failure (i, why);
       failed++;
@@ -666,8 +663,8 @@ write_reports (int files_only,
     if (latency_debug_report) {
       char took[32];
       nbdkit_debug ("latency: report: wrote the %s report to %s in %s",
-                    format_names[o->format], output_name (o),
-                    blk_format_duration (now_ns () - t0, took, sizeof took));
+                    blk_enum_to_name (format_table, o->format), output_name (o),
+                    blk_format_duration (blk_mono_ns () - t0, took, sizeof took));
     }
   }
   for (i = 0; i < n; i++)
@@ -755,7 +752,7 @@ latency_get_ready (int thread_model)
   layers[0] = &top;
   stderr_was_devnull = is_devnull (STDERR_FILENO, &st);
   __atomic_store_n (&nlayers, 1, __ATOMIC_RELEASE);
-  start_ns = now_ns ();
+  start_ns = blk_mono_ns ();
 
   hook_handle = blk_hook_subscribe (&sub);
   if (hook_handle == -1)
@@ -874,60 +871,74 @@ latency_unload (void)
 
 /* ---- the request path ---- */
 
-/* Time CALL as one request of BYTES at OFFSET on the "nbdkit" layer's
- * OP: from here, through the filters below and the plugin, back here.
+/* A request on the "nbdkit" layer's OP is timed from request_start,
+ * through the filters below and the plugin, to request_end.  Each
+ * callback calls both around its next->OP, so the call and the return
+ * stay visible there.
  */
-#define MEASURE(op, bytes, offset, call)                        \
-  do {                                                          \
-    struct op_stats *s_ = &top.ops[op];                         \
-    uint64_t t0_, ns_;                                          \
-    int r_;                                                     \
-    op_start (s_);                                              \
-    t0_ = now_ns ();                                            \
-    r_ = (call);                                                \
-    ns_ = now_ns () - t0_;                                      \
-    op_record (s_, ns_, (bytes), r_ == -1);                     \
-    op_end (s_);                                                \
-    if (__builtin_expect (debug_requests, 0))                   \
-      debug_request ("nbdkit", (op), (bytes), (offset), ns_,    \
-                     r_ == -1 ? *err : 0);                      \
-    return r_;                                                  \
-  } while (0)
+static inline uint64_t
+request_start (enum lat_op op)
+{
+  op_start (&top.ops[op]);
+  return blk_mono_ns ();
+}
+
+static inline int
+request_end (enum lat_op op, uint64_t bytes, uint64_t offset, uint64_t t0,
+             int r, const int *err)
+{
+  struct op_stats *s = &top.ops[op];
+  uint64_t ns = blk_mono_ns () - t0;
+
+  op_record (s, ns, bytes, r == -1);
+  op_end (s);
+  if (__builtin_expect (debug_requests, 0))
+    debug_request ("nbdkit", op, bytes, offset, ns, r == -1 ? *err : 0);
+  return r;
+}
 
 static int
 latency_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_READ, count, offset,
-           next->pread (next, buf, count, offset, flags, err));
+  uint64_t t0 = request_start (LAT_READ);
+  int r = next->pread (next, buf, count, offset, flags, err);
+  return request_end (LAT_READ, count, offset, t0, r, err);
 }
 
 static int
 latency_pwrite (nbdkit_next *next, void *handle, const void *buf,
                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_WRITE, count, offset,
-           next->pwrite (next, buf, count, offset, flags, err));
+  uint64_t t0 = request_start (LAT_WRITE);
+  int r = next->pwrite (next, buf, count, offset, flags, err);
+  return request_end (LAT_WRITE, count, offset, t0, r, err);
 }
 
 static int
 latency_zero (nbdkit_next *next, void *handle, uint32_t count,
               uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_ZERO, count, offset, next->zero (next, count, offset, flags, err));
+  uint64_t t0 = request_start (LAT_ZERO);
+  int r = next->zero (next, count, offset, flags, err);
+  return request_end (LAT_ZERO, count, offset, t0, r, err);
 }
 
 static int
 latency_trim (nbdkit_next *next, void *handle, uint32_t count,
               uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_TRIM, count, offset, next->trim (next, count, offset, flags, err));
+  uint64_t t0 = request_start (LAT_TRIM);
+  int r = next->trim (next, count, offset, flags, err);
+  return request_end (LAT_TRIM, count, offset, t0, r, err);
 }
 
 static int
 latency_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  MEASURE (LAT_FLUSH, 0, 0, next->flush (next, flags, err));
+  uint64_t t0 = request_start (LAT_FLUSH);
+  int r = next->flush (next, flags, err);
+  return request_end (LAT_FLUSH, 0, 0, t0, r, err);
 }
 
 static int
@@ -935,15 +946,18 @@ latency_extents (nbdkit_next *next, void *handle, uint32_t count,
                  uint64_t offset, uint32_t flags,
                  struct nbdkit_extents *extents, int *err)
 {
-  MEASURE (LAT_EXTENTS, count, offset,
-           next->extents (next, count, offset, flags, extents, err));
+  uint64_t t0 = request_start (LAT_EXTENTS);
+  int r = next->extents (next, count, offset, flags, extents, err);
+  return request_end (LAT_EXTENTS, count, offset, t0, r, err);
 }
 
 static int
 latency_cache (nbdkit_next *next, void *handle, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
-  MEASURE (LAT_CACHE, count, offset, next->cache (next, count, offset, flags, err));
+  uint64_t t0 = request_start (LAT_CACHE);
+  int r = next->cache (next, count, offset, flags, err);
+  return request_end (LAT_CACHE, count, offset, t0, r, err);
 }
 
 static struct nbdkit_filter filter = {
