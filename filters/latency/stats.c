@@ -166,11 +166,16 @@ layer_snapshot_ex (struct layer_stats *layer, struct layer_snapshot *snap,
       o->recent_q[q] = hdr_percentile (recent, recent_total,
                                        lat_quantiles[q], o->min_ns, o->max_ns);
     if (recent_total > 0 && o->count > 0) {
+      /* Bucket midpoints, as the percentiles: within 1/256 either way. */
       uint64_t lo, hi;
       hdr_bounds ((unsigned) first, &lo, &hi);
-      o->recent_min_ns = lo < o->min_ns ? o->min_ns : lo;
+      o->recent_min_ns = lo + (hi - 1 - lo) / 2;
       hdr_bounds ((unsigned) last, &lo, &hi);
-      o->recent_max_ns = hi - 1 > o->max_ns ? o->max_ns : hi - 1;
+      o->recent_max_ns = lo + (hi - 1 - lo) / 2;
+      if (o->recent_min_ns < o->min_ns)
+        o->recent_min_ns = o->min_ns;
+      if (o->recent_max_ns > o->max_ns)
+        o->recent_max_ns = o->max_ns;
       if (o->recent_min_ns > o->recent_max_ns)
         o->recent_min_ns = o->recent_max_ns;
     }

@@ -133,9 +133,9 @@ struct op_snapshot {
   uint64_t recent_count;
   uint64_t recent_q[LAT_NQ];
   /* The window's own min, max and sum, like QEMU's timed_stats.  min
-   * and max are read from the window's HDR buckets (the lowest and
-   * highest value of the occupied buckets, clamped to the all-time
-   * range), so within 1/128 of the true value; the sum is exact.
+   * and max are read from the window's HDR buckets (the midpoints of
+   * the lowest and highest occupied buckets, clamped to the all-time
+   * range), so within 1/256 of the true value; the sum is exact.
    */
   uint64_t recent_min_ns, recent_max_ns, recent_total_ns;
   const uint64_t *bounds;
