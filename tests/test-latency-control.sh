@@ -101,4 +101,16 @@ expect_err nosuchcommand >/dev/null
 kill -0 "$(server_pid srv)" || fail "server died"
 stop_nbdkit srv
 [ -e "$cs" ] && fail "control socket left behind"
+
+# Without a report file, interval has nothing to write: ERR.
+cs2="$tmpdir/lat2.sock"
+start_nbdkit srv2 --filter="$(filter latency)" memory 1M latency-control="$cs2"
+out=$("$ctl" "$cs2" interval 1s) && fail "interval without a file: $out"
+echo "$out" | grep -q "^ERR .*no report file" || fail "interval without a file: $out"
+"$ctl" "$cs2" query read | grep -q '^OK {' || fail "query on srv2"
+stop_nbdkit srv2
+
+# A path it cannot listen on stops nbdkit with a clear error.
+expect_fail_nbdkit "latency-control: cannot listen on '$tmpdir/no/such/dir/s'" \
+  --filter="$(filter latency)" memory 1M latency-control="$tmpdir/no/such/dir/s"
 exit 0
