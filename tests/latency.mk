@@ -19,4 +19,5 @@ SCRIPT_TESTS += \
 	test-latency-unknown-params.sh \
 	test-latency-outputs.sh \
 	test-latency-daemon.sh \
-	test-latency-debug.sh
+	test-latency-debug.sh \
+	test-latency-control.sh

@@ -4,7 +4,7 @@
 # passed to the plugin.
 . "$abs_top_srcdir/tests/functions.sh"
 F="$(filter latency)"
-valid="valid: latency-file, latency-format, latency-output, latency-interval, latency-labels, latency-boundaries, latency-boundaries-OP"
+valid="valid: latency-file, latency-format, latency-output, latency-interval, latency-labels, latency-control, latency-boundaries, latency-boundaries-OP"
 expect_fail_nbdkit "latency-fromat: unknown latency filter parameter \($valid; see" \
   --filter="$F" memory 1M latency-fromat=json
 expect_fail_nbdkit "latency-: unknown latency filter parameter" \

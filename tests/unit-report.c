@@ -1,6 +1,7 @@
 /* Unit tests: the latency filter's report formats on a fixed snapshot. */
 #include <config.h>
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,4 +270,111 @@ Test (report, bad_labels)
   label_fails ("b=", "label 'b' has an empty value");
   label_fails ("b=1,", "'' is not NAME=VALUE");
   label_fails ("b=1,c=2", "too many labels (at most 2)");
+}
+
+/* The recent window's own min/max/mean (QEMU's timed_stats); a
+ * snapshot with advance 0 (the control socket's query) reads the
+ * window without starting a new one.
+ */
+Test (report, recent_min_max_mean_and_peek)
+{
+  uint64_t *bp[LAT_OPS];
+  unsigned nb[LAT_OPS];
+  struct layer_stats l;
+  struct layer_snapshot s;
+  const struct op_snapshot *o = &s.ops[LAT_READ];
+
+  record_on_boundaries (&l, bp, nb);
+  cr_assert_eq (layer_snapshot (&l, &s), 0);
+  layer_snapshot_free (&s);
+  op_record (&l.ops[LAT_READ], 2000000, 0, 0);
+  op_record (&l.ops[LAT_READ], 4000000, 0, 0);
+  cr_assert_eq (layer_snapshot_ex (&l, &s, 0, NULL, NULL), 0);
+  cr_assert_eq (o->recent_count, 2);
+  cr_assert_eq (o->recent_total_ns, 6000000);
+  /* within 1% (bucket midpoints) */
+  cr_assert (o->recent_min_ns >= 1980000 && o->recent_min_ns <= 2020000,
+             "%" PRIu64, o->recent_min_ns);
+  cr_assert (o->recent_max_ns >= 3960000 && o->recent_max_ns <= 4040000,
+             "%" PRIu64, o->recent_max_ns);
+  layer_snapshot_free (&s);
+  /* Not advanced: the same window again, then advanced, then empty. */
+  cr_assert_eq (layer_snapshot (&l, &s), 0);
+  cr_assert_eq (o->recent_count, 2);
+  layer_snapshot_free (&s);
+  cr_assert_eq (layer_snapshot (&l, &s), 0);
+  cr_assert_eq (o->recent_count, 0);
+  cr_assert_eq (o->recent_total_ns, 0);
+  cr_assert_eq (o->count, 8);
+  layer_snapshot_free (&s);
+  layer_free (&l);
+}
+
+/* reset: everything a snapshot shows starts from zero, exact bins
+ * included, and counting goes on from there.
+ */
+Test (report, reset_zeroes_and_counts_on)
+{
+  uint64_t *bp[LAT_OPS];
+  unsigned nb[LAT_OPS];
+  struct layer_stats l;
+  struct layer_snapshot s;
+  const struct op_snapshot *o = &s.ops[LAT_READ];
+  unsigned j;
+
+  record_on_boundaries (&l, bp, nb);
+  op_record (&l.ops[LAT_READ], 5000000, 4096, 1);
+  cr_assert_eq (layer_reset (&l), 0);
+  cr_assert_eq (layer_snapshot (&l, &s), 0);
+  cr_assert_eq (o->count, 0);
+  cr_assert_eq (o->bytes, 0);
+  cr_assert_eq (o->failed, 0);
+  cr_assert_eq (o->total_ns, 0);
+  cr_assert_eq (o->min_ns, 0);
+  cr_assert_eq (o->max_ns, 0);
+  cr_assert_eq (o->recent_count, 0);
+  for (j = 0; j <= o->nbounds; j++)
+    cr_assert_eq (o->bins[j], 0);
+  layer_snapshot_free (&s);
+  /* 1ms exactly is in a split bucket: counted in its exact bin. */
+  op_record (&l.ops[LAT_READ], 1000000, 512, 0);
+  op_record (&l.ops[LAT_READ], 9000000, 512, 0);
+  cr_assert_eq (layer_snapshot (&l, &s), 0);
+  cr_assert_eq (o->count, 2);
+  cr_assert_eq (o->bytes, 1024);
+  cr_assert_eq (o->min_ns, 1000000);
+  cr_assert_eq (o->max_ns, 9000000);
+  cr_assert_eq (o->bins[0], 1);
+  cr_assert_eq (o->bins[1], 0);
+  cr_assert_eq (o->bins[2], 1);
+  cr_assert_eq (o->recent_count, 2);
+  layer_snapshot_free (&s);
+  layer_free (&l);
+}
+
+/* Run-time boundaries: bins apportioned from the HDR buckets. */
+Test (report, runtime_boundaries)
+{
+  uint64_t *bp[LAT_OPS];
+  unsigned nb[LAT_OPS];
+  uint64_t *rt[LAT_OPS] = { NULL };
+  unsigned rn[LAT_OPS] = { 0 };
+  uint64_t mine[] = { 2000000, 10000000 };
+  struct layer_stats l;
+  struct layer_snapshot s;
+  const struct op_snapshot *o = &s.ops[LAT_READ];
+
+  record_on_boundaries (&l, bp, nb);  /* .999, 1, 1.000001, 8, 16, 16.000001ms */
+  rt[LAT_READ] = mine;
+  rn[LAT_READ] = 2;
+  cr_assert_eq (layer_snapshot_ex (&l, &s, 1, rt, rn), 0);
+  cr_assert_eq (o->nbounds, 2);
+  cr_assert_eq (o->bounds[1], 10000000);
+  cr_assert_eq (o->bins[0], 3);
+  cr_assert_eq (o->bins[1], 1);
+  cr_assert_eq (o->bins[2], 2);
+  /* The other ops keep theirs. */
+  cr_assert_eq (s.ops[LAT_WRITE].nbounds, 3);
+  layer_snapshot_free (&s);
+  layer_free (&l);
 }

@@ -15,6 +15,16 @@
  *   writer_stop.  Reports are written by the writer thread or, at
  *   .cleanup, after it was joined: never two at once (so the recent
  *   window in each layer, see stats.h, has one user at a time).
+ * - report_lock: every snapshot and reset of the statistics (the
+ *   writer thread, .cleanup, the control commands), so the recent
+ *   window and the reset baselines (stats.h) have one user at a time;
+ *   it also guards rt_bounds/rt_nbounds (boundaries set over the
+ *   control socket) and window_start_ns.  The request path never
+ *   takes it.  Lock order: report_lock before layers_lock.
+ * - writer_lock also guards interval_ns and writer_last_ns once the
+ *   writer runs (the control command "interval" changes them).
+ * - the control socket (latency-control=): the control library's own
+ *   locks; ctl is set in .config_complete and read-only afterwards.
  */
 #include <config.h>
 
@@ -39,6 +49,7 @@
 #include "duration.h"
 #include "enum-param.h"
 #include "histogram.h"
+#include "latency.h"
 #include "report.h"
 #include "stats.h"
 
@@ -79,6 +90,8 @@ static struct output outputs[MAX_OUTPUTS]; /* latency-output=, + the above */
 static unsigned noutputs;
 static unsigned nfile_outputs;
 static uint64_t interval_ns;            /* latency-interval= (0: at exit) */
+static char *control_path;              /* latency-control= */
+static struct blk_ctl *ctl;
 static struct label *labels;            /* latency-labels= */
 static unsigned nlabels;
 
@@ -109,6 +122,13 @@ static int writer_running;
 static int writer_stop;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t writer_last_ns;         /* the previous periodic write */
+
+/* Snapshots and resets, see the thread model above. */
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *rt_bounds[LAT_OPS];    /* "boundaries" (NULL: configured) */
+static unsigned rt_nbounds[LAT_OPS];
+static uint64_t window_start_ns;        /* the recent window began */
 
 /* ---- configuration ---- */
 
@@ -232,6 +252,11 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     }
     return 0;
   }
+  if (strcmp (key, "latency-control") == 0) {
+    free (control_path);
+    control_path = nbdkit_absolute_path (value);
+    return control_path ? 0 : -1;
+  }
   if (strcmp (key, "latency-interval") == 0) {
     if (blk_parse_duration (value, UINT64_C (1000000000), &interval_ns,
                             why, sizeof why) == -1) {
@@ -249,7 +274,7 @@ latency_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     /* A typo must not reach the plugin, which may ignore it. */
     nbdkit_error ("%s: unknown latency filter parameter (valid: "
                   "latency-file, latency-format, latency-output, "
-                  "latency-interval, latency-labels, "
+                  "latency-interval, latency-labels, latency-control, "
                   "latency-boundaries, latency-boundaries-OP; see "
                   "nbdkit-latency-filter(1))", key);
     return -1;
@@ -349,6 +374,10 @@ latency_config_complete (nbdkit_next_config_complete *next,
                   "latency-output=FORMAT:PATH to write to");
     return -1;
   }
+  if (control_path && ctl == NULL && (ctl = lat_control_new ()) == NULL) {
+    nbdkit_error ("latency-control: out of memory");
+    return -1;
+  }
   return next (nxdata);
 }
 
@@ -359,6 +388,8 @@ latency_config_complete (nbdkit_next_config_complete *next,
   "latency-output=FORMAT:PATH   One more report (repeatable; PATH - is stderr).\n" \
   "latency-interval=DURATION    Also rewrite the report files this often.\n" \
   "latency-labels=NAME=VALUE,...  Constant Prometheus labels.\n" \
+  "latency-control=SOCKET       Control socket (query, reset, boundaries,\n" \
+  "                             interval; see blkctl(1)).\n" \
   "latency-boundaries=LIST      Histogram boundaries, e.g. 1ms,2ms,4ms.\n" \
   "latency-boundaries-OP=LIST   Per operation (read, write, zero, trim,\n" \
   "                             flush, extents, cache)."
@@ -625,9 +656,12 @@ write_reports (int files_only,
   struct report r;
   unsigned i, n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE), failed = 0;
   char why[PATH_MAX + 256];
+  uint64_t now;
 
+  LOCK_GUARD (&report_lock);
   for (i = 0; i < n; i++) {
-    if (layer_snapshot (layers[i], &snaps[i]) == -1) {
+    if (layer_snapshot_ex (layers[i], &snaps[i], 1, rt_bounds,
+                           rt_nbounds) == -1) {
       while (i-- > 0)
         layer_snapshot_free (&snaps[i]);
       for (i = 0; i < noutputs; i++) {
@@ -639,7 +673,11 @@ write_reports (int files_only,
       return failed;
     }
   }
-  r.elapsed_ns = blk_mono_ns () - start_ns;
+  now = blk_mono_ns ();
+  r.elapsed_ns = now - start_ns;
+  r.recent_ns = now - window_start_ns;
+  window_start_ns = now;
+  r.op_mask = 0;
   r.layers = snaps;
   r.nlayers = n;
   r.labels = labels;
@@ -697,27 +735,178 @@ exit_failure_log (unsigned i, const char *why)
   log_write_failure (&outputs[i], why, "");
 }
 
+/* Every interval_ns after writer_last_ns, until writer_stop.  The
+ * control command "interval" changes interval_ns (0: wait until it
+ * changes again) and restarts the count from then.
+ */
 static void *
 writer_thread (void *arg)
 {
-  struct timespec deadline;
-
-  clock_gettime (CLOCK_MONOTONIC, &deadline);
   for (;;) {
-    uint64_t t = (uint64_t) deadline.tv_nsec + interval_ns;
-    deadline.tv_sec += (time_t) (t / 1000000000u);
-    deadline.tv_nsec = (long) (t % 1000000000u);
     {
       LOCK_GUARD (&writer_lock);
-      while (!writer_stop &&
-             pthread_cond_timedwait (&writer_cond, &writer_lock,
-                                     &deadline) != ETIMEDOUT)
-        ;
-      if (writer_stop)
-        return NULL;
+      for (;;) {
+        struct timespec deadline;
+        uint64_t due, now;
+
+        if (writer_stop)
+          return NULL;
+        if (interval_ns == 0) {
+          pthread_cond_wait (&writer_cond, &writer_lock);
+          continue;
+        }
+        due = writer_last_ns + interval_ns;
+        now = blk_mono_ns ();
+        if (now >= due) {
+          /* Late by more than an interval (a slow disk): start again
+           * from now rather than writing a burst to catch up.
+           */
+          writer_last_ns = now - due >= interval_ns ? now : due;
+          break;
+        }
+        deadline.tv_sec = (time_t) (due / 1000000000u);
+        deadline.tv_nsec = (long) (due % 1000000000u);
+        pthread_cond_timedwait (&writer_cond, &writer_lock, &deadline);
+      }
     }
     write_reports (1, periodic_failure, periodic_success);
   }
+}
+
+/* ---- the control commands' side (latency.h) ---- */
+
+char *
+lat_query (unsigned op_mask, const char *layer, char *why, size_t len)
+{
+  struct layer_snapshot snaps[MAX_LAYERS];
+  struct report r = { .labels = labels, .nlabels = nlabels,
+                      .op_mask = op_mask };
+  unsigned i, n, want = 0;
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *fp;
+  int err = 0;
+
+  LOCK_GUARD (&report_lock);
+  n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE);
+  if (layer) {
+    for (i = 0; i < n; i++)
+      if (strcmp (layers[i]->name, layer) == 0)
+        break;
+    if (i == n) {
+      snprintf (why, len, "no layer '%s' (layers:", layer);
+      for (i = 0; i < n; i++)
+        snprintf (why + strlen (why), len - strlen (why), " %s",
+                  layers[i]->name);
+      snprintf (why + strlen (why), len - strlen (why), ")");
+      return NULL;
+    }
+    want = i;
+  }
+  for (i = 0; i < n; i++) {
+    if (layer_snapshot_ex (layers[i], &snaps[i], 0, rt_bounds,
+                           rt_nbounds) == -1) {
+      while (i-- > 0)
+        layer_snapshot_free (&snaps[i]);
+      snprintf (why, len, "out of memory");
+      return NULL;
+    }
+  }
+  /* One layer: "nbdkit" stays first (the top-level "ops"), so a
+   * plugin layer is reported as the only entry of "layers".
+   */
+  r.layers = snaps;
+  r.nlayers = n;
+  if (layer && want == 0)
+    r.nlayers = 1;
+  else if (layer) {
+    struct layer_snapshot tmp = snaps[1];
+    snaps[1] = snaps[want];
+    snaps[want] = tmp;
+    r.nlayers = 2;
+  }
+  r.elapsed_ns = blk_mono_ns () - start_ns;
+  r.recent_ns = blk_mono_ns () - window_start_ns;
+  fp = open_memstream (&buf, &size);
+  if (fp == NULL || report_json (fp, &r) == -1)
+    err = errno ? errno : ENOMEM;
+  if (fp && fclose (fp) == EOF && err == 0)
+    err = errno;
+  for (i = 0; i < n; i++)
+    layer_snapshot_free (&snaps[i]);
+  if (err) {
+    free (buf);
+    snprintf (why, len, "cannot build the report: %s", strerror (err));
+    return NULL;
+  }
+  if (size > 0 && buf[size - 1] == '\n')
+    buf[size - 1] = '\0';
+  return buf;
+}
+
+int
+lat_reset (void)
+{
+  unsigned i, n;
+
+  LOCK_GUARD (&report_lock);
+  n = __atomic_load_n (&nlayers, __ATOMIC_ACQUIRE);
+  for (i = 0; i < n; i++)
+    if (layer_reset (layers[i]) == -1)
+      return -1;
+  window_start_ns = blk_mono_ns ();
+  return 0;
+}
+
+int
+lat_set_boundaries (unsigned op_mask, const uint64_t *bounds, unsigned n)
+{
+  uint64_t *copy[LAT_OPS] = { NULL };
+  int i;
+
+  for (i = 0; i < LAT_OPS; i++) {
+    if (!(op_mask & (1u << i)) || bounds == NULL)
+      continue;
+    copy[i] = malloc (n * sizeof *bounds);
+    if (copy[i] == NULL) {
+      while (i-- > 0)
+        free (copy[i]);
+      return -1;
+    }
+    memcpy (copy[i], bounds, n * sizeof *bounds);
+  }
+  LOCK_GUARD (&report_lock);
+  for (i = 0; i < LAT_OPS; i++) {
+    if (!(op_mask & (1u << i)))
+      continue;
+    free (rt_bounds[i]);
+    rt_bounds[i] = copy[i];
+    rt_nbounds[i] = copy[i] ? n : 0;
+  }
+  return 0;
+}
+
+int
+lat_set_interval (uint64_t ns, char *why, size_t len)
+{
+  if (ns > 0 && ns < 1000000) {
+    snprintf (why, len, "too short (at least 1ms, or 0 to stop)");
+    return -1;
+  }
+  if (ns > 0 && nfile_outputs == 0) {
+    snprintf (why, len, "no report file to write to (start nbdkit with "
+              "latency-file=PATH or latency-output=FORMAT:PATH)");
+    return -1;
+  }
+  LOCK_GUARD (&writer_lock);
+  if (!writer_running) {
+    snprintf (why, len, "the periodic writer is not running");
+    return -1;
+  }
+  interval_ns = ns;
+  writer_last_ns = blk_mono_ns ();
+  pthread_cond_signal (&writer_cond);
+  return 0;
 }
 
 /* ---- lifecycle ---- */
@@ -753,6 +942,12 @@ latency_get_ready (int thread_model)
   stderr_was_devnull = is_devnull (STDERR_FILENO, &st);
   __atomic_store_n (&nlayers, 1, __ATOMIC_RELEASE);
   start_ns = blk_mono_ns ();
+  window_start_ns = start_ns;
+  if (ctl && blk_ctl_listen (ctl, control_path) == -1) {
+    nbdkit_error ("latency-control: cannot listen on '%s': %m",
+                  control_path);
+    return -1;
+  }
 
   hook_handle = blk_hook_subscribe (&sub);
   if (hook_handle == -1)
@@ -776,13 +971,22 @@ latency_after_fork (nbdkit_backend *backend)
     nbdkit_debug ("latency: nbdkit has daemonised: the reports for stderr "
                   "go to syslog");
   }
-  if (interval_ns == 0)
+  if (ctl && blk_ctl_start (ctl) == -1) {
+    nbdkit_error ("latency-control: cannot start the control thread: %m");
+    return -1;
+  }
+  /* With a control socket and a file the writer runs even at interval
+   * 0, waiting for an "interval" command.
+   */
+  if (interval_ns == 0 && !(ctl && nfile_outputs > 0))
     return 0;
+  writer_last_ns = blk_mono_ns ();
   pthread_condattr_init (&attr);
   pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
   pthread_cond_destroy (&writer_cond);
   pthread_cond_init (&writer_cond, &attr);
   pthread_condattr_destroy (&attr);
+  LOCK_GUARD (&writer_lock);
   err = pthread_create (&writer, NULL, writer_thread, NULL);
   if (err) {
     errno = err;
@@ -809,13 +1013,20 @@ exit_failure (void)
 static void
 latency_cleanup (nbdkit_backend *backend)
 {
-  if (writer_running) {
-    {
-      LOCK_GUARD (&writer_lock);
-      writer_stop = 1;
-      pthread_cond_signal (&writer_cond);
-    }
+  int running;
+
+  /* No command runs after this: they would race the final report. */
+  if (ctl)
+    blk_ctl_stop (ctl);
+  {
+    LOCK_GUARD (&writer_lock);
+    running = writer_running;
+    writer_stop = 1;
+    pthread_cond_signal (&writer_cond);
+  }
+  if (running) {
     pthread_join (writer, NULL);
+    LOCK_GUARD (&writer_lock);
     writer_running = 0;
   }
   if (__atomic_load_n (&nlayers, __ATOMIC_ACQUIRE) > 0 &&
@@ -867,6 +1078,14 @@ latency_unload (void)
     free (outputs[i].path);
   noutputs = 0;
   labels_free (labels, nlabels);
+  blk_ctl_free (ctl);
+  ctl = NULL;
+  free (control_path);
+  control_path = NULL;
+  for (j = 0; j < LAT_OPS; j++) {
+    free (rt_bounds[j]);
+    rt_bounds[j] = NULL;
+  }
 }
 
 /* ---- the request path ---- */

@@ -142,8 +142,13 @@ json_op (FILE *fp, const struct op_snapshot *o)
   json_nullable (fp, "90", have, o->p90, 1);
   json_nullable (fp, "99", have, o->p99, 1);
   json_nullable (fp, "99.9", have, o->p999, 0);
-  fprintf (fp, "},\"recent\":{\"count\":%" PRIu64 ",\"percentiles\":{",
-           o->recent_count);
+  fprintf (fp, "},\"recent\":{\"count\":%" PRIu64 ",\"total_ns\":%" PRIu64
+           ",", o->recent_count, o->recent_total_ns);
+  json_nullable (fp, "min_ns", o->recent_count > 0, o->recent_min_ns, 1);
+  json_nullable (fp, "max_ns", o->recent_count > 0, o->recent_max_ns, 1);
+  json_nullable (fp, "mean_ns", o->recent_count > 0,
+                 o->recent_count ? o->recent_total_ns / o->recent_count : 0, 1);
+  fputs ("\"percentiles\":{", fp);
   json_nullable (fp, "50", o->recent_count > 0, o->recent_q[0], 1);
   json_nullable (fp, "90", o->recent_count > 0, o->recent_q[1], 1);
   json_nullable (fp, "99", o->recent_count > 0, o->recent_q[2], 1);
@@ -158,13 +163,15 @@ json_op (FILE *fp, const struct op_snapshot *o)
 }
 
 static void
-json_ops (FILE *fp, const struct layer_snapshot *l)
+json_ops (FILE *fp, const struct layer_snapshot *l, unsigned mask)
 {
-  int i;
+  int i, n = 0;
 
   fputc ('{', fp);
   for (i = 0; i < LAT_OPS; i++) {
-    fprintf (fp, "%s\"%s\":", i ? "," : "", lat_op_names[i]);
+    if (mask && !(mask & (1u << i)))
+      continue;
+    fprintf (fp, "%s\"%s\":", n++ ? "," : "", lat_op_names[i]);
     json_op (fp, &l->ops[i]);
   }
   fputc ('}', fp);
@@ -192,8 +199,11 @@ report_json (FILE *fp, const struct report *r)
 {
   unsigned l;
 
-  fprintf (fp, "{\"version\":1,\"unit\":\"ns\",\"elapsed_ns\":%" PRIu64
-           ",\"labels\":{", r->elapsed_ns);
+  fprintf (fp, "{\"version\":1,\"unit\":\"ns\",\"elapsed_ns\":%" PRIu64,
+           r->elapsed_ns);
+  if (r->recent_ns)
+    fprintf (fp, ",\"recent_ns\":%" PRIu64, r->recent_ns);
+  fputs (",\"labels\":{", fp);
   for (l = 0; l < r->nlabels; l++) {
     if (l > 0)
       fputc (',', fp);
@@ -202,14 +212,14 @@ report_json (FILE *fp, const struct report *r)
     json_string (fp, r->labels[l].value);
   }
   fputs ("},\"ops\":", fp);
-  json_ops (fp, &r->layers[0]);
+  json_ops (fp, &r->layers[0], r->op_mask);
   fputs (",\"layers\":{", fp);
   for (l = 1; l < r->nlayers; l++) {
     if (l > 1)
       fputc (',', fp);
     json_string (fp, r->layers[l].name);
     fputs (":{\"ops\":", fp);
-    json_ops (fp, &r->layers[l]);
+    json_ops (fp, &r->layers[l], r->op_mask);
     fputc ('}', fp);
   }
   fputs ("}}\n", fp);

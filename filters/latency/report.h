@@ -19,6 +19,12 @@ struct report {
   unsigned nlayers;
   const struct label *labels;
   unsigned nlabels;
+  /* JSON only: which ops to write (bit 1 << lat_op; 0 means all), for
+   * the control socket's "query OP", and the length of the recent
+   * window (0: not known, left out).
+   */
+  unsigned op_mask;
+  uint64_t recent_ns;
 };
 
 /* Parse "NAME=VALUE[,NAME=VALUE...]" and append the pairs to *LABELS

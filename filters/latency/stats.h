@@ -41,6 +41,16 @@ struct op_stats {
    * writer touches it (one at a time, see latency.c).
    */
   uint64_t *prev_hdr;           /* NULL until the first snapshot */
+  uint64_t prev_total_ns;       /* total_ns at the previous snapshot */
+  /* The raw counters at the last reset (stats_reset): a snapshot
+   * reports the counters minus these, so a reset never has to write
+   * the counters the request path increments.  Report writer only
+   * (latency.c's report_lock), like prev_hdr.  base_hdr is NULL until
+   * the first reset.
+   */
+  uint64_t *base_hdr;
+  uint64_t *base_bins;          /* nbounds + 1, NULL until a reset */
+  uint64_t base_bytes, base_failed, base_total_ns;
 };
 
 /* Statistics of one layer: "nbdkit" (what the filter sees) or a layer
@@ -122,6 +132,12 @@ struct op_snapshot {
    */
   uint64_t recent_count;
   uint64_t recent_q[LAT_NQ];
+  /* The window's own min, max and sum, like QEMU's timed_stats.  min
+   * and max are read from the window's HDR buckets (the midpoints of
+   * the lowest and highest occupied buckets, clamped to the all-time
+   * range), so within 1/256 of the true value; the sum is exact.
+   */
+  uint64_t recent_min_ns, recent_max_ns, recent_total_ns;
   const uint64_t *bounds;
   unsigned nbounds;
   uint64_t *bins;               /* nbounds + 1, owned */
@@ -137,6 +153,31 @@ struct layer_snapshot {
  */
 extern int layer_snapshot (struct layer_stats *layer,
                            struct layer_snapshot *snap);
+/* The same with options.  ADVANCE 0 reads the recent window without
+ * starting a new one (a control-socket query must not steal the
+ * window of the periodic report).  BOUNDS/NBOUNDS, when BOUNDS is not
+ * NULL and BOUNDS[op] is not NULL, replace OP's user boundaries for
+ * this snapshot: the bins are then apportioned from the HDR buckets
+ * (each sample lands in the bin of its bucket's midpoint, so only a
+ * sample within 1/128 of its value from a boundary may be one bin
+ * off).  The snapshot borrows BOUNDS[op]: keep it alive while using
+ * the snapshot.
+ */
+extern int layer_snapshot_ex (struct layer_stats *layer,
+                              struct layer_snapshot *snap, int advance,
+                              uint64_t *const *bounds,
+                              const unsigned *nbounds);
+/* Zero what the snapshots report, for every op of LAYER: the counters
+ * become the baseline (see base_hdr), min/max start again and
+ * inflight_max restarts from the requests in flight now.  Report
+ * writer only (the same exclusion as layer_snapshot).  A request that
+ * completes while this runs is either wholly before or wholly after
+ * the reset in each counter, but may fall on different sides in two
+ * counters (e.g. counted in count but its bytes before the reset);
+ * its latency may be missed in min/max.  -1 on out of memory (then
+ * nothing was reset).
+ */
+extern int layer_reset (struct layer_stats *layer);
 extern void layer_snapshot_free (struct layer_snapshot *snap);
 
 #endif /* LATENCY_STATS_H */
