@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk quick start.
 #
 #   ./quickstart.sh          install what is missing, build, run the demo

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench-blkdebug: what the blkdebug filter costs a request when its
 # rules never fire, in instructions per request under callgrind (the
 # foundation's measure), against bare nbdkit and nbdkit's own error

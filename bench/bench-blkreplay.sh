@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench-blkreplay.sh: what recording costs, and how fast a replay goes.
 #
 # 1. Recording overhead, as instructions per 4k read request counted by

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench-crash.sh: how fast blkreplay crash builds crash states.
 #
 # A 256 MiB memory export is recorded with blkreplay-data=full while

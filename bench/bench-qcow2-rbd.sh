@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk benchmark: qcow2 on RBD (nbdkit qcow2 rbd:POOL/IMAGE)
 # against the rbd plugin on a raw RBD image, same cluster, same run.
 #

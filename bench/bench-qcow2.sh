@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk benchmark: the qcow2 plugin against qemu-nbd (every
 # cache x aio setting) and against nbdkit's file plugin on a raw copy
 # (the format-free ceiling), with fio's nbd engine.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk benchmark: the rbd plugin against the ceiling and against
 # qemu-nbd, on one single-node cluster, in one run.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: helpers sourced by bench/run and by every bench/bench-*.sh.
 #
 #   . "$(dirname "$0")/functions.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk bench: what waiting for an asynchronous backend costs
  * under nbdkit 1.32, with the backend itself free.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk bench: a deterministic NBD read load for instruction counts.
  *
  *   readload [-n COUNT] [-q DEPTH] [-b BLOCKSIZE] [-s SEED] URI

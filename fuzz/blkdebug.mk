@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # libFuzzer target of the blkdebug module: the rule parsers.
 #   fuzz/fuzz-blkdebug-rules -max_total_time=60 fuzz/corpus-blkdebug-rules fuzz/seeds/blkdebug-rules
 noinst_PROGRAMS += fuzz-blkdebug-rules

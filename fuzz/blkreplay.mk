@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # libFuzzer targets of the blkreplay module.
 
 # The log reader, and what consumes its records: blkreplay verify, dump,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the control protocol (common/control's line
  * parser, --json prefix, registry, replies) with blkdebug's commands
  * (filters/blkdebug/control-cmds.c), without the socket.  Each input is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the blkdebug rule parsers (QEMU rule files and
  * inline rules), which read user files and control-socket input.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: blkreplay import's parsers of fio iologs and of
  * blkparse's text output (files users bring from other machines).  The
  * first input byte chooses the parser (even: fio, odd: blkparse), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the blkreplay log reader (header and records), the
  * code that reads logs from CI artefacts and bug reports, and what
  * consumes the parsed records: blkreplay verify, dump, stats and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: crash states built from arbitrary logs
  * (tools/blkreplay/crashmodel.c, what blkreplay crash and image run).
  *

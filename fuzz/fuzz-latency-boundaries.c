@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: latency boundary lists and durations. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: latency-labels lists, and the Prometheus report
  * with the labels that parsed: every value is written escaped.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the qcow2 header, header extension and snapshot
  * table parsers (plugins/qcow2/header.c) on arbitrary bytes.  The
  * input is the start of an image; its own length is the file size.

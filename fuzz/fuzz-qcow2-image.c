@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the whole qcow2 engine (open, L1/L2/refcount
  * tables, compressed clusters, subclusters, extents, then writes,
  * zeroes, trims and flush) on an arbitrary image.  Everything read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the rbd image spec (POOL[/NS]/IMAGE[@SNAP]) and
  * the Ceph connection parameters of the rbd plugin and of qcow2 on
  * RBD (common/rbd/spec.c, common/rbd/params.c), which take command

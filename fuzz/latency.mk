@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The latency filter's boundary-list and duration parsers.
 noinst_PROGRAMS += fuzz-latency-boundaries
 fuzz_latency_boundaries_SOURCES = fuzz-latency-boundaries.c \

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # libFuzzer targets of the qcow2 module: the header / extension /
 # snapshot table parser.  Seeds: any qcow2 images (qemu-img create);
 # fuzz/seeds/qcow2-image has some, with regression cases.

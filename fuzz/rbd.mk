@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # libFuzzer target of the rbd module: image specs and the Ceph
 # connection parameters (no librados: params.c and spec.c are pure).
 #   fuzz/fuzz-rbd-params -max_total_time=60 fuzz/corpus-rbd-params fuzz/seeds/rbd-params

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of the blkdebug module (filters/blkdebug).
 
 UNIT_TESTS += unit-blkdebug-rules unit-blkdebug-engine unit-blkdebug-control

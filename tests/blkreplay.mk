@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of the blkreplay module (filters/blkreplay, tools/blkreplay).
 
 UNIT_TESTS += unit-blkreplay-log

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of the shared parts: common/, the hook, the build and install.
 
 UNIT_TESTS += unit-duration unit-hook
@@ -52,6 +53,7 @@ nbdkit_hooktest_plugin_la_LDFLAGS = -module $(PLUGIN_LDFLAGS) -rpath /nowhere -p
 SCRIPT_TESTS += \
 	test-modules-exports.sh \
 	test-install.sh \
+	test-spdx.sh \
 	test-debian-package.sh
 
 # The shell snippets of README.md and docs/*.md run as written (their

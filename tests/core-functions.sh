@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: the core of the shell helper library, sourced by
 # tests/functions.sh (the tests' entry point) and bench/functions.sh
 # (the benchmarks' entry point); nothing else sources it directly.

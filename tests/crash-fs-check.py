@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 # The strict checker of test-blkreplay-crash-ext4.sh, run on a mounted
 # crash state (the journal replayed).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 # The filesystem workload of test-blkreplay-crash-ext4.sh.
 #
 #   crash-fs-workload.py MODE MOUNTDIR NBDSOCK HISTORY

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: pull the shell snippets out of Markdown files, for
 # tests/test-docs-snippets.sh.
 #

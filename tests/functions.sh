@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: helpers sourced by every integration test script.
 #
 #   . "${abs_top_srcdir:-..}/tests/functions.sh"

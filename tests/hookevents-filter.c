@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk test fixture: nbdkit-hookevents-filter.so.
  *
  * Subscribes to the hook and counts what the plugin below reports:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk test fixture: nbdkit-hooktest-plugin.so.
  *
  * A RAM disk that behaves like a format plugin towards the hook: it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of filters/latency.
 
 UNIT_TESTS += unit-histogram unit-report

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: where this build tree keeps its modules, for shell scripts
 # (sourced by tests/core-functions.sh, for tests and bench).  Needs
 # $abs_top_builddir; servers' sockets live in $tmpdir.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: Python helpers for the snippets tests run in nbdsh.
 #
 # tests/functions.sh puts tests/ on PYTHONPATH, so a snippet says

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: helpers for the qcow2 plugin tests (sourced after
 # functions.sh; see docs/testing.md).  qemu-img is the judge of
 # everything the plugin writes.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of the qcow2 plugin (plugins/qcow2).  Everything the plugin
 # writes is judged by qemu-img check / compare.
 EXTRA_DIST += qcow2-helpers.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: helpers for the rbd tests, sourced after functions.sh.
 #
 #   . "$abs_top_srcdir/tests/functions.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests of plugins/rbd and of the test cluster (tests/ceph/).
 #
 # The integration tests share one single-node cluster, started by the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkdebug-align / -max-transfer are advertised as NBD block sizes;
 # zero and discard requests below -opt-write-zero / -opt-discard are
 # refused with ENOTSUP as in QEMU, and end as QEMU's block layer ends

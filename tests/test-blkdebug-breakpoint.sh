@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Breakpoints: a request stopped at "break read_aio T" holds only its
 # own worker; another connection's write goes on; resume releases it.
 # Then shutdown while a request is suspended: no hang, the request

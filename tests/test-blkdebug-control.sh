@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The control socket: rules with hit counts, run-time inject/remove,
 # state; a bad command gets ERR and the connection stays usable.
 . "$abs_top_srcdir/tests/functions.sh"

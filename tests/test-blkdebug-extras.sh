@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Beyond QEMU: after/count, byte ranges, probability (deterministic by
 # seed), delay, corrupt (silent bit flips), torn writes.
 . "$abs_top_srcdir/tests/functions.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The hook runs injectors (blkdebug) before observers (latency), whatever
 # the order of the --filter flags: the latency filter's backend layer
 # counts every backend read that blkdebug failed, in both orders.

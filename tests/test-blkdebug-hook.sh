@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Events a plugin reports through the hook drive the same engine, and
 # with blkdebug-layer=backend a failure hits the plugin's own bracketed
 # backend I/O (as QEMU's blkdebug under qcow2 fails the I/O below it).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Inline rules: the second write fails with ENOSPC (errno by name); a
 # rule armed by a state change fails reads in one sector only.
 . "$abs_top_srcdir/tests/functions.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Observable fault injection (issue 14): every injection is logged with
 # the rule, its origin (file:line, parameter, control socket), the
 # request and the errno, rate-limited per rule; set-state rules that

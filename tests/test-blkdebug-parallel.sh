@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The engine under nbdkit's parallel thread model: 64 requests in
 # flight on 4 connections while the control socket adds and removes
 # rules; a count=25 rule fails exactly 25 requests, no more, and

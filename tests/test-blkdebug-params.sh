@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Bad rules and parameters: a clear error at start-up naming the file,
 # the line and the value; good ones start.
 . "$abs_top_srcdir/tests/functions.sh"

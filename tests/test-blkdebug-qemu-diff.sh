@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Differential test: every scenario (a QEMU rule file and a sequence of
 # qemu-io commands) runs through QEMU's own blkdebug driver on a raw
 # image and through our filter over NBD, both driven by qemu-io; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # -D blkdebug.rules=1: every rule with its hit and fire counts at exit,
 # including once-rules that were removed after firing.
 . "$abs_top_srcdir/tests/functions.sh"

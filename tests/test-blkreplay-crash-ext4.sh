@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Crash consistency of ext4 through the stack: a workload of fsync'ed
 # creates, appends, renames and unlinks on ext4 (nbdfuse + loop over
 # nbdkit's file plugin with the blkreplay filter) is recorded, then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkreplay crash / image on a recorded nbdsh workload of writes,
 # overwrites, a FUA write and flushes: a checker that knows what each
 # point must hold (writes flushed or FUA: present; others: absent, or

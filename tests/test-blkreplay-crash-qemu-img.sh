@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # qemu-img as the client: `qemu-img convert -O qcow2` into a raw export
 # (nbdkit's file plugin), recorded with blkreplay-data=full; at every
 # flush point the file being converted passes `qemu-img check` (leaked

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkreplay crash --trim: a trimmed range keeps its old contents by
 # default (NBD promises no zeroes), reads as zeroes with --trim=zero,
 # and --trim=both checks every point under both.  Also: logs the model

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The log is append-only with nothing to fix up at exit: after nbdkit
 # is killed with SIGKILL, the log holds every request that completed
 # more than the writer's batch time (20ms) before, and reads cleanly.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Recording onto a filling disk never loses an acknowledged request: in
 # every sync mode, every write the client saw succeed has its record in
 # the log, the log reads cleanly up to the failure, the error names the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A replay against a different image fails (exit 1) and names the first
 # divergent request: the lowest-id read whose data differs.
 . "$abs_top_srcdir/tests/functions.sh"

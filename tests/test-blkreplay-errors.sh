@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Recorded errors: a request that failed when recording fails the same
 # way when the filter replays the log (without running it), and
 # blkreplay run checks every result against the recorded one.

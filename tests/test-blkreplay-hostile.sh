@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Hostile inputs found by fuzzing get a clear error, never a crash or a
 # hang: a write of 2^64-8 bytes (overflowed run's pattern buffer), a
 # submission time near 2^64 with --timing=recorded (an out-of-range

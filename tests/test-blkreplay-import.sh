@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkreplay import turns a fio iolog (v2, v3) and blkparse text output
 # into logs that blkreplay run replays.
 . "$abs_top_srcdir/tests/functions.sh"

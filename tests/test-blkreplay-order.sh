@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Replay mode in the filter completes requests in the recorded order.
 # Recorded: a write, then a read.  Replayed: both sent at once, with the
 # write delayed by nbdkit's delay filter, so that the natural completion

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Bad parameters of the filter and the tool get clear errors.
 . "$abs_top_srcdir/tests/functions.sh"
 blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkreplay run replays against any NBD server: a log recorded through
 # nbdkit (two connections, writes, zeroes, trims, flushes, FUA) replays
 # against qemu-nbd serving a copy of the starting image, and the final

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Record mode keeps every field the issue lists: global ids in
 # submission order, connection ids, export name and size, op, flags
 # (FUA, NO_HOLE, FAST_ZERO, REQ_ONE), offset, length, times, result,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Replay mode in the filter: a divergent request (unexpected, or with a
 # different payload) is reported as the first divergence, and fails
 # with blkreplay-divergence=fail or goes through with =warn.  Requests

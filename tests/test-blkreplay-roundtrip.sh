@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Record a fio workload with verification (random mix of sizes; reads,
 # writes, flushes, trims; queue depth 4; four jobs = several
 # connections) through

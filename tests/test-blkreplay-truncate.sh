@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A log cut off anywhere (a crash) is read up to its last whole record:
 # dump shows those and says where it stopped, verify reports it, run
 # replays the whole records.

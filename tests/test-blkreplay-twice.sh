@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # --filter=blkreplay twice used to deadlock on SIGTERM (nbdkit loads a
 # module once per process: both instances shared the log writer and the
 # second .cleanup joined a thread already joined).  It is refused at

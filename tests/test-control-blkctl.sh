@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # blkctl, the one CLI for every filter's control socket (and its old
 # name blkdebug-ctl): help from the filter's registry, --json answers
 # that jq parses, multi-line replies framed without knowing the

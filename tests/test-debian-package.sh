@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The Debian package (debian/) builds from a clean copy of the source
 # tree, puts every module where nbdkit looks for it, and what it installs
 # works: the modules load into nbdkit from the unpacked package, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every shell snippet in README.md and docs/*.md runs as written, so the
 # docs cannot rot.  tests/doc-snippets.py pulls out each ```sh block (and
 # a CI job's yaml script:) by its marker comment; runnable blocks of one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # make install puts the modules where nbdkit finds them by name, and the
 # installed filter finds the hook library through its RUNPATH.  Uses a
 # staged install (DESTDIR), so the test needs no root and leaves no trace.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The latency filter counts exactly what a real client sent, per op,
 # and prints its text report to stderr at exit.
 . "$abs_top_srcdir/tests/functions.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A delay of known size below the filter (nbdkit's own delay filter)
 # lands in the right bin, and percentiles are near it.
 . "$abs_top_srcdir/tests/functions.sh"

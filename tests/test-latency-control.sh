@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # latency-control=SOCKET: query counts what was sent, reset zeroes,
 # boundaries changes the bins of the next query, interval changes how
 # often the file is rewritten, bad commands get ERR lines, --json

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit without -f daemonises and points stderr at /dev/null: the exit
 # report must still land somewhere documented.  A report file works as
 # always; the default text report on stderr goes to syslog instead.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # -D latency.requests=1 logs each request's latency (every layer, with
 # the errno name of a failed one); -D latency.report=1 logs each report
 # written, where, and what it holds.  Neither logs anything by default.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # When the report cannot be written at exit, nbdkit says so, naming the
 # file, and exits non-zero; a failed periodic write is reported too.
 . "$abs_top_srcdir/tests/functions.sh"

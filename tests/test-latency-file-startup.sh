@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A latency-file nbdkit cannot write is refused at start-up, naming the
 # path and the reason, instead of failing at every interval and losing
 # the report at exit.  Tests run as root, so the unwritable cases are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Each report format parses with a real consumer: jq for JSON, promtool
 # (or the Python client's parser) for Prometheus, and the text format
 # has the bpftrace shape.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # latency-interval rewrites the file while nbdkit runs, atomically.
 . "$abs_top_srcdir/tests/functions.sh"
 requires_cmd nbdsh jq

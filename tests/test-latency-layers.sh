@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A plugin that brackets its backend I/O through the hook gets its own
 # layer in the report, beside the client layer: here the backend is
 # slow (5ms reads) and the client sees that plus the delay filter's 10ms.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Several outputs at once: a Prometheus file rewritten every interval
 # for monitoring, a JSON file, and the text report on stderr at exit
 # (latency-output=FORMAT:PATH, repeatable; PATH - is stderr).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Bad parameters give a clear error naming the key and the value.
 . "$abs_top_srcdir/tests/functions.sh"
 F="$(filter latency)"

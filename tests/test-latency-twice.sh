@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The latency filter twice in one stack: nbdkit loads a module once per
 # process, so both share the filter's globals.  It is refused with a
 # clear error, and unloading twice (--dump-plugin) does not double-free.

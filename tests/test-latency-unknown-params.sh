@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A latency-* parameter the filter does not know (a typo) is refused by
 # the filter, naming it and listing the valid ones, instead of being
 # passed to the plugin.

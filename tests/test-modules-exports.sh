@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Modules export only their entry point (and -D debug flags): nbdkit
 # dlopens with RTLD_GLOBAL, so any other symbol could collide with
 # another module's.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A backing chain that loops (A backs onto A, or A -> B -> A) is
 # refused at once with a message naming the loop, instead of opening
 # the same images again and again until the depth limit; and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Bad images get a clear error naming the problem, never a crash:
 # truncated files, tables outside the file, absurd sizes, unknown
 # feature bits, corrupt/dirty images opened read-write, backing files

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Persistent dirty bitmaps are removed at the first write: the header
 # extension goes (the other extensions and a backing file name stay),
 # and the clusters of the directory, tables and bitmap data are freed,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The blkdebug filter under its backend layer fails the qcow2 plugin's
 # own I/O at QEMU's event points (as blkdebug under qcow2 in QEMU),
 # and the same rule file fails the same request in qemu-io over

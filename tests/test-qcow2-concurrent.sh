@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Many parallel writers (and zeroers) on overlapping unallocated clusters (several
 # connections, many requests in flight each, disjoint bytes of the
 # same clusters, over a backing file so every allocation copies on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Crash safety: the server is killed (SIGKILL) in the middle of
 # allocating writes, trims and flushes; qemu-img check may then find
 # leaked clusters but never an error.  With lazy refcounts the image

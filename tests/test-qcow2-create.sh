@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # create=SIZE makes a new v3 image (cluster-size= honoured) that QEMU
 # accepts; an existing image is opened, never overwritten.
 . "$abs_top_srcdir/tests/functions.sh"

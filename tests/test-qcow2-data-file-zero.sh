@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Zeroing part of a cluster of an image with an external data file.
 # There a cluster's host offset is its guest offset, so the cluster at
 # guest offset 0 has host offset 0: the zero path took that for

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The plugin reports QEMU's blkdebug events at QEMU's points and
 # brackets every backend I/O through the hook; a subscriber failing
 # any single backend I/O gives the client an error, never a crash nor

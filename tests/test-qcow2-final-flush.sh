@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A final flush at shutdown that fails (data clients wrote, and were
 # told was written, may be lost) is not a clean exit: nbdkit exits
 # non-zero and the log names the image and says what was lost.  The

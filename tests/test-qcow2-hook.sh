@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every backend I/O of the plugin is bracketed through the shared hook
 # (layer "backend"): the latency filter sees the qcow2 metadata and
 # data accesses beside the client's requests.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The plugin takes QEMU's image locks (OFD byte locks at 100+bit /
 # 200+bit), so that two writers never share an image: a second nbdkit,
 # qemu-io and qemu-nbd are refused while we serve read-write, we refuse

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Seeded random writes, zeroes and trims through the plugin, mirrored
 # in a raw reference; small clusters so that L2 tables, refcount
 # blocks and the refcount table all have to grow.  Then qemu-img

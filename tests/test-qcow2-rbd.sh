@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # qcow2 on RBD: an image made by qemu-img and `rbd import`ed is served
 # with `nbdkit qcow2 rbd:rbd/IMAGE`, written (qemu-io, fio verify, so
 # the image grows: rbd_resize), stopped, `rbd export`ed back to a file

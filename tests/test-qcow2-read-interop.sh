@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Images written by qemu-img/qemu-io, in every reading feature, read
 # through the plugin and compared with qemu-img convert -O raw; the
 # extents are compared with qemu-img map.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Serving without writing leaves the image byte for byte untouched:
 # nbdkit -r (without readonly=true), or a read-write server no client
 # writes to, on images whose header a writer must change (lazy

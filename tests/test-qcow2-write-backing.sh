@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Copy-on-write: partial-cluster writes over a backing chain (qcow2
 # and raw bases), and writes over clusters and L2 tables shared with
 # internal snapshots.  qemu-img check + compare judge the result; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Writes, zeroes and discards through the plugin with qemu-io, on v2
 # and v3, small and large clusters, narrow and wide refcounts, then
 # qemu-img check (no errors, no leaks) and compare with a raw file

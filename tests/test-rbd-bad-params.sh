@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Wrong pool, image, namespace, snapshot, conf, user or key: nbdkit
 # refuses to start, at once, with a message naming the bad value.
 . "$abs_top_srcdir/tests/functions.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The cluster goes away under a running server.
 # - OSD stopped: a read, and a write's flush, fail with EIO within
 #   request-timeout= instead of hanging (librbd would wait for ever).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # What a client writes through the plugin is what Ceph stores: compare
 # the image exported with `rbd export` to the data written, byte for
 # byte, and read it back through the plugin too.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Round trip through the rbd plugin with fio's nbd engine: random 4k
 # and 64k writes at queue depth 16 (so requests overlap on nbdkit's
 # threads and in librbd), each block checksummed and read back.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every librbd call is bracketed through the hook: the latency filter
 # shows the client's and librbd's latency side by side, one librbd
 # request per client request (plus a flush per FUA write); -D rbd.aio=1

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # No monitor answers.  (No cluster needed: the conf names a port
 # nobody listens on.)
 # - timeout=3s: nbdkit exits non-zero after about 3 s, naming the

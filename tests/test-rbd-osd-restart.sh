@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The OSD goes away in the middle of a workload and comes back: the
 # requests in flight wait (librbd resends them) and complete, with no
 # error reported to the client and the data verified afterwards.

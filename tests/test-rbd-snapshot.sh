@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A snapshot is served read-only and shows the data as it was when the
 # snapshot was taken, whatever was written to the image since; both
 # spellings (POOL/IMAGE@SNAP and snapshot=) work; readonly=true too.

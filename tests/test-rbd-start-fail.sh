@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A wrong pool, image, snapshot or key makes nbdkit exit non-zero with
 # the message, before any client can connect, in every mode: -f, as a
 # daemon with a pid file, with --run, with -U - --run; for the rbd

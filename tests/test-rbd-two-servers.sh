@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Two nbdkit servers on one image (as on two hosts): the exclusive lock
 # moves between them at each write, and each sees the other's flushed
 # writes, also for data it had read (and cached) before.  Then both

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Write zeroes and discard read back as zeroes, aligned to objects or
 # not; block status reports discarded objects as holes; the rest of
 # the data is untouched.

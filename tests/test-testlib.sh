@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The helper library itself (tests/core-functions.sh via functions.sh):
 # child scripts source it and exit, and what their cleanup did is
 # checked from outside.  The cleanup stack runs last-registered first,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: filters/blkdebug/control-cmds.c (blkdebug's commands)
  * through the shared control library's parser (common/control).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: filters/blkdebug/engine.c (QEMU's semantics). */
 #include <config.h>
 

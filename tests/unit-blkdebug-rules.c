@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: filters/blkdebug/rules.c (QEMU rule files, inline rules). */
 #include <config.h>
 

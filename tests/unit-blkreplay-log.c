@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: the blkreplay log format (common/blklog/replaylog.c)
  * and its checksums (crc32c.c).
  */

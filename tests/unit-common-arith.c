@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: common/include/minmax.h, rounding.h, checked-overflow.h */
 #include <config.h>
 

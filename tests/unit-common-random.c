@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: common/include/random.h
  *
  * The expected values were produced by the copies this header

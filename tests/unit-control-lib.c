@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: common/control, the control library, as a filter other
  * than blkdebug would use it (a counter with "get", "add N", "say
  * TEXT..."), through the parser and through a real Unix socket.

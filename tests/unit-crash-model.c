@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the crash-consistency model (tools/blkreplay/crashmodel.c):
  * which writes are durable at which point, the points each kind
  * selects, and that states built incrementally (in any order, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: the hook hub (common/hook). */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the qcow2 header parser (plugins/qcow2/header.c). */
 #include <config.h>
 

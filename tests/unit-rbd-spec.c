@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: unit tests of the rbd image specification parser. */
 #include <config.h>
 

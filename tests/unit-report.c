@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: the latency filter's report formats on a fixed snapshot. */
 #include <config.h>
 

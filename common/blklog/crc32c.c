@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: CRC32C and blkhash64 (see crc32c.h).
  *
  * Why two CRC streams for the hash: a 4k payload must hash in well

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: CRC32C (Castagnoli) and the 64-bit payload hash.
  *
  * Both use the SSE4.2 crc32 instruction when the CPU has it and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: a whole log loaded into arrays (blklog_load,
  * see replaylog.h).  The filter's replay mode and the blkreplay tool
  * both start from this: one loader, so both accept and refuse exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: log encoding and decoding (see replaylog.h and
  * docs/blkreplay-format.md).  All integers are little-endian.
  */

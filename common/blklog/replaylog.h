@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: the log format, shared by the filter and the
  * blkreplay tool.  docs/blkreplay-format.md is the specification; this
  * is its only implementation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the control library's private parts, shared by the
  * protocol (control.c) and the socket server (control-server.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the control socket: one accept thread plus one thread
  * per connection, so a client blocked in a long command (blkdebug's
  * wait_break) does not stop another from answering it.  Locks and

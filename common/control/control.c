@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the control protocol: command registry, line parser,
  * replies in text or JSON.  See control.h.
  */

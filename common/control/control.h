@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the run-time control protocol, one library for every
  * filter.  See docs/control.md for the protocol, the choice of one
  * socket per filter, and a worked example.

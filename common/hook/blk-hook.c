@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the hub behind blk-hook.h (one instance per process).
  *
  * State: the subscriber table.  Writers (subscribe/unsubscribe) hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the hook between plugins and filters.
  *
  * A plugin cannot see the filters stacked above it, and a filter only

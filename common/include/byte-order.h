@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: unaligned big- and little-endian loads and stores.
  *
  * Why: on-disk formats (qcow2 is big-endian, the blkreplay log is

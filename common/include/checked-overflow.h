@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: overflow-checked arithmetic.
  *
  * Why: offsets, lengths and table sizes come from clients and from

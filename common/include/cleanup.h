@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: scope guards built on __attribute__((cleanup)).
  *
  * Why: every error path in a callback must drop its locks and free its

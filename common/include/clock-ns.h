@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: clocks in nanoseconds.
  *
  * Why one header: four modules carried the same five-line

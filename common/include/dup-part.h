@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: a NUL-terminated copy of a counted string.
  *
  * Why: parsers hold (pointer, length) slices of their input (a name

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: MIN and MAX that evaluate each argument once.
  *
  * Why: the textbook ((a) < (b) ? (a) : (b)) evaluates an argument

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: a small seeded pseudo-random generator.
  *
  * Why: fault injection (blkdebug probability= and corrupt=) and the

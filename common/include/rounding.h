@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: powers of two and rounding to a multiple.
  *
  * Why: cluster, sector and block-size arithmetic appears in every

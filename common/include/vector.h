@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: typed growable arrays.
  *
  * Why: a dozen places grew an array by hand (realloc, cap *= 2, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: parsing the Ceph connection parameters (see params.h). */
 #include <config.h>
 

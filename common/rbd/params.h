@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the Ceph connection parameters shared by the rbd plugin
  * and the qcow2 plugin's rbd backend, and their parser.
  *

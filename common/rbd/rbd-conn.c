@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: connection to a Ceph cluster and an RBD image (see
  * rbd-conn.h), for the rbd plugin and the qcow2 plugin's rbd backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: connecting to a Ceph cluster and opening an RBD image,
  * shared by the rbd plugin and the qcow2 plugin's rbd storage backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: parsing an RBD image specification (see spec.h).
  *
  * The rules are librbd's naming rules, checked here so that a typo is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: parsing an RBD image specification.
  *
  *   POOL[/NAMESPACE]/IMAGE[@SNAPSHOT]

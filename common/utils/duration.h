@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: parsing durations such as "250us", "1.5ms", "2s".
  *
  * Shared by every module that takes a time on its command line

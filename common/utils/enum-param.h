@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: parameters that take one of a fixed set of words.
  *
  * Why: latency-format=, blkdebug-layer=, blkreplay-mode= ... each

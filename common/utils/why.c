@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: "why" texts (see why.h). */
 #include <config.h>
 

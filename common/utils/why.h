@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: "why" texts, the error reports of pure parsers.
  *
  * Why: parsers that must also run in unit tests, fuzzers and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: nbdkit-blkdebug-filter.so, QEMU-compatible error
  * injection with breakpoints and run-time control.
  *

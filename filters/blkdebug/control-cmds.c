@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: blkdebug's control commands (break, resume, inject ...),
  * registered with the shared control library.  See control-cmds.h.
  */

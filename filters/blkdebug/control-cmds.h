@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: blkdebug's control commands.
  *
  * The protocol, the socket and the help text are the shared control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the blkdebug rule engine.  Semantics and locking: see
  * engine.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: blkdebug rule parsers.  See rules.h.
  *
  * The rule-file reader follows the grammar QEMU 7.2's config reader

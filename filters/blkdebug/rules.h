@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: blkdebug rules and their parsers (pure, no nbdkit calls).
  *
  * Two sources of rules share one attribute parser:

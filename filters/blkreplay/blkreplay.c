@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: nbdkit-blkreplay-filter.so, records the requests that
  * pass through it into a binary log (docs/blkreplay-format.md), or
  * replays such a log against a client re-issuing the same workload.

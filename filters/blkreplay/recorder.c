@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: the log writer of record mode.
  *
  * Request threads encode their record into an in-memory buffer under

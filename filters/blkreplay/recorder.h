@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: the log writer of record mode (recorder.c). */
 #ifndef BLKREPLAY_RECORDER_H
 #define BLKREPLAY_RECORDER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: replay mode of the filter.
  *
  * A client re-issues a recorded workload.  Each request is matched to

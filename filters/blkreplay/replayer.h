@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: replay mode of the filter (replayer.c). */
 #ifndef BLKREPLAY_REPLAYER_H
 #define BLKREPLAY_REPLAYER_H

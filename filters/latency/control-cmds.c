@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: the commands of latency-control=SOCKET,
  * served by the shared control library (docs/control.md).  Parsing and
  * replies only; the state they change is latency.c's (latency.h).

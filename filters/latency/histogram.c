@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: histogram maths. */
 #include <config.h>
 

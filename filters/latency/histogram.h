@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: histogram maths (pure, no I/O, no locks).
  *
  * Two histograms are kept per operation:

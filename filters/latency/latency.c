@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: nbdkit-latency-filter.so, per-operation latency
  * histograms and percentiles, for the client and for every layer a
  * plugin brackets through the hook (see docs/hook.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: what latency.c offers its control
  * commands (control-cmds.c).  Each call takes the locks it needs and
  * may run on a control connection's thread, concurrently with requests

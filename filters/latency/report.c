@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: the text, JSON and Prometheus reports.
  *
  * Pure formatting of snapshots: no locks, no globals, unit tested.

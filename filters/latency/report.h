@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: the text, JSON and Prometheus reports. */
 #ifndef LATENCY_REPORT_H
 #define LATENCY_REPORT_H

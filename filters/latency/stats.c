@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: per-operation statistics. */
 #include <config.h>
 

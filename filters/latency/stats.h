@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk latency filter: per-operation statistics.
  *
  * Concurrency: every counter is updated with relaxed atomic operations

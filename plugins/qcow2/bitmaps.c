@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: dropping persistent dirty bitmaps at the first
  * write.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: metadata table cache bookkeeping (see cache.h).
  * Thread model: callers hold the image's meta_lock.
  */

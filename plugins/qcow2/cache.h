@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: a small cache of metadata tables (L2 tables,
  * refcount blocks), one cluster per slot, keyed by table index (L1
  * index or refcount-table index).  It only does bookkeeping: loading,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: guest -> host cluster lookup (see cluster.h).
  *
  * Thread model: called with img->meta_lock held.

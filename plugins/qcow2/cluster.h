@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: guest cluster -> host cluster, in one L2 access.
  *
  * Everything the read, write, zero and extents paths need to know

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: decompression of compressed clusters.
  *
  * deflate clusters are raw deflate streams (no zlib header, 4 KiB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: create=SIZE, a new empty version 3 image.
  *
  * Layout: header, refcount table, L1 table, refcount blocks, all

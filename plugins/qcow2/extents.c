@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: .extents from the L2 tables and the backing chain.
  *
  * Data and compressed clusters are data; zero clusters/subclusters are

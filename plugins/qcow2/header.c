@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: header, header extensions and snapshot table
  * parsing with strict validation (see header.h).  Pure functions.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: on-disk format constants and the header parser.
  *
  * The parser is pure (a byte buffer in, a struct out, no I/O) so that

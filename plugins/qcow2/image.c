@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: opening and closing images (header checks, L1 and
  * refcount tables, backing chain, external data file) and the ordered
  * metadata write-back at flush.

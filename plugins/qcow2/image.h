@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: an open qcow2 image and the engine's entry points.
  *
  * Locks (one set per image; a backing image has its own):

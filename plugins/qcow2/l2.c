@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the L1 table and the L2 table cache.
  *
  * Thread model: every function here runs with img->meta_lock held

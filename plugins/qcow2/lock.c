@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: image locking compatible with QEMU's file driver.
  *
  * QEMU's convention (a fact about how QEMU tools cooperate on a file,

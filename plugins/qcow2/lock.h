@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: QEMU-compatible image locking (lock.c). */
 #ifndef QCOW2_LOCK_H
 #define QCOW2_LOCK_H

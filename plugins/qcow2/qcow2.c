@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: nbdkit-qcow2-plugin.so, serves a qcow2 image read/write.
  *
  *   nbdkit qcow2 [file=]IMAGE [readonly=true] [snapshot=NAME|ID]

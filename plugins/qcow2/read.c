@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the read path.
  *
  * Thread model: the L2 lookups for a batch of segments run under

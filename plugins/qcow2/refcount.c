@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: refcounts, cluster allocation, refcount-table
  * growth and deferred frees.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the file store (see store.h).
  *
  * Thread model: pread/pwrite/fdatasync on one descriptor are safe from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the RBD store (see store.h), so that
  * `nbdkit qcow2 rbd:POOL/IMAGE` serves a qcow2 image stored in an RBD
  * image.  The cluster connection is common/rbd (shared with the rbd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the RBD store (store-rbd.c). */
 #ifndef QCOW2_STORE_RBD_H
 #define QCOW2_STORE_RBD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: hook bracketing around the store.
  *
  * Thread model: stateless; any thread may call these concurrently

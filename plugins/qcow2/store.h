@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the storage interface (the "store").
  *
  * The qcow2 engine never touches a file descriptor: every byte of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk qcow2: the write path (write, zero, trim).
  *
  * Thread model (locks in image.h):

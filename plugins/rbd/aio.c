@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: one asynchronous librbd request, bracketed by the hook.
  *
  * Each NBD request runs on its own nbdkit worker thread.  It submits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: block status of an RBD image from rbd_diff_iterate2.
  *
  * Diffing from "the beginning of time" (no from-snapshot) lists the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: nbdkit-rbd-plugin.so, a Ceph RBD image over NBD through
  * librbd's asynchronous API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: the rbd plugin's internal interface.
  *
  * common/rbd cluster connection and image open (after fork)

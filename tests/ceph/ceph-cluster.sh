@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # nbdkit-blk: a throw-away single-node Ceph cluster for tests and demos.
 #
 #   ceph-cluster.sh start DIR [--image NAME] [--size SIZE] [--no-image]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk: blkctl, the shell's way into the control socket of any
  * nbdkit-blk filter (blkdebug-control=, and the other filters'
  * *-control= sockets, which speak the same protocol: docs/control.md).

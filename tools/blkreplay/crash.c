@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay crash / image: the states a power cut could leave, built
  * from a log recorded with blkreplay-data=full and a base image, and
  * checked by a user command (docs/crash-testing.md).

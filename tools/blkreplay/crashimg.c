@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: logs, points and image files for the crash and
  * image commands (see crashimg.h).
  */

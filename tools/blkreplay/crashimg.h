@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: what the crash and image commands share with the
  * rest of the tool: loading a log for the model, naming a point of a
  * log, and raw image files (crashimg.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: the crash-consistency model (see crashmodel.h and
  * docs/crash-testing.md).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: the crash-consistency model (docs/crash-testing.md).
  *
  * Pure logic, no files: which writes of a log are durable at each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay dump / verify: every record of a log, as text or JSON
  * lines; or only the integrity check of the file.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay import: turns a fio iolog (version 2 or 3) or the text
  * output of blkparse into a blkreplay log, so workloads captured with
  * fio or blktrace replay with blkreplay run.

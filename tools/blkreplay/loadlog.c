@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: loading a whole log, and the tool's number formats
  * (see loadlog.h).
  */

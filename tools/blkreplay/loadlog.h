@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: loading a whole log, with the tool's messages
  * (loadlog.c).  The loader itself is common/blklog's blklog_load.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay: inspect, verify, import and replay the logs of
  * nbdkit-blkreplay-filter (docs/blkreplay-format.md).
  *

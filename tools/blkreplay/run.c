@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay run LOG URI: replays a log against any NBD server.
  *
  * The recorded connections are opened at once; each request goes on

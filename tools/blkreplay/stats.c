@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay stats: what a log holds: op mix, request sizes, offsets
  * touched, errors and queue depth over time.
  */

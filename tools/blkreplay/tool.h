@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay tool: the subcommands (one file each). */
 #ifndef BLKREPLAY_TOOL_H
 #define BLKREPLAY_TOOL_H
