@@ -48,7 +48,7 @@ expect_fail_nbdkit ()
   out="$tmpdir/expect-fail.log"
   rm -f "$tmpdir/expect-fail.sock"
   # shellcheck disable=SC2046
-  if timeout 10 env $(nbdkit_env) "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" \
+  if timeout -k 5 10 env $(nbdkit_env) "$NBDKIT" -f -U "$tmpdir/expect-fail.sock" "$@" \
        >"$out" 2>&1; then
     fail "nbdkit accepted: $*"
   fi

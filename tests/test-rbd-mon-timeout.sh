@@ -37,7 +37,7 @@ echo "gave up after $ms ms"
 # command never runs.
 st=0
 # shellcheck disable=SC2046
-timeout 20 env $(nbdkit_env) "$NBDKIT" -U - "$(plugin qcow2)" rbd:rbd/img \
+timeout -k 5 20 env $(nbdkit_env) "$NBDKIT" -U - "$(plugin qcow2)" rbd:rbd/img \
   rbd-conf="$tmpdir/ceph.conf" rbd-timeout=3s --run 'echo RAN' \
   >"$tmpdir/run.log" 2>&1 || st=$?
 cat "$tmpdir/run.log"

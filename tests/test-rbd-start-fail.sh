@@ -38,11 +38,11 @@ run_mode ()
   t0=$(date +%s%N)
   # shellcheck disable=SC2046
   case "$mode" in
-    fg) timeout $bound env $(nbdkit_env) "$NBDKIT" -f -U "$s" "$@" >"$log" 2>&1 || st=$? ;;
-    daemon) timeout $bound env $(nbdkit_env) "$NBDKIT" -P "$pidf" -U "$s" "$@" >"$log" 2>&1 || st=$? ;;
-    run) timeout $bound env $(nbdkit_env) "$NBDKIT" -U "$s" "$@" \
+    fg) timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -f -U "$s" "$@" >"$log" 2>&1 || st=$? ;;
+    daemon) timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -P "$pidf" -U "$s" "$@" >"$log" 2>&1 || st=$? ;;
+    run) timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -U "$s" "$@" \
            --run 'timeout 30 nbdinfo --size "$uri"' >"$log" 2>&1 || st=$? ;;
-    stdin) timeout $bound env $(nbdkit_env) "$NBDKIT" -U - "$@" \
+    stdin) timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -U - "$@" \
              --run 'timeout 30 nbdinfo --size "$uri"' >"$log" 2>&1 || st=$? ;;
   esac
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -73,12 +73,12 @@ run_mode qmagic run "rbd:rbd/$img: .*(magic|not a qcow2)" "$QCOW2" "rbd:rbd/$img
 
 # And with everything right each mode serves, and the check left no
 # librados thread behind the fork (nbdkit is single-threaded then).
-out="$(timeout $bound env $(nbdkit_env) "$NBDKIT" -v -U - "$RBD" "rbd/$img" \
+out="$(timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -v -U - "$RBD" "rbd/$img" \
   --run 'nbdinfo --size "$uri"' 2>"$tmpdir/ok.log")" || { cat "$tmpdir/ok.log" >&2; fail "good image: --run failed"; }
 [ "$out" = $((16 << 20)) ] || fail "good image: size '$out'"
 grep -q "checked before serving; 1 thread(s) left" "$tmpdir/ok.log" ||
   { grep "checked before" "$tmpdir/ok.log" >&2; fail "librados threads left after the check"; }
-out="$(timeout $bound env $(nbdkit_env) "$NBDKIT" -U - "$QCOW2" "rbd:rbd/$qimg" \
+out="$(timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -U - "$QCOW2" "rbd:rbd/$qimg" \
   --run 'nbdinfo --size "$uri"')" || fail "good qcow2 image: --run failed"
 [ "$out" = $((16 << 20)) ] || fail "good qcow2 image: size '$out'"
 rm -f "$tmpdir/d.pid"
