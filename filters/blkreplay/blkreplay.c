@@ -32,6 +32,7 @@
 #include "cleanup.h"
 #include "clock-ns.h"
 #include "crc32c.h"
+#include "errstr.h"
 #include "duration.h"
 #include "enum-param.h"
 #include "recorder.h"
@@ -234,17 +235,16 @@ report_loss (uint64_t id_hint)
   if (!recorder_loss (&l)) {
     /* Not a write failure: shut down, or out of memory. */
     nbdkit_error ("blkreplay-log: request #%" PRIu64 " was not recorded in "
-                  "'%s': %m", id_hint, log_path);
+                  "'%s': %s", id_hint, log_path, blk_errstr (errno));
     return;
   }
   first = l.first_lost_id ? l.first_lost_id : id_hint;
   recorder_counts (&n, &bytes, &waits, &lost);
-  errno = l.err;
-  nbdkit_error ("blkreplay-log: %s '%s' failed: %m; the log keeps its "
+  nbdkit_error ("blkreplay-log: %s '%s' failed: %s; the log keeps its "
                 "first %" PRIu64 " records (%" PRIu64 " bytes) and ends "
                 "there; request #%" PRIu64 " is the first without a record; "
                 "%s", l.sync_failed ? "syncing" : "writing", log_path,
-                n, bytes, first,
+                blk_errstr (l.err), n, bytes, first,
                 on_error_fail ?
                 "it and every later request fail "
                 "(blkreplay-on-error=fail)" :
@@ -381,8 +381,8 @@ blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
     report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
     if (!on_error_fail)
       return 0;
-    nbdkit_error ("blkreplay-log: cannot record connection %" PRIu64 ": %m",
-                  h->conn);
+    nbdkit_error ("blkreplay-log: cannot record connection %" PRIu64 ": %s",
+                  h->conn, blk_errstr (errno));
     return -1;
   }
   return 0;

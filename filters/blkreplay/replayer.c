@@ -32,6 +32,7 @@
 #include "cleanup.h"
 #include "clock-ns.h"
 #include "crc32c.h"
+#include "errstr.h"
 #include "replayer.h"
 #include "replaylog.h"
 
@@ -276,8 +277,8 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
                       "recording had '%s'", rec->id,
                       describe (d, sizeof d, rec->op, rec->offset,
                                 rec->length, rec->flags),
-                      err ? strerror (err) : "success",
-                      rec->error ? strerror ((int) rec->error) : "success");
+                      err ? blk_errstr (err) : "success",
+                      rec->error ? blk_errstr ((int) rec->error) : "success");
     }
     else if (rbuf && err == 0 && rec->payload == BLKLOG_PAYLOAD_HASH) {
       if (h != rec->hash) {

@@ -49,6 +49,7 @@
 #include "dup-part.h"
 #include "duration.h"
 #include "enum-param.h"
+#include "errstr.h"
 #include "histogram.h"
 #include "latency.h"
 #include "report.h"
@@ -525,31 +526,31 @@ write_file (const struct output *o, const struct report *r,
   fd = mkstemp (tmp);
   if (fd == -1) {
     snprintf (why, len, "cannot create a temporary file beside it: %s",
-              strerror (errno));
+              blk_errstr (errno));
     return -1;
   }
   fp = fdopen (fd, "w");
   if (fp == NULL) {
-    snprintf (why, len, "%s: %s", tmp, strerror (errno));
+    snprintf (why, len, "%s: %s", tmp, blk_errstr (errno));
     close (fd);
     unlink (tmp);
     return -1;
   }
   if (fchmod (fd, 0644) == -1 || report_write (fp, o->format, r) == -1 ||
       fflush (fp) == EOF || fsync (fd) == -1) {
-    snprintf (why, len, "writing '%s': %s", tmp, strerror (errno));
+    snprintf (why, len, "writing '%s': %s", tmp, blk_errstr (errno));
     fclose (fp);
     unlink (tmp);
     return -1;
   }
   if (fclose (fp) == EOF) {
-    snprintf (why, len, "writing '%s': %s", tmp, strerror (errno));
+    snprintf (why, len, "writing '%s': %s", tmp, blk_errstr (errno));
     unlink (tmp);
     return -1;
   }
   if (rename (tmp, o->path) == -1) {
     snprintf (why, len, "cannot rename '%s' over it: %s", tmp,
-              strerror (errno));
+              blk_errstr (errno));
     unlink (tmp);
     return -1;
   }
@@ -569,13 +570,13 @@ write_syslog (const struct output *o, const struct report *r,
   char *line, *save = NULL;
 
   if (fp == NULL || report_write (fp, o->format, r) == -1) {
-    snprintf (why, len, "%s", strerror (errno));
+    snprintf (why, len, "%s", blk_errstr (errno));
     if (fp)
       fclose (fp);
     return -1;
   }
   if (fclose (fp) == EOF) {
-    snprintf (why, len, "%s", strerror (errno));
+    snprintf (why, len, "%s", blk_errstr (errno));
     return -1;
   }
   for (line = strtok_r (buf, "\n", &save); line;
@@ -593,7 +594,7 @@ write_output (const struct output *o, const struct report *r,
   if (stderr_to_syslog)
     return write_syslog (o, r, why, len);
   if (report_write (stderr, o->format, r) == -1) {
-    snprintf (why, len, "%s", strerror (errno));
+    snprintf (why, len, "%s", blk_errstr (errno));
     return -1;
   }
   return 0;
@@ -837,7 +838,7 @@ lat_query (unsigned op_mask, const char *layer, char *why, size_t len)
     layer_snapshot_free (&snaps[i]);
   if (err) {
     free (buf);
-    snprintf (why, len, "cannot build the report: %s", strerror (err));
+    snprintf (why, len, "cannot build the report: %s", blk_errstr (err));
     return NULL;
   }
   if (size > 0 && buf[size - 1] == '\n')

@@ -36,6 +36,8 @@
 #ifndef QCOW2_STORE_H
 #define QCOW2_STORE_H
 
+#include "errstr.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -100,15 +102,8 @@ extern int store_grow (struct qcow2_store *b, uint64_t new_size);
 extern void store_close (struct qcow2_store *b);
 
 /* Errors raised while serving requests name errno with this, not %m:
- * strerror() (which %m uses) takes glibc's locale lock through
- * gettext, and under the sanitizer preload a worker thread doing that
- * leaves nbdkit hanging at exit.  strerrordesc_np is a plain table.
+ * the project's rule, common/include/errstr.h.
  */
-static inline const char *
-qcow2_errstr (int e)
-{
-  const char *s = strerrordesc_np (e);
-  return s ? s : "Unknown error";
-}
+#define qcow2_errstr blk_errstr
 
 #endif /* QCOW2_STORE_H */
