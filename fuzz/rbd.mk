@@ -5,7 +5,8 @@
 noinst_PROGRAMS += fuzz-rbd-params
 fuzz_rbd_params_SOURCES = fuzz-rbd-params.c \
 	../common/rbd/spec.c ../common/rbd/params.c ../common/utils/duration.c
-fuzz_rbd_params_CPPFLAGS = -I$(top_srcdir)/common/rbd -I$(top_srcdir)/common/utils
+fuzz_rbd_params_CPPFLAGS = -I$(top_srcdir)/common/rbd -I$(top_srcdir)/common/utils \
+	-I$(top_srcdir)/common/include
 fuzz_rbd_params_CFLAGS = $(FUZZ_CFLAGS) $(NBDKIT_CFLAGS)
 fuzz_rbd_params_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_rbd_params_LDADD = -lm

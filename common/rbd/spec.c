@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dup-part.h"
 #include "spec.h"
 
 void
@@ -22,18 +23,6 @@ rbd_spec_free (struct rbd_spec *spec)
   free (spec->image);
   free (spec->snap);
   memset (spec, 0, sizeof *spec);
-}
-
-static char *
-dup_part (const char *start, size_t len)
-{
-  char *s = malloc (len + 1);
-
-  if (s) {
-    memcpy (s, start, len);
-    s[len] = '\0';
-  }
-  return s;
 }
 
 int
