@@ -29,6 +29,8 @@
 
 #include <libnbd.h>
 
+#include "random.h"
+
 #define MAX_DEPTH 64
 
 struct slot {
@@ -50,19 +52,6 @@ readload_done (void *user_data, int *error)
   s->busy = 0;
   completed++;
   return 1;                     /* retire the command now */
-}
-
-/* xorshift64*: tiny, fast and identical on every run for one seed. */
-static uint64_t
-next_random (uint64_t *state)
-{
-  uint64_t x = *state;
-
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *state = x;
-  return x * UINT64_C (2685821657736338717);
 }
 
 static int
@@ -125,7 +114,7 @@ main (int argc, char *argv[])
   if (optind != argc - 1)
     usage ();
   /* xorshift must not start from 0. */
-  state = seed ? seed : UINT64_C (0x9e3779b97f4a7c15);
+  state = seed ? seed : BLK_GOLDEN_GAMMA;
 
   for (i = 0; i < depth; i++) {
     slots[i].buf = malloc (bs);
@@ -161,7 +150,7 @@ main (int argc, char *argv[])
 
       if (slots[i].busy)
         continue;
-      offset = (next_random (&state) % blocks) * bs;
+      offset = (blk_xorshift64s_next (&state) % blocks) * bs;
       if (nbd_aio_pread (h, slots[i].buf, bs, offset, cb, 0) == -1) {
         fprintf (stderr, "readload: pread at %" PRIu64 ": %s\n",
                  offset, nbd_get_error ());
