@@ -26,12 +26,13 @@
 #include <nbdkit-plugin.h>
 
 #include "rbd.h"
+#include "vector.h"
 
 struct range { uint64_t off, len; };
+DEFINE_VECTOR_TYPE (range_vector, struct range);
 
 struct ranges {
-  struct range *v;
-  size_t n, cap;
+  range_vector v;
   uint64_t lo, hi;              /* the requested range */
 };
 
@@ -54,16 +55,8 @@ collect (uint64_t off, size_t len, int exists, void *arg)
   if (end > rs->hi) end = rs->hi;
   if (off >= end)
     return 0;
-  if (rs->n == rs->cap) {
-    size_t cap = rs->cap ? rs->cap * 2 : 16;
-    struct range *v = realloc (rs->v, cap * sizeof *v);
-
-    if (v == NULL)
-      return -ENOMEM;
-    rs->v = v;
-    rs->cap = cap;
-  }
-  rs->v[rs->n++] = (struct range) { off, end - off };
+  if (range_vector_append (&rs->v, (struct range) { off, end - off }) == -1)
+    return -ENOMEM;
   return 0;
 }
 
@@ -79,7 +72,7 @@ cmp_range (const void *a, const void *b)
 int
 blkrbd_extents (uint32_t count, uint64_t offset, struct nbdkit_extents *ex)
 {
-  struct ranges rs = { .lo = offset, .hi = offset + count };
+  struct ranges rs = { .v = empty_vector, .lo = offset, .hi = offset + count };
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_EXTENTS, offset, count,
                                             "librbd");
   uint64_t pos;
@@ -94,15 +87,15 @@ blkrbd_extents (uint32_t count, uint64_t offset, struct nbdkit_extents *ex)
   }
   blk_hook_io_end (&io, r);
   if (r) {
-    free (rs.v);
+    range_vector_reset (&rs.v);
     return r;
   }
 
-  if (rs.n > 1)                 /* rs.v is NULL when nothing was found */
-    qsort (rs.v, rs.n, sizeof *rs.v, cmp_range);
+  if (rs.v.len > 1)             /* rs.v.ptr is NULL when nothing was found */
+    qsort (rs.v.ptr, rs.v.len, sizeof *rs.v.ptr, cmp_range);
   pos = offset;
-  for (i = 0; i < rs.n; i++) {
-    uint64_t off = rs.v[i].off, end = off + rs.v[i].len;
+  for (i = 0; i < rs.v.len; i++) {
+    uint64_t off = rs.v.ptr[i].off, end = off + rs.v.ptr[i].len;
 
     if (end <= pos)             /* overlaps what was emitted */
       continue;
@@ -120,11 +113,11 @@ blkrbd_extents (uint32_t count, uint64_t offset, struct nbdkit_extents *ex)
       nbdkit_add_extent (ex, pos, offset + count - pos,
                          NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO) == -1)
     goto err;
-  free (rs.v);
+  range_vector_reset (&rs.v);
   return 0;
 
  err:
   r = errno ? errno : EIO;
-  free (rs.v);
+  range_vector_reset (&rs.v);
   return r;
 }
