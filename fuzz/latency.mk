@@ -3,7 +3,8 @@
 noinst_PROGRAMS += fuzz-latency-boundaries
 fuzz_latency_boundaries_SOURCES = fuzz-latency-boundaries.c \
 	../filters/latency/histogram.c ../common/utils/duration.c
-fuzz_latency_boundaries_CPPFLAGS = -I$(top_srcdir)/common/utils -I$(top_srcdir)/filters/latency
+fuzz_latency_boundaries_CPPFLAGS = -I$(top_srcdir)/common/utils -I$(top_srcdir)/filters/latency \
+	-I$(top_srcdir)/common/include
 fuzz_latency_boundaries_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_latency_boundaries_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_latency_boundaries_LDADD = -lm
@@ -13,7 +14,8 @@ noinst_PROGRAMS += fuzz-latency-labels
 fuzz_latency_labels_SOURCES = fuzz-latency-labels.c \
 	../filters/latency/report.c ../filters/latency/stats.c \
 	../filters/latency/histogram.c ../common/utils/duration.c
-fuzz_latency_labels_CPPFLAGS = -I$(top_srcdir)/common/utils -I$(top_srcdir)/filters/latency
+fuzz_latency_labels_CPPFLAGS = -I$(top_srcdir)/common/utils -I$(top_srcdir)/filters/latency \
+	-I$(top_srcdir)/common/include
 fuzz_latency_labels_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_latency_labels_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_latency_labels_LDADD = -lm

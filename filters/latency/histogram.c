@@ -9,6 +9,9 @@
 
 #include "duration.h"
 #include "histogram.h"
+#include "vector.h"
+
+DEFINE_VECTOR_TYPE (bound_vector, uint64_t);
 
 #define MAX_BOUNDARIES 1024
 
@@ -82,8 +85,8 @@ int
 boundaries_parse (const char *str, uint64_t **bounds, unsigned *n,
                   char *errbuf, size_t errlen)
 {
-  uint64_t *b = NULL;
-  unsigned count = 0;
+  bound_vector b = empty_vector;
+  unsigned count = 0;           /* == b.len */
   const char *p = str;
   char item[64], why[256];
 
@@ -117,11 +120,11 @@ boundaries_parse (const char *str, uint64_t **bounds, unsigned *n,
                 count + 1, item);
       goto fail;
     }
-    if (count > 0 && v <= b[count - 1]) {
+    if (count > 0 && v <= b.ptr[count - 1]) {
       snprintf (errbuf, errlen,
                 "boundary %u ('%s' = %" PRIu64 " ns) is not greater than "
                 "the one before it (%" PRIu64 " ns): boundaries must be "
-                "sorted and distinct", count + 1, item, v, b[count - 1]);
+                "sorted and distinct", count + 1, item, v, b.ptr[count - 1]);
       goto fail;
     }
     if (count == MAX_BOUNDARIES) {
@@ -129,26 +132,22 @@ boundaries_parse (const char *str, uint64_t **bounds, unsigned *n,
                 MAX_BOUNDARIES);
       goto fail;
     }
-    if (count % 16 == 0) {
-      uint64_t *nb = realloc (b, (count + 16) * sizeof *b);
-      if (nb == NULL) {
-        snprintf (errbuf, errlen, "out of memory");
-        goto fail;
-      }
-      b = nb;
+    if (bound_vector_append (&b, v) == -1) {
+      snprintf (errbuf, errlen, "out of memory");
+      goto fail;
     }
-    b[count++] = v;
+    count++;
     p += len;
     if (*p == '\0')
       break;
     p++;                        /* the comma */
   }
-  *bounds = b;
+  *bounds = b.ptr;              /* the caller frees it */
   *n = count;
   return 0;
 
  fail:
-  free (b);
+  bound_vector_reset (&b);
   return -1;
 }
 
