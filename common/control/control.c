@@ -124,6 +124,9 @@ blk_ctl_json (const struct blk_ctl_reply *r)
 /* Format FMT into a new string ("" when FMT is NULL), NULL if out of
  * memory.
  */
+static char *vformat (const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 1, 0)));
+
 static char *
 vformat (const char *fmt, va_list ap)
 {
@@ -215,6 +218,9 @@ blk_ctl_ok_json (struct blk_ctl_reply *r, const char *text, const char *json)
   fprintf (r->out, "{\"ok\":true,\"result\":%s}\n", json);
   return 0;
 }
+
+static int verr (struct blk_ctl_reply *r, const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 2, 0)));
 
 static int
 verr (struct blk_ctl_reply *r, const char *fmt, va_list ap)

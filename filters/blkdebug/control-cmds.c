@@ -202,7 +202,7 @@ static const struct blk_ctl_command commands[] = {
     cmd_remove },
   { "clear", "clear", "remove every rule (breakpoints stay)", 0, 0,
     cmd_clear },
-  { NULL }
+  { .name = NULL }
 };
 
 struct blk_ctl *

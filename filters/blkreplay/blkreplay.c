@@ -75,22 +75,22 @@ struct handle {
 /* ---- configuration ---- */
 
 static const struct blk_enum_name modes[] = {
-  { "record", MODE_RECORD }, { "replay", MODE_REPLAY }, { NULL },
+  { "record", MODE_RECORD }, { "replay", MODE_REPLAY }, { NULL, 0 },
 };
 static const struct blk_enum_name data_modes[] = {
   { "none", BLKLOG_DATA_NONE }, { "hash", BLKLOG_DATA_HASH },
-  { "full", BLKLOG_DATA_FULL }, { NULL },
+  { "full", BLKLOG_DATA_FULL }, { NULL, 0 },
 };
 static const struct blk_enum_name sync_modes[] = {
   { "none", REC_SYNC_NONE }, { "interval", REC_SYNC_INTERVAL },
-  { "always", REC_SYNC_ALWAYS }, { NULL },
+  { "always", REC_SYNC_ALWAYS }, { NULL, 0 },
 };
 /* blkreplay-on-error= and blkreplay-divergence=: 1 = fail. */
 static const struct blk_enum_name on_error_modes[] = {
-  { "fail", 1 }, { "passthrough", 0 }, { NULL },
+  { "fail", 1 }, { "passthrough", 0 }, { NULL, 0 },
 };
 static const struct blk_enum_name divergence_modes[] = {
-  { "fail", 1 }, { "warn", 0 }, { NULL },
+  { "fail", 1 }, { "warn", 0 }, { NULL, 0 },
 };
 
 static int

@@ -120,7 +120,7 @@ static const struct blk_ctl_command latency_cmds[] = {
     cmd_boundaries },
   { "interval", "interval DURATION",
     "rewrite the report files this often (0 stops)", 1, 1, cmd_interval },
-  { NULL }
+  { .name = NULL }
 };
 
 struct blk_ctl *

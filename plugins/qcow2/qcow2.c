@@ -140,10 +140,10 @@ set_string (char **p, const char *value)
  */
 static const struct blk_enum_name locking_names[] = {
   { "auto", QCOW2_LOCKING_AUTO }, { "on", QCOW2_LOCKING_ON },
-  { "off", QCOW2_LOCKING_OFF }, { NULL }
+  { "off", QCOW2_LOCKING_OFF }, { NULL, 0 }
 };
 static const struct blk_enum_name discard_names[] = {
-  { "unmap", 1 }, { "ignore", 0 }, { "on", 1 }, { "off", 0 }, { NULL }
+  { "unmap", 1 }, { "ignore", 0 }, { "on", 1 }, { "off", 0 }, { NULL, 0 }
 };
 
 /* KEY=VALUE, VALUE one of TABLE's names: store its value in *OUT. */

@@ -455,7 +455,7 @@ print_histogram (FILE *fp)
  * the error.
  */
 static const struct blk_enum_name timings[] = {
-  { "fast", 0 }, { "recorded", 1 }, { "scale=X", -1 }, { NULL },
+  { "fast", 0 }, { "recorded", 1 }, { "scale=X", -1 }, { NULL, 0 },
 };
 
 int
