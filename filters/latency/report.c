@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "json-string.h"
 #include "report.h"
 
 #define BAR_WIDTH 52             /* as bpftrace */
@@ -178,23 +179,6 @@ json_ops (FILE *fp, const struct layer_snapshot *l, unsigned mask)
   fputc ('}', fp);
 }
 
-/* Layer names come from plugins: escape anything that is not plain. */
-static void
-json_string (FILE *fp, const char *s)
-{
-  fputc ('"', fp);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char) *s;
-    if (c == '"' || c == '\\')
-      fprintf (fp, "\\%c", c);
-    else if (c < 0x20)
-      fprintf (fp, "\\u%04x", c);
-    else
-      fputc (c, fp);
-  }
-  fputc ('"', fp);
-}
-
 int
 report_json (FILE *fp, const struct report *r)
 {
@@ -208,9 +192,9 @@ report_json (FILE *fp, const struct report *r)
   for (l = 0; l < r->nlabels; l++) {
     if (l > 0)
       fputc (',', fp);
-    json_string (fp, r->labels[l].name);
+    blk_json_string (fp, r->labels[l].name);
     fputc (':', fp);
-    json_string (fp, r->labels[l].value);
+    blk_json_string (fp, r->labels[l].value);
   }
   fputs ("},\"ops\":", fp);
   json_ops (fp, &r->layers[0], r->op_mask);
@@ -218,7 +202,7 @@ report_json (FILE *fp, const struct report *r)
   for (l = 1; l < r->nlayers; l++) {
     if (l > 1)
       fputc (',', fp);
-    json_string (fp, r->layers[l].name);
+    blk_json_string (fp, r->layers[l].name);
     fputs (":{\"ops\":", fp);
     json_ops (fp, &r->layers[l], r->op_mask);
     fputc ('}', fp);

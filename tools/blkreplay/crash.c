@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "crashimg.h"
+#include "json-string.h"
 #include "tool.h"
 
 static uint64_t
@@ -408,22 +409,6 @@ mark_check (struct sweep *sw)
 }
 
 static void
-json_str (FILE *fp, const char *s)
-{
-  fputc ('"', fp);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char) *s;
-    if (c == '"' || c == '\\')
-      fprintf (fp, "\\%c", c);
-    else if (c < 0x20)
-      fprintf (fp, "\\u%04x", c);
-    else
-      fputc (c, fp);
-  }
-  fputc ('"', fp);
-}
-
-static void
 print_failure (FILE *fp, const struct failure *fl, size_t npoints, int json)
 {
   if (json) {
@@ -432,7 +417,7 @@ print_failure (FILE *fp, const struct failure *fl, size_t npoints, int json)
              "\"variant\":\"%s\",\"status\":%d,\"writes\":", fl->point + 1,
              kind_name (fl->kind), fl->pos + 1, fl->id, fl->trim,
              fl->variant, fl->status);
-    json_str (fp, fl->deps);
+    blk_json_string (fp, fl->deps);
     fprintf (fp, "}");
   }
   else
@@ -779,7 +764,7 @@ cmd_crash (int argc, char **argv)
     double rate = bsecs > 0 ? (double) sw.states / bsecs : 0;
     if (sw.json) {
       printf ("{\"log\":");
-      json_str (stdout, path);
+      blk_json_string (stdout, path);
       printf (",\"points\":%zu,\"states\":%" PRIu64 ",\"failed\":%zu,"
               "\"states_per_second\":%.1f,\"build_seconds\":%.6f,"
               "\"check_seconds\":%.6f,\"restore_seconds\":%.6f,"
