@@ -331,7 +331,9 @@ _blk_stop ()
   ( sleep "${_blk_stop_secs:-30}"; kill -KILL "$p" 2>/dev/null ) &
   local timer=$!
   wait "$p" || st=$?
-  kill "$timer" 2>/dev/null
+  # The timer is gone if it fired: kill fails then, and under set -e
+  # that failure would end the script with status 1 and no message.
+  kill "$timer" 2>/dev/null || true
   wait "$timer" 2>/dev/null || true
   if [ "$st" = 137 ] && [ -n "$SANITIZER_PRELOAD" ]; then
     echo "(nbdkit $1 killed after ${_blk_stop_secs:-30} s at exit: the sanitizer exit hang)" >&2

@@ -82,7 +82,35 @@ grep -q "^exec env LD_PRELOAD=/lib/a.so:/lib/b.so ASAN_OPTIONS=detect_leaks=0:ab
   "$tmpdir/san.out" || fail "wrapper: $(cat "$tmpdir/san.out")"
 grep -q "^LD_PRELOAD=/lib/a.so:/lib/b.so " "$tmpdir/san.out" || fail "nbdkit_env: $(cat "$tmpdir/san.out")"
 
-# 5. nbdtest.outcome, imported through PYTHONPATH.
+# 5. stop_nbdkit is bounded: a server that ignores SIGTERM is killed
+# (after _blk_stop_secs); under the sanitizer preload that is reported
+# and the script goes on, in a plain build it is the server's failure
+# (137).  A fake nbdkit: opens its -U socket, ignores SIGTERM.
+fake="$tmpdir/fake-nbdkit"
+cat > "$fake" <<'FAKE'
+#!/bin/sh
+while [ "$1" != -U ]; do shift; done
+exec /usr/bin/python3 -c 'import signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen()
+time.sleep(600)' "$2"
+FAKE
+chmod +x "$fake"
+run_child "NBDKIT=$fake; _blk_stop_secs=1; SANITIZER_PRELOAD=/nonexistent/libx.so
+start_nbdkit hang memory 1M
+stop_nbdkit hang
+echo STOPPED"
+[ "$st" = 0 ] && grep -qx STOPPED "$tmpdir/child.out" &&
+  grep -q "killed after 1 s at exit" "$tmpdir/child.out" ||
+  fail "stop_nbdkit under the preload, server ignoring SIGTERM: exit $st: $(cat "$tmpdir/child.out")"
+run_child "NBDKIT=$fake; _blk_stop_secs=1
+start_nbdkit hang memory 1M
+st=0; stop_nbdkit hang || st=\$?
+echo STATUS \$st"
+[ "$st" = 0 ] && grep -qx "STATUS 137" "$tmpdir/child.out" ||
+  fail "stop_nbdkit, plain, server ignoring SIGTERM: exit $st: $(cat "$tmpdir/child.out")"
+
+# 6. nbdtest.outcome, imported through PYTHONPATH.
 start_nbdkit srv memory 1M
 nbdsh -u "$(uri srv)" -c '
 from nbdtest import outcome
@@ -91,4 +119,4 @@ r = outcome(h.pread, 512, 1 << 30)          # past the end
 assert r.startswith("E") and r.isupper(), r
 '
 stop_nbdkit srv
-echo "helper library: cleanup order, requires, trace mode, sanitizer wrapper, outcome: ok"
+echo "helper library: cleanup order, requires, trace mode, sanitizer wrapper, bounded stop, outcome: ok"
