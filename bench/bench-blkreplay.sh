@@ -7,9 +7,10 @@
 #    threads, so the log writer thread is included): nbdkit serves the
 #    memory plugin, a client sends N and then 2N reads in two runs, and
 #    (I(2N) - I(N)) / N is the cost of one request without start-up and
-#    shutdown.  Configurations: bare, blkreplay-data=none, =hash (the
-#    issue's target: at most +1500 over bare), =full, and nbdkit's own
-#    log filter for comparison.
+#    shutdown.  Configurations: bare, blkreplay-data=none, =hash (issue
+#    15's target: at most +750 over bare), =full, and nbdkit's own log
+#    filter for comparison.  Where the cost goes and why +750 is out of
+#    reach while every read is hashed: docs/blkreplay-cost.md.
 # 2. Replay throughput: a 4k random-read fio load (QD 8) is recorded;
 #    blkreplay run --timing=fast replays it against the memory plugin,
 #    once with the recorded ordering (a request waits for everything
@@ -62,10 +63,10 @@ for d in none hash full; do
 done
 v="$(per_request --filter=log memory 32M logfile="$tmp/nbdkit.log")"
 printf "%-28s %8d  (+%d over bare)\n" "nbdkit log filter" "$v" $((v - bare))
-if [ "$hash_over" -le 1500 ]; then
-  echo "blkreplay-data=hash: +$hash_over instructions per request: within the +1500 target"
+if [ "$hash_over" -le 750 ]; then
+  echo "blkreplay-data=hash: +$hash_over instructions per request: within the +750 target"
 else
-  echo "blkreplay-data=hash: +$hash_over instructions per request: OVER the +1500 target"
+  echo "blkreplay-data=hash: +$hash_over instructions per request: over the +750 target (docs/blkreplay-cost.md)"
 fi
 fi
 

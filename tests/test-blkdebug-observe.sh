@@ -102,6 +102,24 @@ expect_fail_nbdkit "blkdebug-strict: unknown value 'posix' \(expected one of: no
 # Without strict the same file is fine.
 start_nbdkit n --filter="$F" memory 1M blkdebug-config="$ext"
 stop_nbdkit n
+# Strict covers rules added at run time through the control socket too:
+# a rule file written from a session's commands stays QEMU's syntax.
+start_nbdkit qc --filter="$F" memory 1M blkdebug-strict=qemu \
+  blkdebug-control="$tmpdir/qc.ctl"
+out="$("$ctl" "$tmpdir/qc.ctl" inject event=read_aio,errno=5,once=on 2>&1)" ||
+  fail "strict: a QEMU rule through the socket was refused: $out"
+for bad in "inject event=read_aio,errno=5,delay=1ms|option 'delay' is not in QEMU's" \
+           "inject event=read_aio,errno=EIO|errno: a name is not QEMU's" \
+           "set-state-rule event=trim_aio,state=1,new_state=2|event .trim_aio. is not one of QEMU.s"; do
+  cmd="${bad%%|*}"; want="${bad#*|}"
+  # shellcheck disable=SC2086
+  if out="$("$ctl" "$tmpdir/qc.ctl" $cmd 2>&1)"; then
+    fail "strict: '$cmd' through the socket was accepted: $out"
+  fi
+  printf '%s\n' "$out" | grep -q "$want" ||
+    fail "strict: '$cmd': error does not say '$want': $out"
+done
+stop_nbdkit qc
 
 # Backend layer: the line names the plugin's I/O layer, so an injected
 # EIO is told apart from the plugin's own "write ... failed" report.

@@ -279,6 +279,7 @@ blkdebug_config_complete (nbdkit_next_config_complete *next,
   }
   nrules = pending.len;
   bd_control_set_layer (!backend_layer);
+  bd_control_set_strict (strict_qemu);
 
   engine = bd_engine_new (seed);
   if (engine == NULL) {

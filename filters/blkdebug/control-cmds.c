@@ -15,11 +15,18 @@
 
 /* Set before the control thread starts, read-only afterwards. */
 static bool client_layer;
+static bool strict_qemu;        /* blkdebug-strict=qemu */
 
 void
 bd_control_set_layer (bool client)
 {
   client_layer = client;
+}
+
+void
+bd_control_set_strict (bool qemu)
+{
+  strict_qemu = qemu;
 }
 
 static int
@@ -33,7 +40,11 @@ add_rule (struct bd_engine *e, enum bd_action act, const char *text,
   rule = bd_parse_inline (act, text, "control", why, sizeof why);
   if (rule == NULL)
     return blk_ctl_err (r, "%s", why);
-  if (bd_event_usable (rule->event, client_layer, true,
+  /* blkdebug-strict=qemu holds for every rule, wherever it comes from:
+   * a rule file written from a session's commands stays QEMU's syntax.
+   */
+  if ((strict_qemu && bd_rule_check_qemu (rule, why, sizeof why) == -1) ||
+      bd_event_usable (rule->event, client_layer, true,
                        why, sizeof why) == -1) {
     bd_rule_free (rule);
     return blk_ctl_err (r, "%s", why);

@@ -26,5 +26,9 @@ extern struct blk_ctl *bd_control_new (struct bd_engine *e);
  * any call: backend (only "none" is refused).
  */
 extern void bd_control_set_layer (bool client);
+/* blkdebug-strict=qemu: refuse rules added at run time that QEMU's
+ * blkdebug could not read.  Before the control thread starts.
+ */
+extern void bd_control_set_strict (bool qemu);
 
 #endif /* NBDKIT_BLK_BLKDEBUG_CONTROL_CMDS_H */
