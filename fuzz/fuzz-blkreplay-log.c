@@ -116,7 +116,7 @@ fix_checksums (uint8_t *b, size_t size)
   }
   while (size - pos >= 8) {
     uint32_t body = le32 (b + pos);
-    if (body < 17 || body > size - pos - 8)
+    if (body < BLKLOG_BODY_MIN || body > size - pos - 8)
       break;
     put_le32 (b + pos + 4 + body, crc32c (b + pos, 4 + (size_t) body));
     pos += 8 + (size_t) body;

@@ -517,3 +517,144 @@ Test (log, load_whole)
   cr_assert_eq (blklog_load (&log, path, why, sizeof why), -1);
   cr_assert (strstr (why, "No such file") != NULL, "%s", why);
 }
+
+/* ---- mark records (type 4, version 2) ---- */
+
+static size_t
+mark_record (unsigned char *buf, const char *name, size_t len, uint64_t t)
+{
+  struct blklog_record r;
+
+  memset (&r, 0, sizeof r);
+  r.type = BLKLOG_MARK;
+  r.time_ns = t;
+  r.name = name;
+  r.name_len = (uint16_t) len;
+  return blklog_encode_record (buf, &r);
+}
+
+Test (mark, round_trip)
+{
+  unsigned char buf[512];
+  struct blklog_record r;
+  char why[256];
+  size_t n = mark_record (buf, "before-upgrade", 14, 12345), used;
+
+  /* length | type | time_ns | name_len | name | crc */
+  cr_assert_eq (n, 4 + 11 + 14 + 4);
+  cr_assert_eq (buf[0], 11 + 14);
+  cr_assert_eq (buf[4], BLKLOG_MARK);
+  cr_assert_eq (buf[4 + 9], 14);
+  cr_assert_eq (blklog_parse_record (buf, n, &r, &used, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (used, n);
+  cr_assert_eq (r.type, BLKLOG_MARK);
+  cr_assert_eq (r.time_ns, 12345);
+  cr_assert_eq (r.name_len, 14);
+  cr_assert (memcmp (r.name, "before-upgrade", 14) == 0);
+  /* The shortest record of all: a one-byte name. */
+  n = mark_record (buf, "x", 1, 0);
+  cr_assert_eq (blklog_parse_record (buf, n, &r, &used, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (blklog_parse_record (buf, n - 1, &r, &used, why, sizeof why),
+                BLKLOG_SHORT);
+}
+
+Test (mark, names_checked)
+{
+  static const struct { const char *name; size_t len; const char *why; }
+  bad[] = {
+    { "", 0, "must not be empty" },
+    { "a\001b", 3, "control characters (byte 0x01 at position 1)" },
+    { "a\nb", 3, "control characters (byte 0x0a" },
+    { "del\177", 4, "control characters (byte 0x7f" },
+    { "nul\0x", 5, "control characters (byte 0x00" },
+    { "c1\302\205", 4, "control characters (U+0085" },
+    { "bad\377", 4, "must be UTF-8 (invalid byte 0xff at position 3)" },
+    { "cut\303", 4, "must be UTF-8" },
+    { "overlong\300\257", 10, "must be UTF-8" },
+    { "surrogate\355\240\200", 12, "must be UTF-8" },
+  };
+  unsigned char buf[1024];
+  char name[300], why[256];
+  struct blklog_record r;
+  size_t i, n, used;
+
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cr_assert_eq (blklog_mark_name_check (bad[i].name, bad[i].len, why,
+                                          sizeof why), -1, "%zu", i);
+    cr_assert (strstr (why, bad[i].why) != NULL, "%zu: %s", i, why);
+    /* The reader refuses the same names (the CRC is right). */
+    n = mark_record (buf, bad[i].name, bad[i].len, 1);
+    cr_assert_eq (blklog_parse_record (buf, n, &r, &used, why, sizeof why),
+                  BLKLOG_BAD, "%zu", i);
+  }
+  memset (name, 'n', sizeof name);
+  cr_assert_eq (blklog_mark_name_check (name, 255, why, sizeof why), 0);
+  cr_assert_eq (blklog_mark_name_check (name, 256, why, sizeof why), -1);
+  cr_assert (strstr (why, "at most 255 bytes, this one has 256") != NULL,
+             "%s", why);
+  n = mark_record (buf, name, 256, 1);
+  cr_assert_eq (blklog_parse_record (buf, n, &r, &used, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert_eq (blklog_mark_name_check ("caf\303\251 2", 7, why, sizeof why),
+                0, "%s", why);
+  cr_assert_eq (blklog_mark_name_check ("\360\237\222\276", 4, why,
+                                        sizeof why), 0, "%s", why);
+}
+
+/* A log of VERSION: sample_log, a mark, one more request, a mark. */
+static size_t
+log_with_marks (unsigned char *buf, size_t cap, uint32_t version)
+{
+  size_t pos = sample_log_v (buf, cap, version);
+
+  pos += mark_record (buf + pos, "after-two", 9, 300);
+  pos += request_record (buf + pos, BLKLOG_FLUSH, 0, 310, 320);
+  pos += mark_record (buf + pos, "end", 3, 400);
+  cr_assert (pos <= cap);
+  return pos;
+}
+
+Test (mark, loaded_with_position)
+{
+  unsigned char buf[4096];
+  size_t len = log_with_marks (buf, sizeof buf, 2);
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path);
+  struct blklog_log log;
+
+  cr_assert (fd >= 0);
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), 0, "%s", why);
+  cr_assert_eq (log.nreqs, 3);
+  cr_assert_eq (log.nmarks, 2);
+  cr_assert_str_eq (log.marks[0].name, "after-two");
+  cr_assert_eq (log.marks[0].seq, 2);   /* two requests before it */
+  cr_assert_eq (log.marks[0].record, 4);        /* open, 2 req, close */
+  cr_assert_eq (log.marks[0].time_ns, 300);
+  cr_assert_str_eq (log.marks[1].name, "end");
+  cr_assert_eq (log.marks[1].seq, 3);
+  cr_assert_eq (log.marks[1].record, 6);
+  blklog_free (&log);
+  close (fd);
+  unlink (path);
+}
+
+Test (mark, refused_in_v1)
+{
+  unsigned char buf[4096];
+  size_t len = log_with_marks (buf, sizeof buf, 1);
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path);
+  struct blklog_log log;
+
+  cr_assert (fd >= 0);
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), -1);
+  cr_assert (strstr (why, "corrupt record at byte") != NULL, "%s", why);
+  cr_assert (strstr (why, "a mark record (type 4) in a version 1 log") != NULL,
+             "%s", why);
+  close (fd);
+  unlink (path);
+}

@@ -102,6 +102,64 @@ blklog_flags_str (uint32_t flags, char *buf, size_t len)
   return buf;
 }
 
+int
+blklog_mark_name_check (const char *name, size_t len, char *why, size_t whylen)
+{
+  const unsigned char *p = (const unsigned char *) name;
+  size_t i = 0;
+
+  if (len == 0) {
+    blk_why (why, whylen, "a mark name must not be empty");
+    return -1;
+  }
+  if (len > BLKLOG_MARK_NAME_MAX) {
+    blk_why (why, whylen, "a mark name is at most %d bytes, this one has %zu",
+             BLKLOG_MARK_NAME_MAX, len);
+    return -1;
+  }
+  while (i < len) {
+    uint32_t cp;
+    size_t n, k;
+
+    if (p[i] < 0x80) {
+      if (p[i] < 0x20 || p[i] == 0x7f) {
+        blk_why (why, whylen, "a mark name must not contain control "
+                 "characters (byte 0x%02x at position %zu)", p[i], i);
+        return -1;
+      }
+      i++;
+      continue;
+    }
+    if (p[i] >= 0xc2 && p[i] <= 0xdf) { n = 2; cp = p[i] & 0x1f; }
+    else if (p[i] >= 0xe0 && p[i] <= 0xef) { n = 3; cp = p[i] & 0x0f; }
+    else if (p[i] >= 0xf0 && p[i] <= 0xf4) { n = 4; cp = p[i] & 0x07; }
+    else goto bad;
+    if (len - i < n)
+      goto bad;
+    for (k = 1; k < n; k++) {
+      if ((p[i + k] & 0xc0) != 0x80)
+        goto bad;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    /* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+      goto bad;
+    if (cp >= 0x80 && cp <= 0x9f) {
+      blk_why (why, whylen, "a mark name must not contain control "
+               "characters (U+%04" PRIX32 " at position %zu)", cp, i);
+      return -1;
+    }
+    i += n;
+  }
+  return 0;
+
+ bad:
+  blk_why (why, whylen, "a mark name must be UTF-8 (invalid byte 0x%02x at "
+           "position %zu)", p[i], i);
+  return -1;
+}
+
 /* ---- header ---- */
 
 static size_t
@@ -236,6 +294,8 @@ body_size (const struct blklog_record *r)
     return 28 + r->name_len;
   case BLKLOG_CONN_CLOSE:
     return 17;
+  case BLKLOG_MARK:
+    return BLKLOG_MARK_FIXED + r->name_len;
   default:
     switch (r->payload) {
     case BLKLOG_PAYLOAD_HASH: return BLKLOG_REQ_FIXED + 8;
@@ -273,6 +333,12 @@ blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
     p = blk_store_le64 (p, r->conn);
     p = blk_store_le64 (p, r->time_ns);
     break;
+  case BLKLOG_MARK:
+    p = blk_store_le64 (p, r->time_ns);
+    p = blk_store_le16 (p, r->name_len);
+    memcpy (p, r->name, r->name_len);
+    p += r->name_len;
+    break;
   default:
     p = blk_store_le64 (p, r->id);
     p = blk_store_le64 (p, r->conn);
@@ -309,7 +375,7 @@ blklog_parse_record (const unsigned char *buf, size_t len,
     return BLKLOG_SHORT;
   }
   body = blk_load_le32 (buf);
-  if (body < 17 || body > BLKLOG_BODY_MAX) {
+  if (body < BLKLOG_BODY_MIN || body > BLKLOG_BODY_MAX) {
     blk_why (why, whylen, "record length %" PRIu32 " is impossible", body);
     return BLKLOG_BAD;
   }
@@ -363,6 +429,34 @@ blklog_parse_record (const unsigned char *buf, size_t len,
       return BLKLOG_BAD;
     }
     break;
+  case BLKLOG_MARK: {
+    char nwhy[160];
+
+    if (body < BLKLOG_MARK_FIXED) {
+      blk_why (why, whylen, "mark record too short (%" PRIu32 " bytes)",
+               body);
+      return BLKLOG_BAD;
+    }
+    r->time_ns = blk_load_le64 (b + 1);
+    r->name_len = blk_load_le16 (b + 9);
+    r->name = (const char *) b + BLKLOG_MARK_FIXED;
+    if (body != BLKLOG_MARK_FIXED + (uint32_t) r->name_len) {
+      blk_why (why, whylen, "malformed mark record (name length %u, record "
+               "length %" PRIu32 ")", r->name_len, body);
+      return BLKLOG_BAD;
+    }
+    if (r->time_ns > BLKLOG_TIME_MAX) {
+      blk_why (why, whylen, "mark: time %" PRIu64 " ns is out of range",
+               r->time_ns);
+      return BLKLOG_BAD;
+    }
+    if (blklog_mark_name_check (r->name, r->name_len, nwhy,
+                                sizeof nwhy) == -1) {
+      blk_why (why, whylen, "mark: %s", nwhy);
+      return BLKLOG_BAD;
+    }
+    break;
+  }
   case BLKLOG_REQUEST:
     if (body < BLKLOG_REQ_FIXED) {
       blk_why (why, whylen, "request record too short (%" PRIu32 " bytes)",
@@ -524,6 +618,14 @@ blklog_next (struct blklog_reader *rd, struct blklog_record *r)
     return 0;
   ret = blklog_parse_record (rd->map + rd->pos, rd->size - rd->pos, r, &used,
                              why, sizeof why);
+  if (ret == BLKLOG_OK && r->type == BLKLOG_MARK && rd->header.version < 2) {
+    blk_why (rd->why, sizeof rd->why,
+             "corrupt record at byte %zu (after %" PRIu64 " whole records): "
+             "a mark record (type 4) in a version %" PRIu32 " log (marks "
+             "came with version 2)", rd->pos, rd->nrecords,
+             rd->header.version);
+    return -1;
+  }
   if (ret == BLKLOG_OK) {
     rd->pos += used;
     rd->nrecords++;

@@ -102,6 +102,11 @@ name_of (uint64_t conn)
   return NULL;
 }
 
+/* Request records walked so far: a mark's position (the requests
+ * before it) in the same numbering as blkreplay crash and the loader.
+ */
+static uint64_t requests_seen;
+
 static void
 print_record (const struct blklog_record *r, int json)
 {
@@ -131,7 +136,20 @@ print_record (const struct blklog_record *r, int json)
     else
       printf ("close   conn %" PRIu64 " t=%" PRIu64 "\n", r->conn, r->time_ns);
     break;
+  case BLKLOG_MARK:
+    if (json) {
+      printf ("{\"type\":\"mark\",\"time_ns\":%" PRIu64 ",\"name\":",
+              r->time_ns);
+      json_string (stdout, r->name, r->name_len);
+      printf (",\"seq\":%" PRIu64 "}\n", requests_seen);
+    }
+    else
+      printf ("mark    \"%.*s\" t=%" PRIu64 " after %" PRIu64 " request%s\n",
+              (int) r->name_len, r->name, r->time_ns, requests_seen,
+              requests_seen == 1 ? "" : "s");
+    break;
   default:
+    requests_seen++;
     blklog_flags_str (r->flags, f, sizeof f);
     if (json) {
       printf ("{\"type\":\"request\",\"id\":%" PRIu64 ",\"conn\":%" PRIu64
@@ -182,6 +200,7 @@ walk (const char *path, int json, int quiet, int *truncated)
     fprintf (stderr, "blkreplay: %s\n", why);
     return EXIT_USAGE;
   }
+  requests_seen = 0;
   if (!quiet)
     print_header (&rd.header, json);
   while ((ret = blklog_next (&rd, &r)) == 1) {

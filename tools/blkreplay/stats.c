@@ -180,9 +180,9 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"truncated\":%s,\"duration_ns\":%" PRIu64 ",\"errors\":%" PRIu64
-            ",\"ops\":{", path, log.nreqs, log.nconns,
-            log.truncated ? "true" : "false", t1 - t0, errors);
+            "\"marks\":%zu,\"truncated\":%s,\"duration_ns\":%" PRIu64
+            ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
+            log.nmarks, log.truncated ? "true" : "false", t1 - t0, errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
               i ? "," : "", blklog_op_name ((unsigned) i), count[i], bytes[i]);
@@ -214,6 +214,7 @@ cmd_stats (int argc, char **argv)
                 100.0 * (double) count[i] / (double) log.nreqs,
                 i == BLKLOG_FLUSH ? "-" : tl_size (bytes[i], b1, sizeof b1));
     printf ("failed   %8" PRIu64 "\n", errors);
+    printf ("marks    %8zu\n", log.nmarks);
     printf ("\nrequest size       count\n");
     for (i = 0; i < NSIZES; i++)
       if (sizes[i])
