@@ -21,7 +21,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-params.sh \
 	test-blkreplay-diskfull.sh \
 	test-blkreplay-hostile.sh \
-	test-blkreplay-twice.sh
+	test-blkreplay-twice.sh \
+	test-blkreplay-control.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model
