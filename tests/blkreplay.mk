@@ -22,7 +22,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-diskfull.sh \
 	test-blkreplay-hostile.sh \
 	test-blkreplay-twice.sh \
-	test-blkreplay-control.sh
+	test-blkreplay-control.sh \
+	test-blkreplay-stats-flags.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model

@@ -76,7 +76,7 @@ jq -s -e '[.[] | select(.type == "mark" or .type == "request") |
           ["r1", "r2", "m:before-upgrade:2", "r3", "r4", "m:after flush:4",
            "m:third mark:4"]' "$tmpdir/dump.json" >/dev/null ||
   fail "marks in the wrong place: $(jq -c 'select(.type != "header") | [.type, .id, .name]' "$tmpdir/dump.json")"
-"$blkreplay" dump "$log" | grep -Eq '^mark +"before-upgrade" t=[0-9]+ after 2 requests$' ||
+"$blkreplay" dump "$log" | grep -Eq '^mark +"before-upgrade" t=[0-9.]+(ns|µs|ms|s) after 2 requests$' ||
   fail "dump text: $("$blkreplay" dump "$log" | grep mark)"
 
 # Bad names: a clear ERR (exit 1), nothing appended.
