@@ -23,7 +23,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-hostile.sh \
 	test-blkreplay-twice.sh \
 	test-blkreplay-control.sh \
-	test-blkreplay-stats-flags.sh
+	test-blkreplay-stats-flags.sh \
+	test-blkreplay-import-source.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model

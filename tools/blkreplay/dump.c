@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "crc32c.h"
+#include "loadlog.h"
 #include "replaylog.h"
 #include "tool.h"
 #include "vector.h"
@@ -43,6 +44,20 @@ errname (uint32_t e, char *buf, size_t len)
   return buf;
 }
 
+/* "hash", or for an imported log "none (imported from a fio iolog: no
+ * payloads)": its sources have none, nobody chose blkreplay-data=none.
+ */
+static const char *
+data_desc (const struct blklog_header *h, char *buf, size_t len)
+{
+  if (tl_imported_desc (h))
+    snprintf (buf, len, "%s (imported from %s: no payloads)",
+              blklog_data_name (h->data_mode), tl_imported_desc (h));
+  else
+    snprintf (buf, len, "%s", blklog_data_name (h->data_mode));
+  return buf;
+}
+
 static void
 print_header (const struct blklog_header *h, int json)
 {
@@ -60,14 +75,20 @@ print_header (const struct blklog_header *h, int json)
             h->created_ns, blklog_data_name (h->data_mode),
             blklog_hash_name (h->hash_alg), blklog_layer_name (h->layer));
     json_string (stdout, h->creator, strlen (h->creator));
+    if (tl_imported_from (h))
+      printf (",\"imported\":\"%s\"", tl_imported_from (h));
+    else
+      printf (",\"imported\":null");
     printf ("}\n");
   }
-  else
+  else {
+    char d[80];
+    data_desc (h, d, sizeof d);
     printf ("header: version %" PRIu32 ", export size %" PRIu64 ", created %s,"
             " data %s, hash %s, layer %s, creator \"%s\"\n", h->version,
-            h->export_size, t, blklog_data_name (h->data_mode),
-            blklog_hash_name (h->hash_alg), blklog_layer_name (h->layer),
-            h->creator);
+            h->export_size, t, d, blklog_hash_name (h->hash_alg),
+            blklog_layer_name (h->layer), h->creator);
+  }
 }
 
 /* Export names by connection, so every request line can name its
@@ -259,11 +280,13 @@ walk (const char *path, int json, int quiet, int *truncated)
   *truncated = rd.truncated;
   if (rd.truncated)
     fprintf (stderr, "blkreplay: note: %s: %s\n", path, rd.why);
-  else if (quiet)
+  else if (quiet) {
+    char d[80];
     printf ("%s: OK, version %" PRIu32 ", %" PRIu64 " records, %zu bytes, "
             "data %s, created by \"%s\"\n", path, rd.header.version,
-            rd.nrecords, rd.size, blklog_data_name (rd.header.data_mode),
+            rd.nrecords, rd.size, data_desc (&rd.header, d, sizeof d),
             rd.header.creator);
+  }
   blklog_close (&rd);
   forget_names ();
   return 0;

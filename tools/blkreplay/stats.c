@@ -95,6 +95,7 @@ cmd_stats (int argc, char **argv)
   int json = 0, ai;
   const char *path = NULL;
   char b1[32], b2[32], b3[32];
+  const char *imported;
 
   for (ai = 1; ai < argc; ai++) {
     if (strcmp (argv[ai], "--json") == 0)
@@ -108,6 +109,7 @@ cmd_stats (int argc, char **argv)
     usage (EXIT_USAGE);
   if (tl_load (&log, path) == -1)
     return EXIT_USAGE;
+  imported = tl_imported_from (&log.rd.header);
 
   vr = malloc ((log.nreqs + 1) * sizeof *vr);
   vw = malloc ((log.nreqs + 1) * sizeof *vw);
@@ -195,9 +197,11 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"marks\":%zu,\"truncated\":%s,\"duration_ns\":%" PRIu64
+            "\"marks\":%zu,\"imported\":%s%s%s,\"truncated\":%s,\"duration_ns\":%" PRIu64
             ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
-            log.nmarks, log.truncated ? "true" : "false", t1 - t0, errors);
+            log.nmarks, imported ? "\"" : "", imported ? imported : "null",
+            imported ? "\"" : "", log.truncated ? "true" : "false", t1 - t0,
+            errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
               i ? "," : "", blklog_op_name ((unsigned) i), count[i], bytes[i]);
@@ -224,6 +228,9 @@ cmd_stats (int argc, char **argv)
     printf ("log %s: %zu requests on %zu connection%s over %s%s\n", path,
             log.nreqs, log.nconns, log.nconns == 1 ? "" : "s", tl_dur (t1 - t0, b1, sizeof b1),
             log.truncated ? " (truncated log)" : "");
+    if (imported)
+      printf ("imported from %s: no payloads, reads cannot be verified\n",
+              tl_imported_desc (&log.rd.header));
     printf ("\nop          count       %%        bytes\n");
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       if (count[i])
