@@ -178,10 +178,10 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     /* A typo must not reach the plugin, which may ignore it. */
     nbdkit_error ("%s: unknown blkreplay filter parameter (valid: "
                   "blkreplay-log, blkreplay-mode, blkreplay-data, "
-                  "blkreplay-control, "
                   "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
                   "blkreplay-on-error, blkreplay-divergence, "
-                  "blkreplay-order-timeout; see nbdkit-blkreplay-filter(1))",
+                  "blkreplay-order-timeout, blkreplay-control; see "
+                  "nbdkit-blkreplay-filter(1))",
                   key);
     return -1;
   }
