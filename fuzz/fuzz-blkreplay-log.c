@@ -109,14 +109,14 @@ fix_checksums (uint8_t *b, size_t size)
 
   if (size >= 16 && memcmp (b, BLKLOG_MAGIC, 8) == 0) {
     uint32_t total = le32 (b + 12);
-    if (total >= BLKLOG_HEADER_FIXED && total <= size) {
+    if (total >= BLKLOG_HEADER_FIXED_V1 && total <= size) {
       put_le32 (b + total - 4, crc32c (b, total - 4));
       pos = total;
     }
   }
   while (size - pos >= 8) {
     uint32_t body = le32 (b + pos);
-    if (body < 17 || body > size - pos - 8)
+    if (body < BLKLOG_BODY_MIN || body > size - pos - 8)
       break;
     put_le32 (b + pos + 4 + body, crc32c (b + pos, 4 + (size_t) body));
     pos += 8 + (size_t) body;

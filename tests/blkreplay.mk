@@ -21,7 +21,10 @@ SCRIPT_TESTS += \
 	test-blkreplay-params.sh \
 	test-blkreplay-diskfull.sh \
 	test-blkreplay-hostile.sh \
-	test-blkreplay-twice.sh
+	test-blkreplay-twice.sh \
+	test-blkreplay-control.sh \
+	test-blkreplay-stats-flags.sh \
+	test-blkreplay-import-source.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model
@@ -37,5 +40,6 @@ SCRIPT_TESTS += \
 	test-blkreplay-crash-ext4.sh \
 	test-blkreplay-crash-xfs.sh \
 	test-blkreplay-crash-qemu-img.sh \
-	test-blkreplay-crash-trim.sh
+	test-blkreplay-crash-trim.sh \
+	test-blkreplay-crash-marks.sh
 EXTRA_DIST += crash-fs-workload.py crash-fs-check.py

@@ -15,6 +15,7 @@
 
 DEFINE_VECTOR_TYPE (conn_vector, struct blklog_conn);
 DEFINE_VECTOR_TYPE (req_vector, struct blklog_req);
+DEFINE_VECTOR_TYPE (mark_vector, struct blklog_mark);
 
 static int
 add_conn (conn_vector *conns, const struct blklog_record *r)
@@ -40,6 +41,7 @@ blklog_load (struct blklog_log *log, const char *path,
 {
   conn_vector conns = empty_vector;
   req_vector reqs = empty_vector;
+  mark_vector marks = empty_vector;
   struct blklog_record r;
   size_t i;
   int ret;
@@ -58,6 +60,18 @@ blklog_load (struct blklog_log *log, const char *path,
         if (conns.ptr[i].id == r.conn)
           conns.ptr[i].close_ns = r.time_ns;
       break;
+    case BLKLOG_MARK: {
+      struct blklog_mark m = {
+        .time_ns = r.time_ns, .seq = reqs.len,
+        .record = log->rd.nrecords - 1,
+      };
+      m.name = strndup (r.name, r.name_len);
+      if (m.name == NULL || mark_vector_append (&marks, m) == -1) {
+        free (m.name);
+        goto oom;
+      }
+      break;
+    }
     default:                    /* the reader returns no other type */
       if (req_vector_append (&reqs, (struct blklog_req) {
             .id = r.id, .conn = r.conn, .offset = r.offset,
@@ -73,6 +87,8 @@ blklog_load (struct blklog_log *log, const char *path,
   log->nconns = conns.len;
   log->reqs = reqs.ptr;
   log->nreqs = reqs.len;
+  log->marks = marks.ptr;
+  log->nmarks = marks.len;
   if (ret == -1) {
     blk_why (why, whylen, "%s: %s", path, log->rd.why);
     blklog_free (log);
@@ -86,6 +102,8 @@ blklog_load (struct blklog_log *log, const char *path,
   log->nconns = conns.len;
   log->reqs = reqs.ptr;
   log->nreqs = reqs.len;
+  log->marks = marks.ptr;
+  log->nmarks = marks.len;
   blk_why (why, whylen, "%s: out of memory", path);
   blklog_free (log);
   return -1;
@@ -100,6 +118,9 @@ blklog_free (struct blklog_log *log)
     free (log->conns[i].name);
   free (log->conns);
   free (log->reqs);
+  for (i = 0; i < log->nmarks; i++)
+    free (log->marks[i].name);
+  free (log->marks);
   blklog_close (&log->rd);
   memset (log, 0, sizeof *log);
 }

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "byte-order.h"
 #include "crc32c.h"
 #include "replaylog.h"
@@ -52,6 +54,34 @@ blklog_data_name (unsigned mode)
 }
 
 const char *
+blklog_hash_name (unsigned hash_alg)
+{
+  switch (hash_alg) {
+  case BLKLOG_HASH_BLKHASH64: return "blkhash64";
+  case BLKLOG_HASH_XXH3: return "xxh3-64";
+  default: return "unknown";
+  }
+}
+
+const char *
+blklog_layer_name (unsigned layer)
+{
+  switch (layer) {
+  case BLKLOG_LAYER_NBDKIT: return "nbdkit";
+  case BLKLOG_LAYER_BACKEND: return "backend";
+  default: return "unknown";
+  }
+}
+
+uint64_t
+blklog_payload_hash (unsigned hash_alg, const void *buf, size_t len)
+{
+  if (hash_alg == BLKLOG_HASH_XXH3)
+    return XXH3_64bits (buf, len);      /* seed 0 */
+  return blkhash64 (buf, len);
+}
+
+const char *
 blklog_flags_str (uint32_t flags, char *buf, size_t len)
 {
   static const char *const names[] = { "fua", "no_hole", "fast_zero",
@@ -72,28 +102,97 @@ blklog_flags_str (uint32_t flags, char *buf, size_t len)
   return buf;
 }
 
+int
+blklog_mark_name_check (const char *name, size_t len, char *why, size_t whylen)
+{
+  const unsigned char *p = (const unsigned char *) name;
+  size_t i = 0;
+
+  if (len == 0) {
+    blk_why (why, whylen, "a mark name must not be empty");
+    return -1;
+  }
+  if (len > BLKLOG_MARK_NAME_MAX) {
+    blk_why (why, whylen, "a mark name is at most %d bytes, this one has %zu",
+             BLKLOG_MARK_NAME_MAX, len);
+    return -1;
+  }
+  while (i < len) {
+    uint32_t cp;
+    size_t n, k;
+
+    if (p[i] < 0x80) {
+      if (p[i] < 0x20 || p[i] == 0x7f) {
+        blk_why (why, whylen, "a mark name must not contain control "
+                 "characters (byte 0x%02x at position %zu)", p[i], i);
+        return -1;
+      }
+      i++;
+      continue;
+    }
+    if (p[i] >= 0xc2 && p[i] <= 0xdf) { n = 2; cp = p[i] & 0x1f; }
+    else if (p[i] >= 0xe0 && p[i] <= 0xef) { n = 3; cp = p[i] & 0x0f; }
+    else if (p[i] >= 0xf0 && p[i] <= 0xf4) { n = 4; cp = p[i] & 0x07; }
+    else goto bad;
+    if (len - i < n)
+      goto bad;
+    for (k = 1; k < n; k++) {
+      if ((p[i + k] & 0xc0) != 0x80)
+        goto bad;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    /* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+      goto bad;
+    if (cp >= 0x80 && cp <= 0x9f) {
+      blk_why (why, whylen, "a mark name must not contain control "
+               "characters (U+%04" PRIX32 " at position %zu)", cp, i);
+      return -1;
+    }
+    i += n;
+  }
+  return 0;
+
+ bad:
+  blk_why (why, whylen, "a mark name must be UTF-8 (invalid byte 0x%02x at "
+           "position %zu)", p[i], i);
+  return -1;
+}
+
 /* ---- header ---- */
+
+static size_t
+header_fixed (uint32_t version)
+{
+  return version == 1 ? BLKLOG_HEADER_FIXED_V1 : BLKLOG_HEADER_FIXED;
+}
 
 size_t
 blklog_header_size (const struct blklog_header *h)
 {
-  return BLKLOG_HEADER_FIXED + strnlen (h->creator, BLKLOG_CREATOR_MAX);
+  return header_fixed (h->version) +
+    strnlen (h->creator, BLKLOG_CREATOR_MAX);
 }
 
 size_t
 blklog_encode_header (unsigned char *buf, const struct blklog_header *h)
 {
   size_t clen = strnlen (h->creator, BLKLOG_CREATOR_MAX);
-  size_t total = BLKLOG_HEADER_FIXED + clen;
+  size_t total = header_fixed (h->version) + clen;
   unsigned char *p = buf;
 
   memcpy (p, BLKLOG_MAGIC, 8);
   p += 8;
-  p = blk_store_le32 (p, BLKLOG_VERSION);
+  p = blk_store_le32 (p, h->version == 1 ? 1 : BLKLOG_VERSION);
   p = blk_store_le32 (p, (uint32_t) total);
   p = blk_store_le64 (p, h->export_size);
   p = blk_store_le64 (p, h->created_ns);
   p = blk_store_le32 (p, h->data_mode);
+  if (h->version != 1) {
+    *p++ = h->hash_alg;
+    *p++ = h->layer;
+  }
   p = blk_store_le16 (p, (uint16_t) clen);
   memcpy (p, h->creator, clen);
   p += clen;
@@ -105,13 +204,13 @@ int
 blklog_parse_header (const unsigned char *buf, size_t len,
                      struct blklog_header *h, char *why, size_t whylen)
 {
-  size_t clen, total;
+  size_t clen, total, fixed;
 
   if (len < 8 || memcmp (buf, BLKLOG_MAGIC, 8) != 0) {
     if (len < 8 && memcmp (buf, BLKLOG_MAGIC, len) == 0) {
       blk_why (why, whylen,
                "the header is cut short (%zu of at least %d bytes)",
-               len, BLKLOG_HEADER_FIXED);
+               len, BLKLOG_HEADER_FIXED_V1);
       return BLKLOG_SHORT;
     }
     blk_why (why, whylen, "not a blkreplay log (no '%s' magic at offset 0)",
@@ -120,18 +219,19 @@ blklog_parse_header (const unsigned char *buf, size_t len,
   }
   if (len < 16) {
     blk_why (why, whylen, "the header is cut short (%zu of at least %d bytes)",
-             len, BLKLOG_HEADER_FIXED);
+             len, BLKLOG_HEADER_FIXED_V1);
     return BLKLOG_SHORT;
   }
   h->version = blk_load_le32 (buf + 8);
-  if (h->version != BLKLOG_VERSION) {
+  if (h->version != 1 && h->version != BLKLOG_VERSION) {
     blk_why (why, whylen, "log format version %" PRIu32 " is not supported "
-             "(this build reads version %d)", h->version, BLKLOG_VERSION);
+             "(this build reads versions 1 and %d)", h->version,
+             BLKLOG_VERSION);
     return BLKLOG_BAD;
   }
+  fixed = header_fixed (h->version);
   total = blk_load_le32 (buf + 12);
-  if (total < BLKLOG_HEADER_FIXED ||
-      total > BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX) {
+  if (total < fixed || total > fixed + BLKLOG_CREATOR_MAX) {
     blk_why (why, whylen, "header length %zu is impossible", total);
     return BLKLOG_BAD;
   }
@@ -140,8 +240,8 @@ blklog_parse_header (const unsigned char *buf, size_t len,
              len, total);
     return BLKLOG_SHORT;
   }
-  clen = blk_load_le16 (buf + 36);
-  if (clen + BLKLOG_HEADER_FIXED != total) {
+  clen = blk_load_le16 (buf + fixed - 6);
+  if (clen + fixed != total) {
     blk_why (why, whylen, "header length %zu does not match the creator "
              "length %zu", total, clen);
     return BLKLOG_BAD;
@@ -159,7 +259,26 @@ blklog_parse_header (const unsigned char *buf, size_t len,
     blk_why (why, whylen, "unknown data mode %" PRIu32, h->data_mode);
     return BLKLOG_BAD;
   }
-  memcpy (h->creator, buf + 38, clen);
+  if (h->version == 1) {
+    h->hash_alg = BLKLOG_HASH_BLKHASH64;
+    h->layer = BLKLOG_LAYER_NBDKIT;
+  }
+  else {
+    h->hash_alg = buf[36];
+    h->layer = buf[37];
+    if (h->hash_alg != BLKLOG_HASH_BLKHASH64 &&
+        h->hash_alg != BLKLOG_HASH_XXH3) {
+      blk_why (why, whylen, "unknown payload hash algorithm %u (this build "
+               "knows 1 blkhash64 and 2 xxh3-64)", h->hash_alg);
+      return BLKLOG_BAD;
+    }
+    if (h->layer > BLKLOG_LAYER_BACKEND) {
+      blk_why (why, whylen, "unknown layer %u (this build knows 0 nbdkit "
+               "and 1 backend)", h->layer);
+      return BLKLOG_BAD;
+    }
+  }
+  memcpy (h->creator, buf + fixed - 4, clen);
   h->creator[clen] = '\0';
   h->header_len = total;
   return BLKLOG_OK;
@@ -175,6 +294,8 @@ body_size (const struct blklog_record *r)
     return 28 + r->name_len;
   case BLKLOG_CONN_CLOSE:
     return 17;
+  case BLKLOG_MARK:
+    return BLKLOG_MARK_FIXED + r->name_len;
   default:
     switch (r->payload) {
     case BLKLOG_PAYLOAD_HASH: return BLKLOG_REQ_FIXED + 8;
@@ -212,6 +333,12 @@ blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
     p = blk_store_le64 (p, r->conn);
     p = blk_store_le64 (p, r->time_ns);
     break;
+  case BLKLOG_MARK:
+    p = blk_store_le64 (p, r->time_ns);
+    p = blk_store_le16 (p, r->name_len);
+    memcpy (p, r->name, r->name_len);
+    p += r->name_len;
+    break;
   default:
     p = blk_store_le64 (p, r->id);
     p = blk_store_le64 (p, r->conn);
@@ -248,7 +375,7 @@ blklog_parse_record (const unsigned char *buf, size_t len,
     return BLKLOG_SHORT;
   }
   body = blk_load_le32 (buf);
-  if (body < 17 || body > BLKLOG_BODY_MAX) {
+  if (body < BLKLOG_BODY_MIN || body > BLKLOG_BODY_MAX) {
     blk_why (why, whylen, "record length %" PRIu32 " is impossible", body);
     return BLKLOG_BAD;
   }
@@ -302,6 +429,34 @@ blklog_parse_record (const unsigned char *buf, size_t len,
       return BLKLOG_BAD;
     }
     break;
+  case BLKLOG_MARK: {
+    char nwhy[160];
+
+    if (body < BLKLOG_MARK_FIXED) {
+      blk_why (why, whylen, "mark record too short (%" PRIu32 " bytes)",
+               body);
+      return BLKLOG_BAD;
+    }
+    r->time_ns = blk_load_le64 (b + 1);
+    r->name_len = blk_load_le16 (b + 9);
+    r->name = (const char *) b + BLKLOG_MARK_FIXED;
+    if (body != BLKLOG_MARK_FIXED + (uint32_t) r->name_len) {
+      blk_why (why, whylen, "malformed mark record (name length %u, record "
+               "length %" PRIu32 ")", r->name_len, body);
+      return BLKLOG_BAD;
+    }
+    if (r->time_ns > BLKLOG_TIME_MAX) {
+      blk_why (why, whylen, "mark: time %" PRIu64 " ns is out of range",
+               r->time_ns);
+      return BLKLOG_BAD;
+    }
+    if (blklog_mark_name_check (r->name, r->name_len, nwhy,
+                                sizeof nwhy) == -1) {
+      blk_why (why, whylen, "mark: %s", nwhy);
+      return BLKLOG_BAD;
+    }
+    break;
+  }
   case BLKLOG_REQUEST:
     if (body < BLKLOG_REQ_FIXED) {
       blk_why (why, whylen, "request record too short (%" PRIu32 " bytes)",
@@ -463,6 +618,14 @@ blklog_next (struct blklog_reader *rd, struct blklog_record *r)
     return 0;
   ret = blklog_parse_record (rd->map + rd->pos, rd->size - rd->pos, r, &used,
                              why, sizeof why);
+  if (ret == BLKLOG_OK && r->type == BLKLOG_MARK && rd->header.version < 2) {
+    blk_why (rd->why, sizeof rd->why,
+             "corrupt record at byte %zu (after %" PRIu64 " whole records): "
+             "a mark record (type 4) in a version %" PRIu32 " log (marks "
+             "came with version 2)", rd->pos, rd->nrecords,
+             rd->header.version);
+    return -1;
+  }
   if (ret == BLKLOG_OK) {
     rd->pos += used;
     rd->nrecords++;

@@ -17,8 +17,12 @@
 #include <stdint.h>
 
 #define BLKLOG_MAGIC "BLKRPLAY"
-#define BLKLOG_VERSION 1
-#define BLKLOG_HEADER_FIXED 42          /* header bytes besides creator */
+/* The version writers write.  Readers also read version 1 (no hash_alg
+ * or layer in the header: blkhash64 and "nbdkit" are implied).
+ */
+#define BLKLOG_VERSION 2
+#define BLKLOG_HEADER_FIXED 44          /* v2 header bytes besides creator */
+#define BLKLOG_HEADER_FIXED_V1 42       /* v1 header bytes besides creator */
 #define BLKLOG_CREATOR_MAX 1024
 #define BLKLOG_NAME_MAX 4096            /* NBD's limit on export names */
 /* A record body is at most one 64 MiB payload plus its fields: any
@@ -39,8 +43,21 @@
 enum blklog_data { BLKLOG_DATA_NONE = 0, BLKLOG_DATA_HASH = 1,
                    BLKLOG_DATA_FULL = 2 };
 
+/* The payload hash (header field hash_alg, version 2). */
+enum blklog_hash { BLKLOG_HASH_BLKHASH64 = 1, BLKLOG_HASH_XXH3 = 2 };
+
+/* Which I/O the log holds (header field layer, version 2). */
+enum blklog_layer { BLKLOG_LAYER_NBDKIT = 0, BLKLOG_LAYER_BACKEND = 1 };
+
 enum blklog_type { BLKLOG_CONN_OPEN = 1, BLKLOG_CONN_CLOSE = 2,
-                   BLKLOG_REQUEST = 3 };
+                   BLKLOG_REQUEST = 3,
+                   BLKLOG_MARK = 4 /* version 2 only */ };
+
+/* A mark's name: 1 to 255 bytes of printable UTF-8. */
+#define BLKLOG_MARK_NAME_MAX 255
+#define BLKLOG_MARK_FIXED 11            /* mark body before the name */
+/* The shortest record body: a mark with a 1-byte name. */
+#define BLKLOG_BODY_MIN (BLKLOG_MARK_FIXED + 1)
 
 /* Operations: the same numbers as enum blk_hook_op. */
 enum blklog_op { BLKLOG_READ = 0, BLKLOG_WRITE, BLKLOG_ZERO, BLKLOG_TRIM,
@@ -62,6 +79,8 @@ struct blklog_header {
   uint64_t export_size;
   uint64_t created_ns;          /* CLOCK_REALTIME, ns since the epoch */
   uint32_t data_mode;           /* enum blklog_data */
+  uint8_t hash_alg;             /* enum blklog_hash; 1 in a v1 log */
+  uint8_t layer;                /* enum blklog_layer; 0 in a v1 log */
   char creator[BLKLOG_CREATOR_MAX + 1];
   size_t header_len;            /* bytes on disk */
 };
@@ -69,11 +88,12 @@ struct blklog_header {
 struct blklog_record {
   uint8_t type;                 /* enum blklog_type */
   uint64_t conn;
-  /* CONN_OPEN, CONN_CLOSE: */
+  /* CONN_OPEN, CONN_CLOSE, MARK: */
   uint64_t time_ns;
   /* CONN_OPEN: */
   uint64_t export_size;
   uint8_t readonly;
+  /* CONN_OPEN (export name), MARK (mark name): */
   const char *name;             /* not NUL-terminated */
   uint16_t name_len;
   /* REQUEST: */
@@ -92,12 +112,33 @@ struct blklog_record {
 extern const char *blklog_op_name (unsigned op);
 extern int blklog_op_lookup (const char *name);
 extern const char *blklog_data_name (unsigned mode);
+extern const char *blklog_hash_name (unsigned hash_alg);
+extern const char *blklog_layer_name (unsigned layer);
+
+/* The payload hash of LEN bytes of BUF with the log's HASH_ALG (enum
+ * blklog_hash).  Everything that computes or checks a payload hash
+ * goes through this, so a log verifies with the algorithm it was
+ * written with.  An unknown HASH_ALG (the parser refuses those) hashes
+ * as blkhash64.
+ */
+extern uint64_t blklog_payload_hash (unsigned hash_alg,
+                                     const void *buf, size_t len);
 /* "fua|no_hole" style, into BUF. */
 extern const char *blklog_flags_str (uint32_t flags, char *buf, size_t len);
 
+/* Whether LEN bytes of NAME make a valid mark name: 1 to 255 bytes of
+ * UTF-8 with no control character (C0, DEL, C1) and so no NUL.  -1
+ * with the reason in WHY (which echoes no raw byte of NAME).
+ */
+extern int blklog_mark_name_check (const char *name, size_t len,
+                                   char *why, size_t whylen);
+
 /* ---- encoding ---- */
 
-/* Bytes blklog_encode_header needs. */
+/* Bytes blklog_encode_header needs.  H->version 1 writes the old
+ * layout (tests and seeds that need a v1 log; H->hash_alg and H->layer
+ * are then not written); any other value writes version 2.
+ */
 extern size_t blklog_header_size (const struct blklog_header *h);
 extern size_t blklog_encode_header (unsigned char *buf,
                                     const struct blklog_header *h);
@@ -121,7 +162,9 @@ extern int blklog_parse_record (const unsigned char *buf, size_t len,
                                 struct blklog_record *r, size_t *used,
                                 char *why, size_t whylen);
 
-/* A whole log file, mapped. */
+/* A whole log file, mapped.  blklog_next refuses a mark record in a
+ * version 1 log (corruption: version 1 has no type 4).
+ */
 struct blklog_reader {
   char *path;
   const unsigned char *map;
@@ -164,6 +207,18 @@ struct blklog_req {
   size_t seq;                   /* position in the log (completion order) */
 };
 
+/* A mark (record type 4).  Every request record before it in the log
+ * completed before the mark was taken.
+ */
+struct blklog_mark {
+  char *name;                   /* NUL-terminated copy */
+  uint64_t time_ns;
+  size_t seq;                   /* requests before it in the log: the
+                                 * index in reqs[] of the first request
+                                 * after it (= blklog_req.seq numbering) */
+  uint64_t record;              /* records of any type before it */
+};
+
 struct blklog_log {
   struct blklog_reader rd;      /* stays mapped: blklog_req.data points
                                  * in; rd.header is the log's header */
@@ -171,6 +226,8 @@ struct blklog_log {
   size_t nconns;
   struct blklog_req *reqs;      /* in log order */
   size_t nreqs;
+  struct blklog_mark *marks;    /* in log order */
+  size_t nmarks;
   int truncated;                /* the file ends inside a record: the
                                  * whole records are loaded, rd.why says
                                  * where it stops */

@@ -12,7 +12,10 @@
  *   submission, before the request runs);
  * - the log writer's queue: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
- * - per-connection handles: owned by their connection.
+ * - per-connection handles: owned by their connection;
+ * - the control socket (blkreplay-control=): the control library's own
+ *   lock; ctl and ctl_info are set before it starts, read-only after;
+ *   its commands (control-cmds.c) touch the recorder, under q_lock.
  *
  * Errors name what is at fault first: the parameter ("blkreplay-data:
  * unknown value ...", "blkreplay-log: cannot create ..." for the log
@@ -31,6 +34,7 @@
 
 #include "cleanup.h"
 #include "clock-ns.h"
+#include "control-cmds.h"
 #include "crc32c.h"
 #include "errstr.h"
 #include "duration.h"
@@ -54,6 +58,9 @@ static int64_t queue_bytes = 16 << 20;
 static int divergence_fail = 1;
 static int on_error_fail = 1;           /* blkreplay-on-error=fail */
 static uint64_t order_timeout_ns = UINT64_C (5000000000);
+static char *control_path;              /* blkreplay-control= */
+static struct blk_ctl *ctl;
+static struct br_control_info ctl_info;
 
 static uint64_t base_ns;                /* time 0 of the log */
 static uint64_t next_id, next_conn;     /* atomic */
@@ -110,6 +117,11 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     free (log_path);
     log_path = nbdkit_absolute_path (value);
     return log_path == NULL ? -1 : 0;
+  }
+  if (strcmp (key, "blkreplay-control") == 0) {
+    free (control_path);
+    control_path = nbdkit_absolute_path (value);
+    return control_path == NULL ? -1 : 0;
   }
   if (strcmp (key, "blkreplay-data") == 0) {
     if (blk_parse_enum (key, value, data_modes, &v, why, sizeof why) == -1)
@@ -168,7 +180,8 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   "blkreplay-log, blkreplay-mode, blkreplay-data, "
                   "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
                   "blkreplay-on-error, blkreplay-divergence, "
-                  "blkreplay-order-timeout; see nbdkit-blkreplay-filter(1))",
+                  "blkreplay-order-timeout, blkreplay-control; see "
+                  "nbdkit-blkreplay-filter(1))",
                   key);
     return -1;
   }
@@ -204,6 +217,17 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
                   "write in record mode, to read in replay mode)");
     return -1;
   }
+  if (control_path) {
+    ctl_info = (struct br_control_info) {
+      .replay = mode == MODE_REPLAY, .path = log_path,
+      .data_mode = data_mode, .base_ns = &base_ns,
+    };
+    ctl = br_control_new (&ctl_info);
+    if (ctl == NULL) {
+      nbdkit_error ("blkreplay-control: %m");
+      return -1;
+    }
+  }
   return next (nxdata);
 }
 
@@ -214,6 +238,8 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
   "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \
+  "blkreplay-control=SOCKET     Control socket: mark NAME, status, sync\n" \
+  "                             (see blkctl(1)).\n" \
   "blkreplay-on-error=fail|passthrough  When the log fails: fail requests (fail).\n" \
   "blkreplay-divergence=fail|warn  Replay: fail divergent requests (fail).\n" \
   "blkreplay-order-timeout=DURATION  Replay: longest wait for order (5s)."
@@ -269,7 +295,6 @@ blkreplay_get_ready (int thread_model)
       nbdkit_error ("blkreplay-log: %s", why);
       return -1;
     }
-    return 0;
   }
   else {
     struct recorder_config c = {
@@ -286,6 +311,11 @@ blkreplay_get_ready (int thread_model)
     }
     log_opened = 1;
   }
+  if (ctl && blk_ctl_listen (ctl, control_path) == -1) {
+    nbdkit_error ("blkreplay-control: cannot listen on '%s': %m",
+                  control_path);
+    return -1;
+  }
   return 0;
 }
 
@@ -296,12 +326,22 @@ blkreplay_after_fork (nbdkit_backend *backend)
     nbdkit_error ("blkreplay: cannot start the log writer thread: %m");
     return -1;
   }
+  /* After the writer: a command may use the recorder at once. */
+  if (ctl && blk_ctl_start (ctl) == -1) {
+    nbdkit_error ("blkreplay-control: cannot start the control thread: %m");
+    return -1;
+  }
   return 0;
 }
 
 static void
 blkreplay_cleanup (nbdkit_backend *backend)
 {
+  /* No command runs after this: sync uses the log's descriptor, which
+   * recorder_stop closes.
+   */
+  if (ctl)
+    blk_ctl_stop (ctl);
   if (mode == MODE_RECORD && log_opened) {
     uint64_t n, bytes, waits, lost;
     recorder_stop ();
@@ -327,6 +367,10 @@ blkreplay_unload (void)
 {
   if (mode == MODE_REPLAY)
     replayer_free ();
+  blk_ctl_free (ctl);
+  ctl = NULL;
+  free (control_path);
+  control_path = NULL;
   free (log_path);
   log_path = NULL;
 }
@@ -461,7 +505,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.data = NULL;
   if (data_mode != BLKLOG_DATA_NONE) {
     if (wbuf) {
-      rec.hash = blkhash64 (wbuf, length);
+      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, wbuf, length);
       if (data_mode == BLKLOG_DATA_FULL) {
         rec.payload = BLKLOG_PAYLOAD_DATA;
         rec.data = wbuf;
@@ -470,7 +514,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
         rec.payload = BLKLOG_PAYLOAD_HASH;
     }
     else if (rbuf && r == 0) {
-      rec.hash = blkhash64 (rbuf, length);
+      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, rbuf, length);
       rec.payload = BLKLOG_PAYLOAD_HASH;
     }
   }

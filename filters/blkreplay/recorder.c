@@ -31,7 +31,8 @@
  * batch writer at a time: it owns the taken buffer and file_end),
  * writer_timed, nrecords/nwritten, loss (what a failure lost),
  * done_waiters, header_done, failed, stop, closed, finished,
- * writer_idle, space_waiters, cur_copiers/copy_waiters (big records are copied into
+ * writer_idle, nrequests (request records queued: a mark's position),
+ * space_waiters, cur_copiers/copy_waiters (big records are copied into
  * space reserved in cur with the lock dropped; nobody takes, moves or
  * frees cur while cur_copiers > 0).  failed is also read without the
  * lock (atomically) by recorder_failed, a hint for the request path.
@@ -72,6 +73,7 @@ static size_t cur_len, cur_cap, spare_cap;
 static uint64_t appended, accepted, durable;
 static uint64_t file_end, synced;   /* the file's end, what was synced */
 static uint64_t nrecords, nwritten, nwaits;
+static uint64_t nrequests;          /* request records queued */
 static unsigned done_waiters;       /* threads waiting on q_done */
 static int header_done, failed, stop, writer_idle, running, closed;
 static int finished;                /* recorder_stop wrote the rest */
@@ -369,6 +371,9 @@ append_header_locked (uint64_t export_size)
   h.export_size = export_size;
   h.created_ns = blk_real_ns ();
   h.data_mode = cfg.data_mode;
+  h.version = BLKLOG_VERSION;
+  h.hash_alg = BLKLOG_HASH_XXH3;        /* what record_request hashes with */
+  h.layer = BLKLOG_LAYER_NBDKIT;
   strncpy (h.creator, cfg.creator, BLKLOG_CREATOR_MAX);
   n = blklog_header_size (&h);
   /* The buffer is empty before the header: it always fits. */
@@ -379,14 +384,22 @@ append_header_locked (uint64_t export_size)
   return 0;
 }
 
-int
-recorder_append (const struct blklog_record *r, uint64_t export_size)
+/* recorder_append and recorder_mark.  MARK: refuse (ENODATA) rather
+ * than write the header, and give the position in *SEQ.
+ */
+static int
+append (const struct blklog_record *r, uint64_t export_size, int mark,
+        uint64_t *seq)
 {
   size_t n = blklog_record_size (r);
   uint64_t my_end;
   int was_empty;
   LOCK_GUARD (&q_lock);
 
+  if (mark && !header_done) {
+    errno = ENODATA;
+    return -1;
+  }
   if (!header_done) {
     n += BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX;
   }
@@ -449,6 +462,13 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
     cur_len += blklog_encode_record (cur + cur_len, r);
   appended += n;
   nrecords++;
+  /* Under the same lock hold as the encoding: the position is exactly
+   * where the record sits in the queue, hence in the file.
+   */
+  if (seq)
+    *seq = nrequests;
+  if (r->type == BLKLOG_REQUEST)
+    nrequests++;
   my_end = appended;
   if (cfg.sync == REC_SYNC_ALWAYS) {
     /* Wake the writer for the first record of a batch; later ones join
@@ -483,6 +503,99 @@ recorder_append (const struct blklog_record *r, uint64_t export_size)
     return -1;
   }
   return 0;
+}
+
+int
+recorder_append (const struct blklog_record *r, uint64_t export_size)
+{
+  return append (r, export_size, 0, NULL);
+}
+
+int
+recorder_mark (const struct blklog_record *r, uint64_t *seq)
+{
+  return append (r, 0, 1, seq);
+}
+
+int
+recorder_sync (void)
+{
+  uint64_t target, end;
+  int r, err;
+
+  pthread_mutex_lock (&q_lock);
+  target = appended;
+  /* Drain: write what is queued (or wait for the batch being written),
+   * as a request of sync=none would.
+   */
+  while (!failed && !closed && accepted < target) {
+    if (!writing && running && !stop && cur_len > 0) {
+      write_batch_locked (0);
+      continue;
+    }
+    done_waiters++;
+    pthread_cond_wait (&q_done, &q_lock);
+    done_waiters--;
+  }
+  if (failed || closed || accepted < target) {
+    err = failed ? failed : ESHUTDOWN;
+    pthread_mutex_unlock (&q_lock);
+    errno = err;
+    return -1;
+  }
+  end = file_end;
+  pthread_mutex_unlock (&q_lock);
+
+  /* fd stays open: the filter stops the control socket before
+   * recorder_stop.  A concurrent fdatasync of the writer is harmless.
+   */
+  r = fdatasync (fd);
+  err = errno;
+
+  pthread_mutex_lock (&q_lock);
+  if (r == -1) {
+    /* As when the writer's own sync fails: nothing is known durable,
+     * the log has failed.
+     */
+    if (!failed) {
+      loss.err = err;
+      loss.first_lost_id = 0;
+      loss.sync_failed = 1;
+      __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+      pthread_cond_broadcast (&q_space);
+      pthread_cond_broadcast (&q_done);
+    }
+    pthread_mutex_unlock (&q_lock);
+    errno = err;
+    return -1;
+  }
+  if (synced < end)
+    synced = end;
+  if (durable < end) {
+    durable = end;
+    if (done_waiters)
+      pthread_cond_broadcast (&q_done);
+  }
+  pthread_mutex_unlock (&q_lock);
+  return 0;
+}
+
+void
+recorder_status (struct recorder_status *s)
+{
+  LOCK_GUARD (&q_lock);
+  s->records = nwritten;
+  s->requests = nrequests;
+  s->bytes = accepted;
+  s->durable = durable;
+  s->queue_used = cur_len;
+  s->queue_bound = cfg.queue_bytes;
+  s->waits = nwaits;
+  s->pending = nrecords - nwritten;
+  s->err = failed;
+  s->sync_failed = failed ? loss.sync_failed : 0;
+  s->first_lost_id = failed ? loss.first_lost_id : 0;
+  s->started = header_done;
 }
 
 void

@@ -31,6 +31,38 @@ extern int recorder_start (void);
  */
 extern int recorder_append (const struct blklog_record *r,
                             uint64_t export_size);
+/* Appends the mark record R as recorder_append does (same queue, so
+ * every request record queued before it precedes it in the file) and
+ * sets *SEQ to the number of request records before it.  -1 with
+ * errno ENODATA if nothing was recorded yet (the header, which needs
+ * the first connection's export size, is not written), or as
+ * recorder_append.
+ */
+extern int recorder_mark (const struct blklog_record *r, uint64_t *seq);
+
+/* Writes out everything queued and fdatasyncs the log; returns once it
+ * is durable.  -1 with errno if the log has failed (or fails now: a
+ * failed fdatasync fails the log as the writer's own would).  Not
+ * after recorder_stop.
+ */
+extern int recorder_sync (void);
+
+struct recorder_status {
+  uint64_t records;             /* whole records in the file */
+  uint64_t requests;            /* request records queued in all */
+  uint64_t bytes;               /* bytes in the file */
+  uint64_t durable;             /* bytes known synced */
+  uint64_t queue_used, queue_bound;
+  uint64_t waits;               /* request waits for queue space */
+  uint64_t pending;             /* records queued, not in the file:
+                                 * lost if err is set */
+  int err;                      /* errno that stopped the log, or 0 */
+  int sync_failed;
+  uint64_t first_lost_id;
+  int started;                  /* the header is queued */
+};
+extern void recorder_status (struct recorder_status *s);
+
 /* Drains the queue, syncs (unless sync=none), joins and closes. */
 extern void recorder_stop (void);
 

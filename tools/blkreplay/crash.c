@@ -48,6 +48,7 @@ kind_name (unsigned kind)
   case CM_PT_FUA: return "fua";
   case CM_PT_WRITE: return "write";
   case CM_PT_SPREAD: return "spread";
+  case CM_PT_MARK: return "mark";
   default: return "?";
   }
 }
@@ -142,8 +143,7 @@ cmd_image (int argc, char **argv)
     return EXIT_USAGE;
   if (!at)
     at = "end";
-  if (crash_point_pos (cl.log.reqs, cl.log.nreqs, at, &pt.pos, why,
-                       sizeof why) == -1) {
+  if (crash_point_pos (&cl.log, at, 0, &pt.pos, why, sizeof why) == -1) {
     fprintf (stderr, "blkreplay: --at: %s\n", why);
     crash_log_free (&cl);
     return EXIT_USAGE;
@@ -226,6 +226,11 @@ struct failure {
   char variant[32];
   int status;                   /* exit status, or 128+signal */
   char *deps;                   /* "#3 #5 ..." */
+  uint64_t *ids;                /* the same writes, all of them */
+  size_t nids;
+  uint64_t torn_id;             /* 0: no torn write */
+  size_t torn_sectors, torn_of;
+  const char *mark;             /* nearest preceding mark, or NULL */
 };
 
 struct sweep {
@@ -235,6 +240,13 @@ struct sweep {
   uint64_t nspread, reorder, seed;
   int torn, json, progress;
   const char *from, *to;
+  /* --points=mark (all marks) and mark:NAME (the marks of that name):
+   * checked against the log once it is loaded.
+   */
+  int all_marks;
+  char **mark_names;
+  size_t nmark_names;
+  const struct blklog_log *log;         /* for the marks */
   /* Files. */
   char dir[PATH_MAX];
   char state_path[PATH_MAX + 16], check_path[PATH_MAX + 16];
@@ -327,6 +339,80 @@ deps_str (const struct cm_model *m, const uint8_t *set, const uint8_t *prev,
   }
 }
 
+/* The failure's machine-readable parts: every write new in the state
+ * (the ids, in log order), the torn write, the nearest preceding mark.
+ */
+static int
+fail_details (const struct cm_model *m, const uint8_t *set,
+              const uint8_t *prev, const struct cm_torn *torn,
+              const struct blklog_log *log, struct failure *fl)
+{
+  size_t i, n = 0;
+
+  for (i = 0; i < m->nw; i++)
+    if (set[i] && !(prev && prev[i]))
+      n++;
+  fl->ids = malloc ((n + 1) * sizeof *fl->ids);
+  if (fl->ids == NULL)
+    return -1;
+  for (i = 0; i < m->nw; i++)
+    if (set[i] && !(prev && prev[i]))
+      fl->ids[fl->nids++] = m->reqs[m->w[i]].id;
+  if (torn && torn->w != SIZE_MAX) {
+    fl->torn_id = m->reqs[m->w[torn->w]].id;
+    fl->torn_of = torn->nsectors;
+    for (i = 0; i < torn->nsectors; i++)
+      fl->torn_sectors += torn->mask[i];
+  }
+  {
+    const struct blklog_mark *mk = crash_mark_before (log, fl->pos);
+    fl->mark = mk ? mk->name : NULL;
+  }
+  return 0;
+}
+
+/* Adds the mark points the options select to PTS (sorted by position,
+ * each position once: a position that already is a point keeps its
+ * kind).  Marks with no request before them are the base image: left
+ * out.  -1 on OOM.
+ */
+static int
+add_mark_points (const struct sweep *sw, const struct blklog_log *log,
+                 size_t from, size_t to, struct cm_point **pts, size_t *npts)
+{
+  struct cm_point *p;
+  size_t i, j, n = *npts, k;
+
+  if (!sw->all_marks && sw->nmark_names == 0)
+    return 0;
+  p = realloc (*pts, (n + log->nmarks + 1) * sizeof *p);
+  if (p == NULL)
+    return -1;
+  *pts = p;
+  for (i = 0; i < log->nmarks; i++) {
+    const struct blklog_mark *mk = &log->marks[i];
+    size_t pos;
+    int want = sw->all_marks;
+
+    for (k = 0; !want && k < sw->nmark_names; k++)
+      want = strcmp (sw->mark_names[k], mk->name) == 0;
+    if (!want || mk->seq == 0)
+      continue;
+    pos = mk->seq - 1;
+    if (pos < from || pos > to)
+      continue;
+    for (j = 0; j < n && p[j].pos < pos; j++)
+      ;
+    if (j < n && p[j].pos == pos)
+      continue;
+    memmove (&p[j + 1], &p[j], (n - j) * sizeof *p);
+    p[j] = (struct cm_point) { .pos = pos, .kind = CM_PT_MARK, .acked = 0 };
+    n++;
+  }
+  *npts = n;
+  return 0;
+}
+
 /* Runs the check command on check.raw: its exit status. */
 static int
 run_check (struct sweep *sw, const struct cm_model *m, size_t pi,
@@ -357,6 +443,13 @@ run_check (struct sweep *sw, const struct cm_model *m, size_t pi,
     setenv ("BLKREPLAY_KIND", kind_name (pt->kind), 1);
     setenv ("BLKREPLAY_VARIANT", variant, 1);
     setenv ("BLKREPLAY_TRIM", trim, 1);
+    {
+      const struct blklog_mark *mk = crash_mark_before (sw->log, pt->pos);
+      if (mk)
+        setenv ("BLKREPLAY_MARK", mk->name, 1);
+      else
+        unsetenv ("BLKREPLAY_MARK");
+    }
     setenv ("BLKREPLAY_IMAGE", sw->check_path, 1);
     execl ("/bin/sh", "sh", "-c", cmd, (char *) NULL);
     _exit (127);
@@ -411,21 +504,38 @@ mark_check (struct sweep *sw)
 static void
 print_failure (FILE *fp, const struct failure *fl, size_t npoints, int json)
 {
+  size_t i;
+
   if (json) {
     fprintf (fp, "{\"point\":%zu,\"kind\":\"%s\",\"log_position\":%zu,"
-             "\"request_id\":%" PRIu64 ",\"mark\":null,\"trim\":\"%s\","
-             "\"variant\":\"%s\",\"status\":%d,\"writes\":", fl->point + 1,
-             kind_name (fl->kind), fl->pos + 1, fl->id, fl->trim,
-             fl->variant, fl->status);
-    blk_json_string (fp, fl->deps);
+             "\"request_id\":%" PRIu64 ",\"mark\":", fl->point + 1,
+             kind_name (fl->kind), fl->pos + 1, fl->id);
+    if (fl->mark)
+      blk_json_string (fp, fl->mark);
+    else
+      fprintf (fp, "null");
+    fprintf (fp, ",\"trim\":\"%s\",\"variant\":\"%s\",\"status\":%d,"
+             "\"writes\":[", fl->trim, fl->variant, fl->status);
+    for (i = 0; i < fl->nids; i++)
+      fprintf (fp, "%s%" PRIu64, i ? "," : "", fl->ids[i]);
+    fprintf (fp, "],\"torn\":");
+    if (fl->torn_id)
+      fprintf (fp, "{\"request_id\":%" PRIu64 ",\"sectors\":%zu,"
+               "\"of\":%zu}", fl->torn_id, fl->torn_sectors, fl->torn_of);
+    else
+      fprintf (fp, "null");
     fprintf (fp, "}");
   }
-  else
-    fprintf (fp, "point %zu/%zu (%s, log position %zu, request #%" PRIu64
-             ", trim=%s, %s state): check exited with status %d; writes "
-             "new in this state: %s\n", fl->point + 1, npoints,
-             kind_name (fl->kind), fl->pos + 1, fl->id, fl->trim,
-             fl->variant, fl->status, fl->deps[0] ? fl->deps : "none");
+  else {
+    fprintf (fp, "point %zu/%zu (%s, log position %zu, request #%" PRIu64,
+             fl->point + 1, npoints, kind_name (fl->kind), fl->pos + 1,
+             fl->id);
+    if (fl->mark)
+      fprintf (fp, ", mark '%s'", fl->mark);
+    fprintf (fp, ", trim=%s, %s state): check exited with status %d; writes "
+             "new in this state: %s\n", fl->trim, fl->variant, fl->status,
+             fl->deps[0] ? fl->deps : "none");
+  }
 }
 
 /* Builds SET (+TORN) and checks it.  -1 on a fatal error. */
@@ -467,6 +577,10 @@ one_state (struct sweep *sw, struct cm_builder *b, const struct cm_model *m,
     snprintf (nf[sw->nfails].variant, sizeof nf->variant, "%s", variant);
     if (nf[sw->nfails].deps == NULL)
       return -1;
+    if (fail_details (m, set, prev, torn, sw->log, &nf[sw->nfails]) == -1) {
+      free (nf[sw->nfails].deps);
+      return -1;
+    }
     if (sw->progress)
       fprintf (stderr, "\r\033[K");
     if (!sw->json) {
@@ -510,19 +624,20 @@ sweep_model (struct sweep *sw, const struct crash_log *cl, enum cm_trim tm)
     fprintf (stderr, "blkreplay: %s: %s\n", cl->log.rd.path, why);
     return -1;
   }
-  if (sw->from && crash_point_pos (cl->log.reqs, cl->log.nreqs, sw->from,
-                                   &from, why, sizeof why) == -1) {
+  if (sw->from && crash_point_pos (&cl->log, sw->from, 1, &from, why,
+                                   sizeof why) == -1) {
     fprintf (stderr, "blkreplay: --from: %s\n", why);
     cm_model_free (&m);
     return -1;
   }
-  if (sw->to && crash_point_pos (cl->log.reqs, cl->log.nreqs, sw->to,
-                                 &to, why, sizeof why) == -1) {
+  if (sw->to && crash_point_pos (&cl->log, sw->to, 0, &to, why,
+                                 sizeof why) == -1) {
     fprintf (stderr, "blkreplay: --to: %s\n", why);
     cm_model_free (&m);
     return -1;
   }
   if (cm_points (&m, sw->kinds, sw->nspread, from, to, &pts, &npts) == -1 ||
+      add_mark_points (sw, &cl->log, from, to, &pts, &npts) == -1 ||
       cm_builder_init (&b, &m, &io) == -1) {
     fprintf (stderr, "blkreplay: out of memory\n");
     free (pts);
@@ -608,10 +723,20 @@ parse_points (struct sweep *sw, const char *v)
       sw->kinds |= CM_PT_FUA;
     else if (strcmp (tok, "every-write") == 0)
       sw->kinds |= CM_PT_WRITE;
-    else if (strcmp (tok, "mark") == 0) {
-      fprintf (stderr, "blkreplay: --points=mark: not available in this "
-               "log (log format version 1 has no mark records)\n");
-      ret = -1;
+    else if (strcmp (tok, "mark") == 0)
+      sw->all_marks = 1;
+    else if (strncmp (tok, "mark:", 5) == 0 && tok[5]) {
+      char **nn = realloc (sw->mark_names,
+                           (sw->nmark_names + 1) * sizeof *nn);
+      if (nn == NULL || (nn[sw->nmark_names] = strdup (tok + 5)) == NULL) {
+        if (nn)
+          sw->mark_names = nn;
+        fprintf (stderr, "blkreplay: out of memory\n");
+        ret = -1;
+        continue;
+      }
+      sw->mark_names = nn;
+      sw->nmark_names++;
     }
     else if (tok[0] >= '0' && tok[0] <= '9') {
       if (parse_u64 ("--points", tok, UINT32_MAX, &sw->nspread) == -1)
@@ -621,12 +746,12 @@ parse_points (struct sweep *sw, const char *v)
     }
     else {
       fprintf (stderr, "blkreplay: --points: unknown kind '%s' (use flush, "
-               "fua, mark, every-write or a number)\n", tok);
+               "fua, every-write, mark, mark:NAME or a number)\n", tok);
       ret = -1;
     }
   }
   free (copy);
-  if (ret == 0 && sw->kinds == 0) {
+  if (ret == 0 && sw->kinds == 0 && !sw->all_marks && !sw->nmark_names) {
     fprintf (stderr, "blkreplay: --points: '%s' selects no points\n", v);
     ret = -1;
   }
@@ -665,7 +790,7 @@ cmd_crash (int argc, char **argv)
       sw.check = a + 8;
     else if (strncmp (a, "--points=", 9) == 0) {
       if (parse_points (&sw, a + 9) == -1)
-        return EXIT_USAGE;
+        goto out_opts;
     }
     else if (strncmp (a, "--from=", 7) == 0)
       sw.from = a + 7;
@@ -673,15 +798,15 @@ cmd_crash (int argc, char **argv)
       sw.to = a + 5;
     else if (strncmp (a, "--trim=", 7) == 0) {
       if (parse_trim (a + 7, &trim) == -1)
-        return EXIT_USAGE;
+        goto out_opts;
     }
     else if (strncmp (a, "--reorder=", 10) == 0) {
       if (parse_u64 ("--reorder", a + 10, 1000000, &sw.reorder) == -1)
-        return EXIT_USAGE;
+        goto out_opts;
     }
     else if (strncmp (a, "--seed=", 7) == 0) {
       if (parse_u64 ("--seed", a + 7, UINT64_MAX, &sw.seed) == -1)
-        return EXIT_USAGE;
+        goto out_opts;
     }
     else if (strcmp (a, "--torn") == 0)
       sw.torn = 1;
@@ -704,19 +829,36 @@ cmd_crash (int argc, char **argv)
   }
   if (!path || !base || !sw.check) {
     fprintf (stderr, "blkreplay: crash: needs LOG BASE --check 'CMD {}'\n");
-    return EXIT_USAGE;
+    goto out_opts;
   }
   sw.progress = force_progress || (!quiet && isatty (2));
   if (crash_log_load (&cl, path) == -1)
-    return EXIT_USAGE;
+    goto out_opts;
   sw.size = cl.size;
+  sw.log = &cl.log;
+  if ((sw.all_marks || sw.nmark_names) && cl.log.nmarks == 0) {
+    fprintf (stderr, "blkreplay: --points=mark: not available in this log: "
+             "%s has no mark records (marks are taken while recording, with "
+             "blkreplay-control=SOCKET and the command 'mark NAME'; log "
+             "format version 1 has none)\n", path);
+    crash_log_free (&cl);
+    goto out_opts;
+  }
+  for (i = 0; i < sw.nmark_names; i++)
+    if (crash_find_mark (&cl.log, sw.mark_names[i]) == NULL) {
+      fprintf (stderr, "blkreplay: --points=mark:%s: no mark of that name "
+               "in %s (it has %zu marks, the first '%s')\n",
+               sw.mark_names[i], path, cl.log.nmarks, cl.log.marks[0].name);
+      crash_log_free (&cl);
+      goto out_opts;
+    }
 
   snprintf (sw.dir, sizeof sw.dir, "%s/blkreplay-crash.XXXXXX",
             tmp && *tmp ? tmp : "/tmp");
   if (mkdtemp (sw.dir) == NULL) {
     fprintf (stderr, "blkreplay: %s: %m\n", sw.dir);
     crash_log_free (&cl);
-    return EXIT_USAGE;
+    goto out_opts;
   }
   snprintf (sw.state_path, sizeof sw.state_path, "%s/state.raw", sw.dir);
   snprintf (sw.check_path, sizeof sw.check_path, "%s/check.raw", sw.dir);
@@ -801,8 +943,10 @@ cmd_crash (int argc, char **argv)
   ret = sw.nfails ? EXIT_MISMATCH : 0;
 
  out:
-  for (i = 0; i < sw.nfails; i++)
+  for (i = 0; i < sw.nfails; i++) {
     free (sw.fails[i].deps);
+    free (sw.fails[i].ids);
+  }
   free (sw.fails);
   for (i = 0; i < 2; i++)
     if (sw.f.fd[i] >= 0)
@@ -811,5 +955,9 @@ cmd_crash (int argc, char **argv)
     close (sw.f.base_fd);
   cleanup_dir (&sw);
   crash_log_free (&cl);
+ out_opts:
+  for (i = 0; i < sw.nmark_names; i++)
+    free (sw.mark_names[i]);
+  free (sw.mark_names);
   return ret;
 }

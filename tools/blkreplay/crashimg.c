@@ -75,19 +75,86 @@ crash_log_free (struct crash_log *cl)
   memset (cl, 0, sizeof *cl);
 }
 
+const struct blklog_mark *
+crash_find_mark (const struct blklog_log *log, const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < log->nmarks; i++)
+    if (strcmp (log->marks[i].name, name) == 0)
+      return &log->marks[i];
+  return NULL;
+}
+
+const struct blklog_mark *
+crash_mark_before (const struct blklog_log *log, size_t pos)
+{
+  const struct blklog_mark *best = NULL;
+  size_t i;
+
+  for (i = 0; i < log->nmarks && log->marks[i].seq <= pos + 1; i++)
+    best = &log->marks[i];
+  return best;
+}
+
+/* Is S all digits (a request id)? */
+static int
+is_number (const char *s)
+{
+  if (*s == '\0')
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
 int
-crash_point_pos (const struct tl_req *reqs, size_t nreqs, const char *spec,
+crash_point_pos (const struct blklog_log *log, const char *spec, int from,
                  size_t *pos, char *why, size_t whylen)
 {
+  const struct tl_req *reqs = log->reqs;
+  size_t nreqs = log->nreqs;
   const char *num = spec;
   unsigned long long v;
   char *end;
   size_t i;
 
-  if (strncmp (spec, "mark:", 5) == 0) {
-    snprintf (why, whylen, "'%s': this log has no marks (log format "
-              "version 1 has no mark records)", spec);
-    return -1;
+  if (strncmp (spec, "mark:", 5) == 0 ||
+      (!is_number (spec) && strcmp (spec, "end") != 0 &&
+       strncmp (spec, "flush:", 6) != 0 && strncmp (spec, "id:", 3) != 0)) {
+    const char *name = strncmp (spec, "mark:", 5) == 0 ? spec + 5 : spec;
+    const struct blklog_mark *mk;
+
+    if (log->nmarks == 0) {
+      snprintf (why, whylen, "'%s': this log has no marks (marks are taken "
+                "while recording, with blkreplay-control=SOCKET and the "
+                "command 'mark NAME'; log format version 1 has no mark "
+                "records)%s", spec, name == spec ?
+                "; a point is a request id, id:ID, flush:N, mark:NAME or end"
+                : "");
+      return -1;
+    }
+    mk = crash_find_mark (log, name);
+    if (mk == NULL) {
+      snprintf (why, whylen, "'%s': no mark named '%s' in the log (it has "
+                "%zu mark%s, the first '%s'; a point is a request id, "
+                "id:ID, flush:N, mark:NAME or end)", spec, name,
+                log->nmarks, log->nmarks == 1 ? "" : "s",
+                log->marks[0].name);
+      return -1;
+    }
+    if (mk->seq == 0) {
+      if (from) {
+        *pos = 0;
+        return 0;
+      }
+      snprintf (why, whylen, "'%s': the mark precedes every request (its "
+                "state is the base image)", spec);
+      return -1;
+    }
+    *pos = mk->seq - 1;
+    return 0;
   }
   if (nreqs == 0) {
     snprintf (why, whylen, "'%s': the log holds no requests", spec);
@@ -122,7 +189,9 @@ crash_point_pos (const struct tl_req *reqs, size_t nreqs, const char *spec,
       *pos = i;
       return 0;
     }
-  snprintf (why, whylen, "'%s': no request with id %llu in the log", spec, v);
+  snprintf (why, whylen, "'%s': no request with id %llu in the log%s", spec,
+            v, crash_find_mark (log, spec) ? " (a mark has this name: "
+            "write mark:NAME for it)" : "");
   return -1;
 }
 
@@ -132,8 +201,7 @@ crash_until (struct tl_log *log, const char *spec)
   char why[512];
   size_t pos;
 
-  if (crash_point_pos (log->reqs, log->nreqs, spec, &pos, why,
-                       sizeof why) == -1) {
+  if (crash_point_pos (log, spec, 0, &pos, why, sizeof why) == -1) {
     fprintf (stderr, "blkreplay: --until: %s\n", why);
     return -1;
   }

@@ -27,12 +27,23 @@ extern void crash_log_free (struct crash_log *cl);
 
 /* The log position (index of the request record) that SPEC names:
  * "ID" or "id:ID" (a request id), "flush:N" (the N-th successful
- * flush, from 1), "mark:NAME", "end" (the last request).  -1 with a
- * message in WHY.
+ * flush, from 1), "end" (the last request), "mark:NAME" or a bare NAME
+ * that is not a number nor "end" (the first mark of that name: the
+ * position of the last request before it).  A mark with no request
+ * before it names no position (-1), except for FROM (then 0: the
+ * range starts at the log's start).  -1 with a message in WHY.
  */
-extern int crash_point_pos (const struct tl_req *reqs, size_t nreqs,
-                            const char *spec, size_t *pos,
-                            char *why, size_t whylen);
+extern int crash_point_pos (const struct blklog_log *log, const char *spec,
+                            int from, size_t *pos, char *why, size_t whylen);
+
+/* The first mark of LOG named NAME, or NULL. */
+extern const struct blklog_mark *crash_find_mark (const struct blklog_log *log,
+                                                  const char *name);
+/* The last mark at or before log position POS (its seq <= POS + 1), or
+ * NULL: the nearest preceding mark of a point.
+ */
+extern const struct blklog_mark *crash_mark_before (const struct blklog_log *log,
+                                                    size_t pos);
 
 /* blkreplay run --until=SPEC: keeps the requests of LOG up to the
  * point SPEC names, in log (completion) order: a prefix that holds

@@ -65,6 +65,10 @@ extern void cm_model_free (struct cm_model *m);
 #define CM_PT_FUA    2u         /* after each successful FUA write */
 #define CM_PT_WRITE  4u         /* after each write: all acknowledged */
 #define CM_PT_SPREAD 8u         /* N points spread evenly over the log */
+/* A mark record (crash.c adds these: marks are not requests, the model
+ * only sees the position of the last request before the mark).
+ */
+#define CM_PT_MARK   16u
 
 struct cm_point {
   size_t pos;                   /* index into reqs of the request */

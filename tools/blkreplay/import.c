@@ -336,8 +336,12 @@ cmd_import (int argc, char **argv)
   h.export_size = size != -1 ? (uint64_t) size : maxend;
   h.created_ns = blk_real_ns ();
   h.data_mode = BLKLOG_DATA_NONE;
-  snprintf (h.creator, sizeof h.creator, "blkreplay %s import --%s %s",
-            PACKAGE_VERSION, fio ? "fio-iolog" : "blkparse", in);
+  h.version = BLKLOG_VERSION;
+  h.hash_alg = BLKLOG_HASH_XXH3;        /* no payloads: only for the form */
+  h.layer = BLKLOG_LAYER_NBDKIT;
+  /* tl_imported_from recognises this prefix. */
+  snprintf (h.creator, sizeof h.creator, "blkreplay import (%s) %s: %s",
+            fio ? "fio iolog" : "blkparse", PACKAGE_VERSION, in);
   if (blklog_writer_open (&w, out, &h) == -1) {
     fprintf (stderr, "blkreplay: %s: %s\n", out, strerror (errno));
     return EXIT_USAGE;

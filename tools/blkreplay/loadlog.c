@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "loadlog.h"
 
@@ -59,4 +60,34 @@ tl_dur (uint64_t ns, char *buf, size_t len)
   else
     snprintf (buf, len, "%.2fs", ns / 1e9);
   return buf;
+}
+
+const char *
+tl_imported_from (const struct blklog_header *h)
+{
+  /* Creators written by blkreplay import: "blkreplay import (SOURCE)
+   * ..." since log format 2; "blkreplay VERSION import --fio-iolog|
+   * --blkparse FILE" before.
+   */
+  if (strncmp (h->creator, "blkreplay import (fio iolog)", 28) == 0)
+    return "fio iolog";
+  if (strncmp (h->creator, "blkreplay import (blkparse)", 27) == 0)
+    return "blkparse";
+  if (strncmp (h->creator, "blkreplay ", 10) == 0) {
+    if (strstr (h->creator, " import --fio-iolog ") != NULL)
+      return "fio iolog";
+    if (strstr (h->creator, " import --blkparse ") != NULL)
+      return "blkparse";
+  }
+  return NULL;
+}
+
+const char *
+tl_imported_desc (const struct blklog_header *h)
+{
+  const char *src = tl_imported_from (h);
+
+  if (src == NULL)
+    return NULL;
+  return strcmp (src, "fio iolog") == 0 ? "a fio iolog" : "blkparse output";
 }

@@ -24,6 +24,15 @@
 extern int tl_load (struct blklog_log *log, const char *path);
 extern void tl_free (struct blklog_log *log);
 
+/* What a log was imported from ("fio iolog", "blkparse"), from its
+ * header's creator, or NULL for a recorded log.  Imported logs hold no
+ * payloads because their sources have none, not because someone chose
+ * blkreplay-data=none: the tool says which.
+ */
+extern const char *tl_imported_from (const struct blklog_header *h);
+/* The same for a sentence: "a fio iolog", "blkparse output", NULL. */
+extern const char *tl_imported_desc (const struct blklog_header *h);
+
 /* Human-readable sizes and durations, into BUF. */
 extern const char *tl_size (uint64_t bytes, char *buf, size_t len);
 extern const char *tl_dur (uint64_t ns, char *buf, size_t len);

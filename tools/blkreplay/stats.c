@@ -80,6 +80,11 @@ cmd_stats (int argc, char **argv)
   uint64_t count[BLKLOG_OP__MAX] = { 0 }, bytes[BLKLOG_OP__MAX] = { 0 };
   uint64_t sizes[NSIZES] = { 0 }, errors = 0, t0 = UINT64_MAX, t1 = 0;
   uint64_t lo = UINT64_MAX, hi = 0, rd_b, wr_b, all_b;
+  /* Flags that change what a request promises: FUA writes (durable on
+   * completion), zeroes with NO_HOLE (must allocate) or FAST_ZERO (must
+   * be fast or fail), and flushes (the durability points).
+   */
+  uint64_t fua_writes = 0, fua_other = 0, no_hole = 0, fast_zero = 0;
   double slot_area[NSLOTS] = { 0 };
   unsigned slot_max[NSLOTS] = { 0 };
   struct ival *vr, *vw, *va;
@@ -90,6 +95,7 @@ cmd_stats (int argc, char **argv)
   int json = 0, ai;
   const char *path = NULL;
   char b1[32], b2[32], b3[32];
+  const char *imported;
 
   for (ai = 1; ai < argc; ai++) {
     if (strcmp (argv[ai], "--json") == 0)
@@ -103,6 +109,7 @@ cmd_stats (int argc, char **argv)
     usage (EXIT_USAGE);
   if (tl_load (&log, path) == -1)
     return EXIT_USAGE;
+  imported = tl_imported_from (&log.rd.header);
 
   vr = malloc ((log.nreqs + 1) * sizeof *vr);
   vw = malloc ((log.nreqs + 1) * sizeof *vw);
@@ -119,6 +126,16 @@ cmd_stats (int argc, char **argv)
       bytes[q->op] += q->length;
     if (q->error)
       errors++;
+    if (q->flags & BLKLOG_F_FUA) {
+      if (q->op == BLKLOG_WRITE)
+        fua_writes++;
+      else
+        fua_other++;
+    }
+    if (q->op == BLKLOG_ZERO && (q->flags & BLKLOG_F_NO_HOLE))
+      no_hole++;
+    if (q->op == BLKLOG_ZERO && (q->flags & BLKLOG_F_FAST_ZERO))
+      fast_zero++;
     if (q->op != BLKLOG_FLUSH) {
       struct ival v = { q->offset, q->offset + q->length };
       sizes[size_bucket (q->length)]++;
@@ -180,13 +197,18 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"truncated\":%s,\"duration_ns\":%" PRIu64 ",\"errors\":%" PRIu64
-            ",\"ops\":{", path, log.nreqs, log.nconns,
-            log.truncated ? "true" : "false", t1 - t0, errors);
+            "\"marks\":%zu,\"imported\":%s%s%s,\"truncated\":%s,\"duration_ns\":%" PRIu64
+            ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
+            log.nmarks, imported ? "\"" : "", imported ? imported : "null",
+            imported ? "\"" : "", log.truncated ? "true" : "false", t1 - t0,
+            errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
               i ? "," : "", blklog_op_name ((unsigned) i), count[i], bytes[i]);
-    printf ("},\"sizes\":{");
+    printf ("},\"flags\":{\"fua_writes\":%" PRIu64 ",\"fua_other\":%" PRIu64
+            ",\"no_hole_zeroes\":%" PRIu64 ",\"fast_zero_zeroes\":%" PRIu64
+            ",\"flushes\":%" PRIu64 "},\"sizes\":{", fua_writes, fua_other,
+            no_hole, fast_zero, count[BLKLOG_FLUSH]);
     for (i = 0, ai = 0; i < NSIZES; i++)
       if (sizes[i])
         printf ("%s\"%" PRIu64 "\":%" PRIu64, ai++ ? "," : "",
@@ -206,6 +228,9 @@ cmd_stats (int argc, char **argv)
     printf ("log %s: %zu requests on %zu connection%s over %s%s\n", path,
             log.nreqs, log.nconns, log.nconns == 1 ? "" : "s", tl_dur (t1 - t0, b1, sizeof b1),
             log.truncated ? " (truncated log)" : "");
+    if (imported)
+      printf ("imported from %s: no payloads, reads cannot be verified\n",
+              tl_imported_desc (&log.rd.header));
     printf ("\nop          count       %%        bytes\n");
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       if (count[i])
@@ -214,6 +239,13 @@ cmd_stats (int argc, char **argv)
                 100.0 * (double) count[i] / (double) log.nreqs,
                 i == BLKLOG_FLUSH ? "-" : tl_size (bytes[i], b1, sizeof b1));
     printf ("failed   %8" PRIu64 "\n", errors);
+    printf ("marks    %8zu\n", log.nmarks);
+    printf ("\nflags: %" PRIu64 " FUA write%s (%" PRIu64 " other FUA "
+            "requests), %" PRIu64 " zero%s with NO_HOLE, %" PRIu64 " with "
+            "FAST_ZERO, %" PRIu64 " flush%s\n", fua_writes,
+            fua_writes == 1 ? "" : "s", fua_other, no_hole,
+            no_hole == 1 ? "" : "es", fast_zero, count[BLKLOG_FLUSH],
+            count[BLKLOG_FLUSH] == 1 ? "" : "es");
     printf ("\nrequest size       count\n");
     for (i = 0; i < NSIZES; i++)
       if (sizes[i])
