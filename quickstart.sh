@@ -32,7 +32,7 @@ esac
 # Why each is needed is in README.md ("Dependencies").
 build_pkgs="build-essential autoconf automake libtool pkg-config perl
   nbdkit nbdkit-plugin-dev libnbd-dev librbd-dev librados-dev
-  libcriterion-dev zlib1g-dev libzstd-dev"
+  libcriterion-dev zlib1g-dev libzstd-dev libxxhash-dev"
 run_pkgs="libnbd-bin python3-libnbd qemu-utils qemu-block-extra fio jq"
 test_pkgs="ceph-mon ceph-osd ceph-common prometheus python3-prometheus-client
   valgrind clang libclang-rt-14-dev binutils procps iproute2 e2fsprogs util-linux

@@ -16,7 +16,7 @@ fuzz_blkreplay_log_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_log_CFLAGS = $(FUZZ_CFLAGS) $(LIBNBD_CFLAGS)
 fuzz_blkreplay_log_LDFLAGS = $(FUZZ_CFLAGS)
-fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) -lm
+fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) $(LIBXXHASH_LIBS) -lm
 
 # import --fio-iolog and --blkparse.
 noinst_PROGRAMS += fuzz-blkreplay-import
@@ -28,6 +28,7 @@ fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/common/utils
 fuzz_blkreplay_import_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkreplay_import_LDFLAGS = $(FUZZ_CFLAGS)
+fuzz_blkreplay_import_LDADD = $(LIBXXHASH_LIBS)
 
 # Crash states built from arbitrary logs (the harness fixes the CRCs).
 noinst_PROGRAMS += fuzz-crash-state
@@ -40,3 +41,4 @@ fuzz_crash_state_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/common/utils
 fuzz_crash_state_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_crash_state_LDFLAGS = $(FUZZ_CFLAGS)
+fuzz_crash_state_LDADD = $(LIBXXHASH_LIBS)

@@ -109,7 +109,7 @@ fix_checksums (uint8_t *b, size_t size)
 
   if (size >= 16 && memcmp (b, BLKLOG_MAGIC, 8) == 0) {
     uint32_t total = le32 (b + 12);
-    if (total >= BLKLOG_HEADER_FIXED && total <= size) {
+    if (total >= BLKLOG_HEADER_FIXED_V1 && total <= size) {
       put_le32 (b + total - 4, crc32c (b, total - 4));
       pos = total;
     }

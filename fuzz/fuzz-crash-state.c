@@ -61,10 +61,10 @@ fix_crcs (unsigned char *b, size_t size)
 {
   size_t pos, hl;
 
-  if (size < BLKLOG_HEADER_FIXED)
+  if (size < BLKLOG_HEADER_FIXED_V1)
     return;
   hl = get32 (b + 12);
-  if (hl < BLKLOG_HEADER_FIXED || hl > size)
+  if (hl < BLKLOG_HEADER_FIXED_V1 || hl > size)
     return;
   put32 (b + hl - 4, crc32c (b, hl - 4));
   for (pos = hl; size - pos >= 8; ) {

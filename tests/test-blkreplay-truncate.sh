@@ -23,7 +23,7 @@ size=$(stat -c %s "$tmpdir/workload.blog")
 nrec=$(( $(wc -l < "$tmpdir/full.json") - 1 ))
 [ $nrec = 27 ] || fail "expected 27 records, got $nrec"
 hdr=$(head -1 "$tmpdir/full.json" | jq -r .creator | wc -c)
-hdr=$((42 + hdr - 1))
+hdr=$((44 + hdr - 1))   # v2 header: 44 bytes besides the creator
 
 checked=0
 truncated=0

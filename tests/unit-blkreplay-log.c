@@ -66,7 +66,7 @@ Test (blkhash64, sensitive)
 }
 
 static size_t
-sample_log (unsigned char *buf, size_t cap)
+sample_log_v (unsigned char *buf, size_t cap, uint32_t version)
 {
   struct blklog_header h;
   struct blklog_record r;
@@ -77,6 +77,9 @@ sample_log (unsigned char *buf, size_t cap)
   h.export_size = 1 << 20;
   h.created_ns = 1234;
   h.data_mode = BLKLOG_DATA_FULL;
+  h.version = version;
+  h.hash_alg = version == 1 ? BLKLOG_HASH_BLKHASH64 : BLKLOG_HASH_XXH3;
+  h.layer = BLKLOG_LAYER_BACKEND;       /* not written in a v1 header */
   strcpy (h.creator, "unit test");
   cr_assert (blklog_header_size (&h) < cap);
   pos = blklog_encode_header (buf, &h);
@@ -101,7 +104,7 @@ sample_log (unsigned char *buf, size_t cap)
   r.submit_ns = 100;
   r.complete_ns = 150;
   r.payload = BLKLOG_PAYLOAD_DATA;
-  r.hash = blkhash64 (data, sizeof data);
+  r.hash = blklog_payload_hash (h.hash_alg, data, sizeof data);
   r.data = data;
   pos += blklog_encode_record (buf + pos, &r);
 
@@ -124,6 +127,132 @@ sample_log (unsigned char *buf, size_t cap)
   pos += blklog_encode_record (buf + pos, &r);
   cr_assert (pos <= cap);
   return pos;
+}
+
+/* The log writers write: version 2, XXH3 payload hashes. */
+static size_t
+sample_log (unsigned char *buf, size_t cap)
+{
+  return sample_log_v (buf, cap, BLKLOG_VERSION);
+}
+
+Test (payload_hash, algorithms)
+{
+  static const unsigned char z[4096];
+
+  /* XXH3-64 with seed 0: the reference value of the empty input. */
+  cr_assert_eq (blklog_payload_hash (BLKLOG_HASH_XXH3, "", 0),
+                UINT64_C (0x2d06800538d394c2));
+  cr_assert_eq (blklog_payload_hash (BLKLOG_HASH_BLKHASH64, z, sizeof z),
+                blkhash64 (z, sizeof z));
+  cr_assert_neq (blklog_payload_hash (BLKLOG_HASH_XXH3, z, sizeof z),
+                 blkhash64 (z, sizeof z));
+  cr_assert_neq (blklog_payload_hash (BLKLOG_HASH_XXH3, z, 4095),
+                 blklog_payload_hash (BLKLOG_HASH_XXH3, z, 4096));
+}
+
+/* The v2 header, byte by byte as docs/blkreplay-format.md lays it out. */
+Test (log, v2_header_layout)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf);
+  struct blklog_header h;
+  char why[256];
+
+  cr_assert_eq (buf[8], 2);
+  cr_assert_eq (buf[12], 44 + 9);       /* header_len = 44 + creator_len */
+  cr_assert_eq (buf[36], BLKLOG_HASH_XXH3);
+  cr_assert_eq (buf[37], BLKLOG_LAYER_BACKEND);
+  cr_assert_eq (buf[38], 9);            /* creator_len */
+  cr_assert (memcmp (buf + 40, "unit test", 9) == 0);
+  cr_assert_eq (crc32c (buf, 49), (uint32_t) buf[49] | (uint32_t) buf[50] << 8 |
+                (uint32_t) buf[51] << 16 | (uint32_t) buf[52] << 24);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (h.version, 2);
+  cr_assert_eq (h.header_len, 53);
+  cr_assert_eq (h.hash_alg, BLKLOG_HASH_XXH3);
+  cr_assert_eq (h.layer, BLKLOG_LAYER_BACKEND);
+  cr_assert_str_eq (h.creator, "unit test");
+}
+
+/* Logs written before version 2 still read: blkhash64, layer nbdkit. */
+Test (log, v1_still_reads)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log_v (buf, sizeof buf, 1);
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path);
+  struct blklog_log log;
+
+  cr_assert_eq (buf[8], 1);
+  cr_assert_eq (buf[12], 42 + 9);
+  cr_assert (fd >= 0);
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  cr_assert_eq (blklog_load (&log, path, why, sizeof why), 0, "%s", why);
+  cr_assert_eq (log.rd.header.version, 1);
+  cr_assert_eq (log.rd.header.header_len, 51);
+  cr_assert_eq (log.rd.header.hash_alg, BLKLOG_HASH_BLKHASH64);
+  cr_assert_eq (log.rd.header.layer, BLKLOG_LAYER_NBDKIT);
+  cr_assert_str_eq (log.rd.header.creator, "unit test");
+  cr_assert_eq (log.nreqs, 2);
+  cr_assert_eq (log.reqs[0].hash, blkhash64 (log.reqs[0].data, 512));
+  blklog_free (&log);
+  close (fd);
+  unlink (path);
+}
+
+/* Rewrites the header CRC of BUF after a field was changed. */
+static void
+refix_header_crc (unsigned char *buf)
+{
+  size_t total = buf[12] | (size_t) buf[13] << 8;
+  uint32_t c = crc32c (buf, total - 4);
+
+  buf[total - 4] = (unsigned char) c;
+  buf[total - 3] = (unsigned char) (c >> 8);
+  buf[total - 2] = (unsigned char) (c >> 16);
+  buf[total - 1] = (unsigned char) (c >> 24);
+}
+
+Test (log, v2_unknown_values_refused)
+{
+  unsigned char buf[4096];
+  size_t len = sample_log (buf, sizeof buf);
+  struct blklog_header h;
+  char why[256];
+
+  buf[36] = 3;
+  refix_header_crc (buf);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert (strstr (why, "unknown payload hash algorithm 3") != NULL,
+             "%s", why);
+  buf[36] = 0;
+  refix_header_crc (buf);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  buf[36] = BLKLOG_HASH_BLKHASH64;
+  buf[37] = 2;
+  refix_header_crc (buf);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert (strstr (why, "unknown layer 2") != NULL, "%s", why);
+  buf[37] = BLKLOG_LAYER_NBDKIT;
+  refix_header_crc (buf);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (h.hash_alg, BLKLOG_HASH_BLKHASH64);
+  /* A v1 header length in a v2 log does not match its creator. */
+  buf[12] = 42 + 9;
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  buf[12] = 44 + 9;
+  buf[8] = 3;
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_BAD);
+  cr_assert (strstr (why, "version 3 is not supported (this build reads "
+                     "versions 1 and 2)") != NULL, "%s", why);
 }
 
 Test (log, round_trip)
@@ -159,7 +288,7 @@ Test (log, round_trip)
   cr_assert_eq (r.length, 512);
   cr_assert_eq (r.payload, BLKLOG_PAYLOAD_DATA);
   cr_assert_eq (r.data[2], 3);
-  cr_assert_eq (r.hash, blkhash64 (r.data, 512));
+  cr_assert_eq (r.hash, blklog_payload_hash (BLKLOG_HASH_XXH3, r.data, 512));
   pos += used;
 
   cr_assert_eq (blklog_parse_record (buf + pos, len - pos, &r, &used, why,

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "byte-order.h"
 #include "crc32c.h"
 #include "replaylog.h"
@@ -52,6 +54,34 @@ blklog_data_name (unsigned mode)
 }
 
 const char *
+blklog_hash_name (unsigned hash_alg)
+{
+  switch (hash_alg) {
+  case BLKLOG_HASH_BLKHASH64: return "blkhash64";
+  case BLKLOG_HASH_XXH3: return "xxh3-64";
+  default: return "unknown";
+  }
+}
+
+const char *
+blklog_layer_name (unsigned layer)
+{
+  switch (layer) {
+  case BLKLOG_LAYER_NBDKIT: return "nbdkit";
+  case BLKLOG_LAYER_BACKEND: return "backend";
+  default: return "unknown";
+  }
+}
+
+uint64_t
+blklog_payload_hash (unsigned hash_alg, const void *buf, size_t len)
+{
+  if (hash_alg == BLKLOG_HASH_XXH3)
+    return XXH3_64bits (buf, len);      /* seed 0 */
+  return blkhash64 (buf, len);
+}
+
+const char *
 blklog_flags_str (uint32_t flags, char *buf, size_t len)
 {
   static const char *const names[] = { "fua", "no_hole", "fast_zero",
@@ -74,26 +104,37 @@ blklog_flags_str (uint32_t flags, char *buf, size_t len)
 
 /* ---- header ---- */
 
+static size_t
+header_fixed (uint32_t version)
+{
+  return version == 1 ? BLKLOG_HEADER_FIXED_V1 : BLKLOG_HEADER_FIXED;
+}
+
 size_t
 blklog_header_size (const struct blklog_header *h)
 {
-  return BLKLOG_HEADER_FIXED + strnlen (h->creator, BLKLOG_CREATOR_MAX);
+  return header_fixed (h->version) +
+    strnlen (h->creator, BLKLOG_CREATOR_MAX);
 }
 
 size_t
 blklog_encode_header (unsigned char *buf, const struct blklog_header *h)
 {
   size_t clen = strnlen (h->creator, BLKLOG_CREATOR_MAX);
-  size_t total = BLKLOG_HEADER_FIXED + clen;
+  size_t total = header_fixed (h->version) + clen;
   unsigned char *p = buf;
 
   memcpy (p, BLKLOG_MAGIC, 8);
   p += 8;
-  p = blk_store_le32 (p, BLKLOG_VERSION);
+  p = blk_store_le32 (p, h->version == 1 ? 1 : BLKLOG_VERSION);
   p = blk_store_le32 (p, (uint32_t) total);
   p = blk_store_le64 (p, h->export_size);
   p = blk_store_le64 (p, h->created_ns);
   p = blk_store_le32 (p, h->data_mode);
+  if (h->version != 1) {
+    *p++ = h->hash_alg;
+    *p++ = h->layer;
+  }
   p = blk_store_le16 (p, (uint16_t) clen);
   memcpy (p, h->creator, clen);
   p += clen;
@@ -105,13 +146,13 @@ int
 blklog_parse_header (const unsigned char *buf, size_t len,
                      struct blklog_header *h, char *why, size_t whylen)
 {
-  size_t clen, total;
+  size_t clen, total, fixed;
 
   if (len < 8 || memcmp (buf, BLKLOG_MAGIC, 8) != 0) {
     if (len < 8 && memcmp (buf, BLKLOG_MAGIC, len) == 0) {
       blk_why (why, whylen,
                "the header is cut short (%zu of at least %d bytes)",
-               len, BLKLOG_HEADER_FIXED);
+               len, BLKLOG_HEADER_FIXED_V1);
       return BLKLOG_SHORT;
     }
     blk_why (why, whylen, "not a blkreplay log (no '%s' magic at offset 0)",
@@ -120,18 +161,19 @@ blklog_parse_header (const unsigned char *buf, size_t len,
   }
   if (len < 16) {
     blk_why (why, whylen, "the header is cut short (%zu of at least %d bytes)",
-             len, BLKLOG_HEADER_FIXED);
+             len, BLKLOG_HEADER_FIXED_V1);
     return BLKLOG_SHORT;
   }
   h->version = blk_load_le32 (buf + 8);
-  if (h->version != BLKLOG_VERSION) {
+  if (h->version != 1 && h->version != BLKLOG_VERSION) {
     blk_why (why, whylen, "log format version %" PRIu32 " is not supported "
-             "(this build reads version %d)", h->version, BLKLOG_VERSION);
+             "(this build reads versions 1 and %d)", h->version,
+             BLKLOG_VERSION);
     return BLKLOG_BAD;
   }
+  fixed = header_fixed (h->version);
   total = blk_load_le32 (buf + 12);
-  if (total < BLKLOG_HEADER_FIXED ||
-      total > BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX) {
+  if (total < fixed || total > fixed + BLKLOG_CREATOR_MAX) {
     blk_why (why, whylen, "header length %zu is impossible", total);
     return BLKLOG_BAD;
   }
@@ -140,8 +182,8 @@ blklog_parse_header (const unsigned char *buf, size_t len,
              len, total);
     return BLKLOG_SHORT;
   }
-  clen = blk_load_le16 (buf + 36);
-  if (clen + BLKLOG_HEADER_FIXED != total) {
+  clen = blk_load_le16 (buf + fixed - 6);
+  if (clen + fixed != total) {
     blk_why (why, whylen, "header length %zu does not match the creator "
              "length %zu", total, clen);
     return BLKLOG_BAD;
@@ -159,7 +201,26 @@ blklog_parse_header (const unsigned char *buf, size_t len,
     blk_why (why, whylen, "unknown data mode %" PRIu32, h->data_mode);
     return BLKLOG_BAD;
   }
-  memcpy (h->creator, buf + 38, clen);
+  if (h->version == 1) {
+    h->hash_alg = BLKLOG_HASH_BLKHASH64;
+    h->layer = BLKLOG_LAYER_NBDKIT;
+  }
+  else {
+    h->hash_alg = buf[36];
+    h->layer = buf[37];
+    if (h->hash_alg != BLKLOG_HASH_BLKHASH64 &&
+        h->hash_alg != BLKLOG_HASH_XXH3) {
+      blk_why (why, whylen, "unknown payload hash algorithm %u (this build "
+               "knows 1 blkhash64 and 2 xxh3-64)", h->hash_alg);
+      return BLKLOG_BAD;
+    }
+    if (h->layer > BLKLOG_LAYER_BACKEND) {
+      blk_why (why, whylen, "unknown layer %u (this build knows 0 nbdkit "
+               "and 1 backend)", h->layer);
+      return BLKLOG_BAD;
+    }
+  }
+  memcpy (h->creator, buf + fixed - 4, clen);
   h->creator[clen] = '\0';
   h->header_len = total;
   return BLKLOG_OK;

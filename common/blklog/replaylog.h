@@ -17,8 +17,12 @@
 #include <stdint.h>
 
 #define BLKLOG_MAGIC "BLKRPLAY"
-#define BLKLOG_VERSION 1
-#define BLKLOG_HEADER_FIXED 42          /* header bytes besides creator */
+/* The version writers write.  Readers also read version 1 (no hash_alg
+ * or layer in the header: blkhash64 and "nbdkit" are implied).
+ */
+#define BLKLOG_VERSION 2
+#define BLKLOG_HEADER_FIXED 44          /* v2 header bytes besides creator */
+#define BLKLOG_HEADER_FIXED_V1 42       /* v1 header bytes besides creator */
 #define BLKLOG_CREATOR_MAX 1024
 #define BLKLOG_NAME_MAX 4096            /* NBD's limit on export names */
 /* A record body is at most one 64 MiB payload plus its fields: any
@@ -38,6 +42,12 @@
 
 enum blklog_data { BLKLOG_DATA_NONE = 0, BLKLOG_DATA_HASH = 1,
                    BLKLOG_DATA_FULL = 2 };
+
+/* The payload hash (header field hash_alg, version 2). */
+enum blklog_hash { BLKLOG_HASH_BLKHASH64 = 1, BLKLOG_HASH_XXH3 = 2 };
+
+/* Which I/O the log holds (header field layer, version 2). */
+enum blklog_layer { BLKLOG_LAYER_NBDKIT = 0, BLKLOG_LAYER_BACKEND = 1 };
 
 enum blklog_type { BLKLOG_CONN_OPEN = 1, BLKLOG_CONN_CLOSE = 2,
                    BLKLOG_REQUEST = 3 };
@@ -62,6 +72,8 @@ struct blklog_header {
   uint64_t export_size;
   uint64_t created_ns;          /* CLOCK_REALTIME, ns since the epoch */
   uint32_t data_mode;           /* enum blklog_data */
+  uint8_t hash_alg;             /* enum blklog_hash; 1 in a v1 log */
+  uint8_t layer;                /* enum blklog_layer; 0 in a v1 log */
   char creator[BLKLOG_CREATOR_MAX + 1];
   size_t header_len;            /* bytes on disk */
 };
@@ -92,12 +104,26 @@ struct blklog_record {
 extern const char *blklog_op_name (unsigned op);
 extern int blklog_op_lookup (const char *name);
 extern const char *blklog_data_name (unsigned mode);
+extern const char *blklog_hash_name (unsigned hash_alg);
+extern const char *blklog_layer_name (unsigned layer);
+
+/* The payload hash of LEN bytes of BUF with the log's HASH_ALG (enum
+ * blklog_hash).  Everything that computes or checks a payload hash
+ * goes through this, so a log verifies with the algorithm it was
+ * written with.  An unknown HASH_ALG (the parser refuses those) hashes
+ * as blkhash64.
+ */
+extern uint64_t blklog_payload_hash (unsigned hash_alg,
+                                     const void *buf, size_t len);
 /* "fua|no_hole" style, into BUF. */
 extern const char *blklog_flags_str (uint32_t flags, char *buf, size_t len);
 
 /* ---- encoding ---- */
 
-/* Bytes blklog_encode_header needs. */
+/* Bytes blklog_encode_header needs.  H->version 1 writes the old
+ * layout (tests and seeds that need a v1 log; H->hash_alg and H->layer
+ * are then not written); any other value writes version 2.
+ */
 extern size_t blklog_header_size (const struct blklog_header *h);
 extern size_t blklog_encode_header (unsigned char *buf,
                                     const struct blklog_header *h);

@@ -542,7 +542,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.data = NULL;
   if (data_mode != BLKLOG_DATA_NONE) {
     if (wbuf) {
-      rec.hash = blkhash64 (wbuf, length);
+      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, wbuf, length);
       if (data_mode == BLKLOG_DATA_FULL) {
         rec.payload = BLKLOG_PAYLOAD_DATA;
         rec.data = wbuf;
@@ -551,7 +551,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
         rec.payload = BLKLOG_PAYLOAD_HASH;
     }
     else if (rbuf && r == 0) {
-      rec.hash = blkhash64 (rbuf, length);
+      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, rbuf, length);
       rec.payload = BLKLOG_PAYLOAD_HASH;
     }
   }

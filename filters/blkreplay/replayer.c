@@ -183,7 +183,8 @@ replayer_begin (struct replay_req *rq, uint64_t conn, unsigned op,
   size_t g, slot;
   const struct blklog_req *rec;
   /* Hash outside the lock: concurrent requests must not queue on it. */
-  uint64_t h = wbuf ? blkhash64 (wbuf, length) : 0;
+  uint64_t h = wbuf ?
+    blklog_payload_hash (rlog.rd.header.hash_alg, wbuf, length) : 0;
   LOCK_GUARD (&rp_lock);
 
   rq->idx = -1;
@@ -267,7 +268,7 @@ replayer_end (struct replay_req *rq, int err, const void *rbuf)
   /* recs[] is read-only after loading: no lock needed to look. */
   rec = &recs[rq->idx];
   if (rbuf && err == 0 && rec->payload == BLKLOG_PAYLOAD_HASH)
-    h = blkhash64 (rbuf, rec->length);
+    h = blklog_payload_hash (rlog.rd.header.hash_alg, rbuf, rec->length);
 
   LOCK_GUARD (&rp_lock);
   if (!rq->skip) {

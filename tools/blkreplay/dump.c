@@ -55,15 +55,19 @@ print_header (const struct blklog_header *h, int json)
   if (json) {
     printf ("{\"type\":\"header\",\"version\":%" PRIu32 ",\"export_size\":%"
             PRIu64 ",\"created\":\"%s\",\"created_ns\":%" PRIu64
-            ",\"data\":\"%s\",\"creator\":", h->version, h->export_size, t,
-            h->created_ns, blklog_data_name (h->data_mode));
+            ",\"data\":\"%s\",\"hash_alg\":\"%s\",\"layer\":\"%s\""
+            ",\"creator\":", h->version, h->export_size, t,
+            h->created_ns, blklog_data_name (h->data_mode),
+            blklog_hash_name (h->hash_alg), blklog_layer_name (h->layer));
     json_string (stdout, h->creator, strlen (h->creator));
     printf ("}\n");
   }
   else
     printf ("header: version %" PRIu32 ", export size %" PRIu64 ", created %s,"
-            " data %s, creator \"%s\"\n", h->version, h->export_size, t,
-            blklog_data_name (h->data_mode), h->creator);
+            " data %s, hash %s, layer %s, creator \"%s\"\n", h->version,
+            h->export_size, t, blklog_data_name (h->data_mode),
+            blklog_hash_name (h->hash_alg), blklog_layer_name (h->layer),
+            h->creator);
 }
 
 /* Export names by connection, so every request line can name its
@@ -182,7 +186,7 @@ walk (const char *path, int json, int quiet, int *truncated)
     print_header (&rd.header, json);
   while ((ret = blklog_next (&rd, &r)) == 1) {
     if (r.type == BLKLOG_REQUEST && r.payload == BLKLOG_PAYLOAD_DATA &&
-        blkhash64 (r.data, r.length) != r.hash) {
+        blklog_payload_hash (rd.header.hash_alg, r.data, r.length) != r.hash) {
       fprintf (stderr, "blkreplay: %s: request #%" PRIu64 " at byte %zu: "
                "its data does not match its hash\n", path, r.id, rd.pos);
       blklog_close (&rd);

@@ -336,6 +336,9 @@ cmd_import (int argc, char **argv)
   h.export_size = size != -1 ? (uint64_t) size : maxend;
   h.created_ns = blk_real_ns ();
   h.data_mode = BLKLOG_DATA_NONE;
+  h.version = BLKLOG_VERSION;
+  h.hash_alg = BLKLOG_HASH_XXH3;        /* no payloads: only for the form */
+  h.layer = BLKLOG_LAYER_NBDKIT;
   snprintf (h.creator, sizeof h.creator, "blkreplay %s import --%s %s",
             PACKAGE_VERSION, fio ? "fio-iolog" : "blkparse", in);
   if (blklog_writer_open (&w, out, &h) == -1) {

@@ -250,7 +250,8 @@ finish (struct slot *s, int err)
               r->error ? strerror ((int) r->error) : "success");
   else if (r->op == BLKLOG_READ && err == 0 && verify_reads &&
            r->payload == BLKLOG_PAYLOAD_HASH && !s->unverifiable) {
-    uint64_t h = blkhash64 (s->buf, r->length);
+    uint64_t h = blklog_payload_hash (log_.rd.header.hash_alg,
+                                     s->buf, r->length);
     verified_reads++;
     if (h != r->hash)
       mismatch (r, "read data hash %016" PRIx64 ", the recording had %016"
