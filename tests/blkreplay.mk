@@ -37,5 +37,6 @@ SCRIPT_TESTS += \
 	test-blkreplay-crash-ext4.sh \
 	test-blkreplay-crash-xfs.sh \
 	test-blkreplay-crash-qemu-img.sh \
-	test-blkreplay-crash-trim.sh
+	test-blkreplay-crash-trim.sh \
+	test-blkreplay-qcow2-backend.sh
 EXTRA_DIST += crash-fs-workload.py crash-fs-check.py

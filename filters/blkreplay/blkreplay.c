@@ -304,6 +304,8 @@ blkreplay_get_ready (int thread_model)
       .interval_ns = sync_interval_ns,
       .queue_bytes = (size_t) queue_bytes,
       .data_mode = data_mode,
+      .layer = layer == LAYER_BACKEND ? BLKLOG_LAYER_BACKEND
+                                      : BLKLOG_LAYER_NBDKIT,
       .creator = "nbdkit-blkreplay-filter " PACKAGE_VERSION,
     };
     if (recorder_open (&c) == -1) {

@@ -180,8 +180,9 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"truncated\":%s,\"duration_ns\":%" PRIu64 ",\"errors\":%" PRIu64
-            ",\"ops\":{", path, log.nreqs, log.nconns,
+            "\"layer\":\"%s\",\"truncated\":%s,\"duration_ns\":%" PRIu64
+            ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
+            blklog_layer_name (log.rd.header.layer),
             log.truncated ? "true" : "false", t1 - t0, errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
@@ -206,6 +207,11 @@ cmd_stats (int argc, char **argv)
     printf ("log %s: %zu requests on %zu connection%s over %s%s\n", path,
             log.nreqs, log.nconns, log.nconns == 1 ? "" : "s", tl_dur (t1 - t0, b1, sizeof b1),
             log.truncated ? " (truncated log)" : "");
+    /* What the offsets are in: the export, or the plugin's file. */
+    printf ("layer: %s%s\n", blklog_layer_name (log.rd.header.layer),
+            log.rd.header.layer == BLKLOG_LAYER_BACKEND ?
+            " (the plugin's I/O on its image file; offsets in the file)" :
+            " (client requests; offsets in the export)");
     printf ("\nop          count       %%        bytes\n");
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       if (count[i])
