@@ -120,6 +120,11 @@ st=0
 [ $st = 2 ] && grep -q "backend-layer log.*cannot be replayed as client requests" run.err ||
   { cat run.err; fail "blkreplay run on a backend log: exit $st"; }
 
+# Nor through the filter's replay mode.
+expect_fail_nbdkit "rec.blog: a backend-layer log .* cannot be replayed through the filter; use 'blkreplay crash' or 'blkreplay image'" \
+  --filter="$(filter blkreplay)" memory 64M blkreplay-mode=replay \
+  blkreplay-log="$tmpdir/rec.blog"
+
 # A plugin that reports no I/O through the hook: the log is empty and
 # the server says so at exit.
 start_nbdkit mem --filter="$(filter blkreplay)" memory 1M \
