@@ -12,6 +12,8 @@
  *   submission, before the request runs);
  * - the log writer's queue: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
+ * - blkreplay-layer=backend: the hook observer, backend.c (its own
+ *   state comment); requests only set its thread-local connection;
  * - per-connection handles: owned by their connection.
  *
  * Errors name what is at fault first: the parameter ("blkreplay-data:
