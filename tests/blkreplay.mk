@@ -41,5 +41,7 @@ SCRIPT_TESTS += \
 	test-blkreplay-crash-xfs.sh \
 	test-blkreplay-crash-qemu-img.sh \
 	test-blkreplay-crash-trim.sh \
-	test-blkreplay-crash-marks.sh
+	test-blkreplay-crash-marks.sh \
+	test-blkreplay-qcow2-backend.sh \
+	test-blkreplay-backend-diskfull.sh
 EXTRA_DIST += crash-fs-workload.py crash-fs-check.py

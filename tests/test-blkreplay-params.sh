@@ -21,8 +21,13 @@ expect_fail_nbdkit "blkreplay-divergence: unknown value 'maybe' \\(expected one 
 expect_fail_nbdkit "blkreplay-on-error: unknown value 'sometimes' \\(expected one of: fail, passthrough\\)" \
   --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-on-error=sometimes
 # A misspelt parameter is refused by the filter, not passed to the plugin.
-expect_fail_nbdkit "blkreplay-verbose: unknown blkreplay filter parameter \\(valid: blkreplay-log, blkreplay-mode, blkreplay-data, blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, blkreplay-on-error, blkreplay-divergence, blkreplay-order-timeout, blkreplay-control;" \
+expect_fail_nbdkit "blkreplay-verbose: unknown blkreplay filter parameter \\(valid: blkreplay-log, blkreplay-mode, blkreplay-data, blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, blkreplay-on-error, blkreplay-divergence, blkreplay-order-timeout, blkreplay-layer, blkreplay-control;" \
   --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-verbose=1
+expect_fail_nbdkit "blkreplay-layer: unknown value 'plugin' \\(expected one of: nbdkit, backend\\)" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-layer=plugin
+expect_fail_nbdkit "blkreplay-layer: 'backend' records the plugin's own I/O on its image file, which cannot be replayed through the filter .*'blkreplay crash' or 'blkreplay image'" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-layer=backend \
+  blkreplay-mode=replay
 expect_fail_nbdkit "blkreplay-queue: cannot parse 'lots'" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/x" blkreplay-queue=lots
 expect_fail_nbdkit "cannot create '$tmpdir/no/such/dir/log'" --filter="$f" memory 1M \

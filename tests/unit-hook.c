@@ -156,3 +156,48 @@ Test (hook, table_full_and_names)
   /* QEMU's order: l1_update is 0, as in its BlkdebugEvent enum */
   cr_assert_eq (BLK_EV_L1_UPDATE, 0);
 }
+
+/* blkreplay-layer=backend needs the data and the file of an I/O, and
+ * the size the image file had when the plugin opened it.
+ */
+static const void *seen_buf;
+static unsigned seen_file;
+static void
+on_end_data (void *o, struct blk_hook_io *io)
+{
+  seen_buf = io->buf;
+  seen_file = io->file;
+}
+
+Test (hook, buf_and_file_reach_observers, .init = reset)
+{
+  struct blk_hook_subscriber s = { .name = "t", .io_end = on_end_data };
+  int h = blk_hook_subscribe (&s);
+  char data[512] = "x";
+  struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_WRITE, 0, 512, "backend");
+
+  cr_assert_null (io.buf);
+  cr_assert_eq (io.file, BLK_HOOK_FILE_IMAGE);  /* the default */
+  io.buf = data;
+  io.file = BLK_HOOK_FILE_DATA;
+  cr_assert_eq (blk_hook_io_begin (&io), 0);
+  blk_hook_io_end (&io, 0);
+  cr_assert_eq (seen_buf, data);
+  cr_assert_eq (seen_file, BLK_HOOK_FILE_DATA);
+  blk_hook_unsubscribe (h);
+}
+
+Test (hook, file_sizes)
+{
+  uint64_t sz = 1;
+
+  cr_assert_eq (blk_hook_file_size (BLK_HOOK_FILE_DATA, &sz), -1);
+  cr_assert_eq (sz, 1);
+  blk_hook_set_file_size (BLK_HOOK_FILE_IMAGE, 0);
+  cr_assert_eq (blk_hook_file_size (BLK_HOOK_FILE_IMAGE, &sz), 0);
+  cr_assert_eq (sz, 0);
+  blk_hook_set_file_size (BLK_HOOK_FILE_IMAGE, UINT64_C (196608));
+  cr_assert_eq (blk_hook_file_size (BLK_HOOK_FILE_IMAGE, &sz), 0);
+  cr_assert_eq (sz, 196608);
+  cr_assert_eq (blk_hook_file_size (BLK_HOOK_FILES, &sz), -1);
+}

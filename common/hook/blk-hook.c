@@ -118,6 +118,35 @@ blk_hook_op_name (enum blk_hook_op op)
   return op_names[op];
 }
 
+/* Published file sizes: bit 63 set means "known" (a file of 2^63
+ * bytes does not exist).  Relaxed atomics: a plugin sets them at open,
+ * before an observer reads them in its .after_fork.
+ */
+#define FILE_SIZE_KNOWN (UINT64_C (1) << 63)
+static uint64_t file_sizes[BLK_HOOK_FILES];
+
+void
+blk_hook_set_file_size (unsigned file, uint64_t size)
+{
+  if (file < BLK_HOOK_FILES && size < FILE_SIZE_KNOWN)
+    __atomic_store_n (&file_sizes[file], size | FILE_SIZE_KNOWN,
+                      __ATOMIC_RELEASE);
+}
+
+int
+blk_hook_file_size (unsigned file, uint64_t *size)
+{
+  uint64_t v;
+
+  if (file >= BLK_HOOK_FILES)
+    return -1;
+  v = __atomic_load_n (&file_sizes[file], __ATOMIC_ACQUIRE);
+  if (!(v & FILE_SIZE_KNOWN))
+    return -1;
+  *size = v & ~FILE_SIZE_KNOWN;
+  return 0;
+}
+
 uint64_t
 blk_hook_now_ns (void)
 {

@@ -13,6 +13,8 @@
  *   blk_hook_event (BLK_EV_L2_LOAD);          // synchronous, this thread
  *
  *   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_READ, off, len, "backend");
+ *   io.buf = buf;                             // optional: the data
+ *   io.file = BLK_HOOK_FILE_DATA;             // optional: not the image
  *   int r = blk_hook_io_begin (&io);          // a subscriber may fail it
  *   if (r == 0)
  *     r = real_pread (...) == -1 ? errno : 0;
@@ -141,6 +143,17 @@ struct blk_hook_io {
   uint64_t length;
   const char *layer;        /* static string, e.g. "backend", "librbd" */
   uint32_t flags;           /* BLK_HOOK_F_* */
+  /* Which of the plugin's files the I/O is on (BLK_HOOK_FILE_*): an
+   * observer that models one file (blkreplay-layer=backend) keeps the
+   * I/O of the image itself and leaves the others.  0, the default of
+   * BLK_HOOK_IO_INIT, is the image: right for a plugin with one file.
+   */
+  unsigned file;
+  /* The data, NULL if the plugin does not pass it: for a write, what
+   * is written (valid from begin to end); for a read, the destination
+   * (its contents are valid in io_end when result is 0).
+   */
+  const void *buf;
 
   /* Set by the hub. */
   uint64_t start_ns;        /* CLOCK_MONOTONIC, before subscribers' begin */
@@ -153,6 +166,14 @@ struct blk_hook_io {
 
 #define BLK_HOOK_F_FUA       1u  /* the write is made durable */
 #define BLK_HOOK_F_METADATA  2u  /* plugin metadata, not guest data */
+
+/* io->file: the image (or the only file), an external data file (qcow2
+ * data_file), a backing file (read-only, any depth of the chain).
+ */
+#define BLK_HOOK_FILE_IMAGE    0u
+#define BLK_HOOK_FILE_DATA     1u
+#define BLK_HOOK_FILE_BACKING  2u
+#define BLK_HOOK_FILES         3u
 
 #define BLK_HOOK_IO_INIT(op_, off_, len_, layer_)                       \
   { .op = (op_), .offset = (off_), .length = (len_), .layer = (layer_) }
@@ -209,6 +230,16 @@ extern BLK_HOOK_API void blk_hook_unsubscribe (int handle);
 extern BLK_HOOK_API const char *blk_hook_event_name (enum blk_hook_event ev);
 extern BLK_HOOK_API int blk_hook_event_lookup (const char *name);
 extern BLK_HOOK_API const char *blk_hook_op_name (enum blk_hook_op op);
+
+/* A plugin publishes the size of one of its files (BLK_HOOK_FILE_*)
+ * when it opens it, so that an observer modelling the file knows what
+ * it started from (blkreplay-layer=backend writes it in its log
+ * header).  blk_hook_file_size returns 0 and *SIZE if it was
+ * published, -1 if not.  Lock-free; the last value set wins.
+ */
+extern BLK_HOOK_API void blk_hook_set_file_size (unsigned file,
+                                                 uint64_t size);
+extern BLK_HOOK_API int blk_hook_file_size (unsigned file, uint64_t *size);
 
 /* Monotonic clock in ns, the time base of every hook timestamp. */
 extern BLK_HOOK_API uint64_t blk_hook_now_ns (void);

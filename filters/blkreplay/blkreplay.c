@@ -12,10 +12,12 @@
  *   submission, before the request runs);
  * - the log writer's queue: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
- * - per-connection handles: owned by their connection;
+ * - blkreplay-layer=backend: the hook observer, backend.c (its own
+ *   state comment); requests only set its thread-local connection;
  * - the control socket (blkreplay-control=): the control library's own
  *   lock; ctl and ctl_info are set before it starts, read-only after;
- *   its commands (control-cmds.c) touch the recorder, under q_lock.
+ *   its commands (control-cmds.c) touch the recorder, under q_lock;
+ * - per-connection handles: owned by their connection.
  *
  * Errors name what is at fault first: the parameter ("blkreplay-data:
  * unknown value ...", "blkreplay-log: cannot create ..." for the log
@@ -32,6 +34,7 @@
 
 #include <nbdkit-filter.h>
 
+#include "backend.h"
 #include "cleanup.h"
 #include "clock-ns.h"
 #include "control-cmds.h"
@@ -47,9 +50,14 @@
 NBDKIT_DLL_PUBLIC int blkreplay_debug_verbose = 0;
 
 enum mode { MODE_RECORD, MODE_REPLAY };
+/* blkreplay-layer: what is recorded, the client's requests or the
+ * plugin's own I/O on its image file (backend.c).
+ */
+enum layer { LAYER_NBDKIT, LAYER_BACKEND };
 
 /* Configuration (read-only after .config_complete). */
 static enum mode mode = MODE_RECORD;
+static enum layer layer = LAYER_NBDKIT;
 static char *log_path;
 static uint32_t data_mode = BLKLOG_DATA_HASH;
 static enum rec_sync sync_mode = REC_SYNC_INTERVAL;
@@ -84,6 +92,9 @@ struct handle {
 static const struct blk_enum_name modes[] = {
   { "record", MODE_RECORD }, { "replay", MODE_REPLAY }, { NULL, 0 },
 };
+static const struct blk_enum_name layers[] = {
+  { "nbdkit", LAYER_NBDKIT }, { "backend", LAYER_BACKEND }, { NULL, 0 },
+};
 static const struct blk_enum_name data_modes[] = {
   { "none", BLKLOG_DATA_NONE }, { "hash", BLKLOG_DATA_HASH },
   { "full", BLKLOG_DATA_FULL }, { NULL, 0 },
@@ -111,6 +122,12 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     if (blk_parse_enum (key, value, modes, &v, why, sizeof why) == -1)
       goto bad_enum;
     mode = v;
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-layer") == 0) {
+    if (blk_parse_enum (key, value, layers, &v, why, sizeof why) == -1)
+      goto bad_enum;
+    layer = v;
     return 0;
   }
   if (strcmp (key, "blkreplay-log") == 0) {
@@ -180,7 +197,7 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   "blkreplay-log, blkreplay-mode, blkreplay-data, "
                   "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
                   "blkreplay-on-error, blkreplay-divergence, "
-                  "blkreplay-order-timeout, blkreplay-control; see "
+                  "blkreplay-order-timeout, blkreplay-layer, blkreplay-control; see "
                   "nbdkit-blkreplay-filter(1))",
                   key);
     return -1;
@@ -217,6 +234,14 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
                   "write in record mode, to read in replay mode)");
     return -1;
   }
+  if (layer == LAYER_BACKEND && mode == MODE_REPLAY) {
+    nbdkit_error ("blkreplay-layer: 'backend' records the plugin's own I/O "
+                  "on its image file, which cannot be replayed through the "
+                  "filter (blkreplay-mode=replay re-issues client requests); "
+                  "build the file's crash states with 'blkreplay crash' or "
+                  "'blkreplay image' instead");
+    return -1;
+  }
   if (control_path) {
     ctl_info = (struct br_control_info) {
       .replay = mode == MODE_REPLAY, .path = log_path,
@@ -234,6 +259,8 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
 #define blkreplay_config_help \
   "blkreplay-log=FILE           The log (required).\n" \
   "blkreplay-mode=record|replay Record (default) or replay the log.\n" \
+  "blkreplay-layer=nbdkit|backend  Record client requests (nbdkit) or\n" \
+  "                             the plugin's image file I/O (backend).\n" \
   "blkreplay-data=none|hash|full  Payloads kept when recording (hash).\n" \
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
@@ -303,6 +330,8 @@ blkreplay_get_ready (int thread_model)
       .interval_ns = sync_interval_ns,
       .queue_bytes = (size_t) queue_bytes,
       .data_mode = data_mode,
+      .layer = layer == LAYER_BACKEND ? BLKLOG_LAYER_BACKEND
+                                      : BLKLOG_LAYER_NBDKIT,
       .creator = "nbdkit-blkreplay-filter " PACKAGE_VERSION,
     };
     if (recorder_open (&c) == -1) {
@@ -331,11 +360,30 @@ blkreplay_after_fork (nbdkit_backend *backend)
     nbdkit_error ("blkreplay-control: cannot start the control thread: %m");
     return -1;
   }
+  if (mode == MODE_RECORD && layer == LAYER_BACKEND) {
+    /* Subscribed once the writer runs: a record appended before would
+     * wait for a writer that does not exist yet.
+     */
+    struct backend_config c = {
+      .base_ns = base_ns,
+      .data_mode = data_mode,
+      .on_error_fail = on_error_fail,
+      .next_id = &next_id,
+      .report_loss = report_loss,
+    };
+    if (backend_start (&c) == -1)
+      return -1;
+  }
   return 0;
 }
 
+/* Closes the log: from .cleanup, or with blkreplay-layer=backend from
+ * .unload, which nbdkit calls after the plugin's .cleanup, so that the
+ * plugin's last write-back at shutdown (the qcow2 plugin's final
+ * flush) is recorded too.
+ */
 static void
-blkreplay_cleanup (nbdkit_backend *backend)
+close_log (void)
 {
   /* No command runs after this: sync uses the log's descriptor, which
    * recorder_stop closes.
@@ -357,14 +405,38 @@ blkreplay_cleanup (nbdkit_backend *backend)
     }
     log_opened = 0;
   }
-  else if (mode == MODE_REPLAY)
+}
+
+static void
+blkreplay_cleanup (nbdkit_backend *backend)
+{
+  if (mode == MODE_REPLAY)
     replayer_finish ();
+  else if (layer == LAYER_NBDKIT)
+    close_log ();
 }
 
 /* Runs once per instance (see instances): idempotent. */
 static void
 blkreplay_unload (void)
 {
+  if (mode == MODE_RECORD && layer == LAYER_BACKEND && log_opened) {
+    uint64_t recorded, others;
+
+    backend_stop ();
+    backend_counts (&recorded, &others);
+    close_log ();
+    nbdkit_debug ("blkreplay: blkreplay-layer=backend: %" PRIu64 " I/Os on "
+                  "the image file recorded, %" PRIu64 " on other files "
+                  "(backing, data file) not recorded", recorded, others);
+    if (recorded == 0)
+      nbdkit_error ("blkreplay: warning: blkreplay-layer=backend, but the "
+                    "plugin reported no I/O on its image file through the "
+                    "hook: '%s' holds no I/O records (the plugin does not "
+                    "use the nbdkit-blk hook, or served no request that "
+                    "reached its file; the qcow2 plugin reports its I/O)",
+                    log_path);
+  }
   if (mode == MODE_REPLAY)
     replayer_free ();
   blk_ctl_free (ctl);
@@ -400,6 +472,18 @@ blkreplay_open (nbdkit_next_open *next, nbdkit_context *nxdata,
   return h;
 }
 
+/* The header's export_size if the record about to be appended is the
+ * first: the export's size, or with blkreplay-layer=backend the image
+ * file's (the connection's if the plugin does not publish it).
+ */
+static uint64_t
+header_size (const struct handle *h)
+{
+  if (layer == LAYER_BACKEND && backend_export_size ())
+    return backend_export_size ();
+  return h->size;
+}
+
 static int
 blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
 {
@@ -421,7 +505,7 @@ blkreplay_prepare (nbdkit_next *next, void *handle, int readonly)
   r.readonly = readonly != 0;
   r.name = h->exportname;
   r.name_len = (uint16_t) (nlen > BLKLOG_NAME_MAX ? BLKLOG_NAME_MAX : nlen);
-  if (recorder_append (&r, h->size) == -1) {
+  if (recorder_append (&r, header_size (h)) == -1) {
     report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
     if (!on_error_fail)
       return 0;
@@ -447,7 +531,7 @@ blkreplay_finalize (nbdkit_next *next, void *handle)
     r.type = BLKLOG_CONN_CLOSE;
     r.conn = h->conn;
     r.time_ns = blk_mono_ns () - base_ns;
-    if (!recorder_failed () && recorder_append (&r, h->size) == -1)
+    if (!recorder_failed () && recorder_append (&r, header_size (h)) == -1)
       report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
   }
   return 0;
@@ -557,6 +641,7 @@ settle (void)
 #define REQ_RUN     1           /* call next->OP */
 #define REQ_RECORD  2           /* record mode: write its record after */
 #define REQ_REPLAY  4           /* replay mode: replayer_end after */
+#define REQ_BACKEND 8           /* blkreplay-layer=backend: pass through */
 
 /* One request on its way through the filter, between request_begin
  * and request_end.  Lives on the callback's stack.  The request itself
@@ -579,6 +664,19 @@ request_begin (struct handle *h, struct request *q, unsigned op,
                uint32_t flags, uint64_t offset, uint64_t length,
                const void *wbuf, int *err)
 {
+  if (mode == MODE_RECORD && layer == LAYER_BACKEND) {
+    /* Not recorded: the plugin's I/O for it is (backend.c), with this
+     * connection.  A failed log fails it as in the nbdkit layer.
+     */
+    int lerr = recorder_failed ();
+    if (lerr && on_error_fail) {
+      report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
+      *err = lerr;
+      return 0;
+    }
+    backend_set_conn (h->conn);
+    return REQ_RUN | REQ_BACKEND;
+  }
   if (mode == MODE_RECORD) {
     int lerr;
 
@@ -615,6 +713,16 @@ request_end (struct handle *h, struct request *q, unsigned act, unsigned op,
              uint32_t flags, uint64_t offset, uint64_t length,
              const void *rbuf, const void *wbuf, int r, int *err)
 {
+  if (act & REQ_BACKEND) {
+    int lerr = recorder_failed ();
+    backend_set_conn (0);
+    /* Its file I/O may have missed the log: never acknowledged. */
+    if (r == 0 && lerr && on_error_fail) {
+      *err = lerr;
+      r = -1;
+    }
+    return r;
+  }
   if (act & REQ_RECORD) {
     if (record_request (h, q->id, op, flags, offset, length, q->t0, r, err,
                         rbuf, wbuf) == -1 &&

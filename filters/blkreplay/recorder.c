@@ -373,7 +373,7 @@ append_header_locked (uint64_t export_size)
   h.data_mode = cfg.data_mode;
   h.version = BLKLOG_VERSION;
   h.hash_alg = BLKLOG_HASH_XXH3;        /* what record_request hashes with */
-  h.layer = BLKLOG_LAYER_NBDKIT;
+  h.layer = cfg.layer;
   strncpy (h.creator, cfg.creator, BLKLOG_CREATOR_MAX);
   n = blklog_header_size (&h);
   /* The buffer is empty before the header: it always fits. */

@@ -83,6 +83,14 @@ replayer_load (const struct replay_config *c, char *why, size_t whylen)
   cfg = *c;
   if (blklog_load (&rlog, cfg.path, why, whylen) == -1)
     return -1;
+  if (rlog.rd.header.layer == BLKLOG_LAYER_BACKEND) {
+    /* Its records are the plugin's file I/O, not client requests. */
+    snprintf (why, whylen, "%s: a backend-layer log (recorded with "
+              "blkreplay-layer=backend: the plugin's I/O on its image file) "
+              "cannot be replayed through the filter; use 'blkreplay crash' "
+              "or 'blkreplay image' --base-format=raw", cfg.path);
+    return -1;
+  }
   if (rlog.truncated)
     nbdkit_error ("blkreplay-log: %s: %s; replaying the whole records",
                   cfg.path, rlog.rd.why);

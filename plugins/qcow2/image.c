@@ -388,6 +388,7 @@ open_backing (struct qcow2_image *img, const struct qcow2_options *o)
     img->backing_raw = store_file_open (bpath, 1, 0);
     if (img->backing_raw == NULL)
       return -1;
+    img->backing_raw->hook_file = BLK_HOOK_FILE_BACKING;
     if (store_file_lock (img->backing_raw, QCOW2_LOCK_RO_PERMS,
                          QCOW2_LOCK_UNSHARED, o->locking) == -1)
       return -1;
@@ -476,6 +477,10 @@ qcow2_open_store (struct qcow2_store *file, const char *path,
   pthread_rwlockattr_destroy (&rwa);
   img->file = file;
   img->data = img->file;
+  /* Which file the hook says an I/O is on: the image only at the top
+   * of the chain (blkreplay-layer=backend records that one).
+   */
+  file->hook_file = depth ? BLK_HOOK_FILE_BACKING : BLK_HOOK_FILE_IMAGE;
   if (!img->readonly && (file->caps & STORE_READONLY)) {
     img->readonly = 1;
     nbdkit_debug ("qcow2: %s: the storage cannot be written: serving the "
@@ -484,6 +489,8 @@ qcow2_open_store (struct qcow2_store *file, const char *path,
   fsize = store_size (img->file);
   if (fsize == -1)
     goto fail;
+  if (depth == 0)
+    blk_hook_set_file_size (BLK_HOOK_FILE_IMAGE, (uint64_t) fsize);
   hlen = (uint64_t) fsize < sizeof first ? (uint64_t) fsize : sizeof first;
   if (store_pread (img->file, first, hlen, 0, 1) == -1)
     goto fail;
@@ -512,6 +519,7 @@ qcow2_open_store (struct qcow2_store *file, const char *path,
       img->data = img->file;
       goto fail;
     }
+    img->data->hook_file = depth ? BLK_HOOK_FILE_BACKING : BLK_HOOK_FILE_DATA;
     if (!img->readonly && (img->data->caps & STORE_READONLY)) {
       img->readonly = 1;
       nbdkit_debug ("qcow2: %s: its external data file cannot be written: "

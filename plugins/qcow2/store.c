@@ -24,6 +24,8 @@ store_pread (struct qcow2_store *b, void *buf, size_t n, uint64_t off, int meta)
   int r;
 
   io.flags = meta ? BLK_HOOK_F_METADATA : 0;
+  io.file = b->hook_file;
+  io.buf = buf;
   r = blk_hook_io_begin (&io);
   if (r == 0)
     r = b->ops->pread (b, buf, n, off) == -1 ? (errno ? errno : EIO) : 0;
@@ -45,6 +47,8 @@ store_pwrite (struct qcow2_store *b, const void *buf, size_t n, uint64_t off,
   int r;
 
   io.flags = meta ? BLK_HOOK_F_METADATA : 0;
+  io.file = b->hook_file;
+  io.buf = buf;
   r = blk_hook_io_begin (&io);
   if (r == 0)
     r = b->ops->pwrite (b, buf, n, off) == -1 ? (errno ? errno : EIO) : 0;
@@ -64,6 +68,7 @@ store_flush (struct qcow2_store *b)
   struct blk_hook_io io = BLK_HOOK_IO_INIT (BLK_IO_FLUSH, 0, 0, layer);
   int r;
 
+  io.file = b->hook_file;
   r = blk_hook_io_begin (&io);
   if (r == 0)
     r = b->ops->flush (b) == -1 ? (errno ? errno : EIO) : 0;

@@ -63,6 +63,8 @@ struct qcow2_store {
   void *priv;                           /* the implementation's state */
   char *name;                           /* for messages: the path */
   unsigned caps;                        /* STORE_* */
+  unsigned hook_file;                   /* BLK_HOOK_FILE_*: set by the
+                                         * opener (image.c), 0 = the image */
 };
 
 /* The file implementation (store-file.c).  With READONLY, PATH is

@@ -90,6 +90,11 @@ blkrbd_io (enum blk_hook_op op, void *buf, uint32_t count, uint64_t offset,
   int r;
 
   req.io.flags = hook_flags;
+  /* The data for observers (blkreplay-layer=backend): the write's, or
+   * the read's destination, filled when the completion ends the I/O.
+   */
+  if (op == BLK_IO_WRITE || op == BLK_IO_READ)
+    req.io.buf = buf;
   r = blk_hook_io_begin (&req.io);
   if (r) {
     /* A subscriber (blkdebug) fails this I/O without running it. */

@@ -163,9 +163,9 @@ cmd_image (int argc, char **argv)
     }
     have_dir = 1;
   }
-  if (crash_open_base (&f, base, format, dir, cl.size) == -1)
+  if (crash_open_base (&f, base, format, dir, &cl) == -1)
     goto out;
-  fd = crash_copy_base (&f, out, cl.size);
+  fd = crash_copy_base (&f, out, cl.base_size);
   if (fd == -1)
     goto out;
   f.fd[0] = fd;
@@ -175,7 +175,9 @@ cmd_image (int argc, char **argv)
     goto out;
   }
   cm_target (&m, &pt, set);
-  if (cm_build (&b, set, NULL) == -1 || fsync (fd) == -1)
+  if (cm_build (&b, set, NULL) == -1 ||
+      crash_files_resize (&f, crash_state_size (&cl, &m, set, NULL)) == -1 ||
+      fsync (fd) == -1)
     fprintf (stderr, "blkreplay: writing %s: %m\n", out);
   else {
     size_t i, n = 0;
@@ -247,11 +249,12 @@ struct sweep {
   char **mark_names;
   size_t nmark_names;
   const struct blklog_log *log;         /* for the marks */
+  const struct crash_log *cl;
   /* Files. */
   char dir[PATH_MAX];
   char state_path[PATH_MAX + 16], check_path[PATH_MAX + 16];
   struct crash_files f;
-  uint64_t size;
+  uint64_t size;                /* of the state now in the files */
   /* Counters. */
   uint64_t states, restores, restored_bytes, build_ns, check_ns, restore_ns;
   size_t npoints_total;
@@ -548,7 +551,13 @@ one_state (struct sweep *sw, struct cm_builder *b, const struct cm_model *m,
   uint64_t t0 = now_ns ();
   int st;
 
-  if (cm_build (b, set, torn) == -1 || mark_check (sw) == -1) {
+  /* A backend log's file grows and shrinks with the writes in the
+   * state; what lies past the new end is zeroes in the state too, so
+   * the builder's idea of the image stays true.
+   */
+  sw->size = crash_state_size (sw->cl, m, set, torn);
+  if (cm_build (b, set, torn) == -1 ||
+      crash_files_resize (&sw->f, sw->size) == -1 || mark_check (sw) == -1) {
     fprintf (stderr, "blkreplay: building the state of point %zu: %m\n",
              pi + 1);
     return -1;
@@ -834,7 +843,8 @@ cmd_crash (int argc, char **argv)
   sw.progress = force_progress || (!quiet && isatty (2));
   if (crash_log_load (&cl, path) == -1)
     goto out_opts;
-  sw.size = cl.size;
+  sw.cl = &cl;
+  sw.size = cl.base_size;
   sw.log = &cl.log;
   if ((sw.all_marks || sw.nmark_names) && cl.log.nmarks == 0) {
     fprintf (stderr, "blkreplay: --points=mark: not available in this log: "
@@ -862,7 +872,7 @@ cmd_crash (int argc, char **argv)
   }
   snprintf (sw.state_path, sizeof sw.state_path, "%s/state.raw", sw.dir);
   snprintf (sw.check_path, sizeof sw.check_path, "%s/check.raw", sw.dir);
-  if (crash_open_base (&sw.f, base, format, sw.dir, cl.size) == -1)
+  if (crash_open_base (&sw.f, base, format, sw.dir, &cl) == -1)
     goto out;
 
   {
@@ -881,9 +891,10 @@ cmd_crash (int argc, char **argv)
       close (sw.f.fd[0]);
     if (sw.f.fd[1] >= 0)
       close (sw.f.fd[1]);
-    sw.f.fd[0] = crash_copy_base (&sw.f, sw.state_path, cl.size);
+    sw.f.fd[0] = crash_copy_base (&sw.f, sw.state_path, cl.base_size);
     sw.f.fd[1] = sw.f.fd[0] == -1 ? -1 :
-      crash_copy_base (&sw.f, sw.check_path, cl.size);
+      crash_copy_base (&sw.f, sw.check_path, cl.base_size);
+    sw.size = cl.base_size;
     if (sw.f.fd[1] == -1)
       goto out;
     if (sweep_model (&sw, &cl, i == 2 ? CM_TRIM_ZERO : CM_TRIM_KEEP) == -1)

@@ -19,6 +19,48 @@
 
 #define COPY_CHUNK (1 << 20)
 
+/* What extends a file written past its end: a pwrite, a zero (as
+ * fallocate's zero range or a written buffer would).  A trim (a hole
+ * punched) keeps the size.
+ */
+static int
+grows_file (unsigned op)
+{
+  return op == BLKLOG_WRITE || op == BLKLOG_ZERO;
+}
+
+uint64_t
+crash_state_size (const struct crash_log *cl, const struct cm_model *m,
+                  const uint8_t *set, const struct cm_torn *torn)
+{
+  uint64_t size = cl->base_size;
+  size_t i;
+
+  if (!cl->backend)
+    return cl->size;
+  for (i = 0; i < m->nw; i++) {
+    const struct cm_req *r = &m->reqs[m->w[i]];
+    /* A torn write grew the file: its size is metadata the file
+     * system journals, the sectors not persisted read as zeroes.
+     */
+    if ((set[i] || (torn && torn->w == i)) && grows_file (r->op) &&
+        r->offset + r->length > size)
+      size = r->offset + r->length;
+  }
+  return size;
+}
+
+int
+crash_files_resize (const struct crash_files *f, uint64_t size)
+{
+  int i;
+
+  for (i = 0; i < 2; i++)
+    if (f->fd[i] >= 0 && ftruncate (f->fd[i], (off_t) size) == -1)
+      return -1;
+  return 0;
+}
+
 int
 crash_log_load (struct crash_log *cl, const char *path)
 {
@@ -44,8 +86,19 @@ crash_log_load (struct crash_log *cl, const char *path)
       goto err;
     }
   cl->size = log->rd.header.export_size;
-  if (cl->size == 0 && log->nconns)
+  cl->backend = log->rd.header.layer == BLKLOG_LAYER_BACKEND;
+  if (cl->size == 0 && log->nconns && !cl->backend)
     cl->size = log->conns[0].export_size;
+  cl->base_size = cl->size;
+  if (cl->backend) {
+    /* The file grows: the model spans every write that succeeded. */
+    for (i = 0; i < log->nreqs; i++) {
+      const struct tl_req *r = &log->reqs[i];
+      if (r->error == 0 && grows_file (r->op) &&
+          r->offset + r->length > cl->size)
+        cl->size = r->offset + r->length;
+    }
+  }
   cl->nreqs = log->nreqs;
   cl->reqs = calloc (log->nreqs + 1, sizeof *cl->reqs);
   if (cl->reqs == NULL) {
@@ -296,13 +349,22 @@ run_qemu_img (const char *base, const char *out)
 
 int
 crash_open_base (struct crash_files *f, const char *base, const char *format,
-                 const char *dir, uint64_t size)
+                 const char *dir, const struct crash_log *cl)
 {
   char raw[4096];
   struct stat st;
   const char *path = base;
+  uint64_t size = cl->base_size;
 
   f->fd[0] = f->fd[1] = -1;
+  if (cl->backend && strcmp (format, "raw") != 0) {
+    fprintf (stderr, "blkreplay: %s is a backend-layer log "
+             "(blkreplay-layer=backend): its offsets are in the plugin's "
+             "image file, so BASE is a copy of that file taken before "
+             "recording, read as bytes: use --base-format=raw (not '%s')\n",
+             cl->log.rd.path, format);
+    return -1;
+  }
   if (strcmp (format, "qcow2") == 0) {
     /* The guest's view of a qcow2 BASE, as a raw private copy. */
     snprintf (raw, sizeof raw, "%s/base.raw", dir);
@@ -326,6 +388,14 @@ crash_open_base (struct crash_files *f, const char *base, const char *format,
   f->base_size = (uint64_t) st.st_size;
   if (!S_ISREG (st.st_mode)) {
     fprintf (stderr, "blkreplay: BASE '%s' is not a regular file\n", path);
+    return -1;
+  }
+  if (cl->backend && f->base_size != size) {
+    fprintf (stderr, "blkreplay: BASE '%s' has %" PRIu64 " bytes, but the "
+             "image file had %" PRIu64 " bytes when recording started: "
+             "BASE must be a copy of the file taken before nbdkit started "
+             "(%s is a backend-layer log)\n", path, f->base_size, size,
+             cl->log.rd.path);
     return -1;
   }
   if (f->base_size > size) {

@@ -20,10 +20,32 @@ struct crash_log {
   struct tl_log log;
   struct cm_req *reqs;
   size_t nreqs;
-  uint64_t size;
+  uint64_t size;                /* the model's: every write fits */
+  /* A blkreplay-layer=backend log: offsets are in the plugin's image
+   * FILE, which grows as the plugin appends (qcow2 clusters).  BASE
+   * must have base_size bytes (the file when recording started), and
+   * each state is as long as its furthest write (crash_state_size).
+   * Otherwise base_size == size, a fixed device.
+   */
+  int backend;
+  uint64_t base_size;
 };
 extern int crash_log_load (struct crash_log *cl, const char *path);
 extern void crash_log_free (struct crash_log *cl);
+
+/* The length of the state SET (+ TORN if not NULL) of model M: the
+ * base's size, or for a backend log the end of its furthest write or
+ * zero if that is further (a file store grows on write; a write that
+ * is not in the state did not grow it).
+ */
+extern uint64_t crash_state_size (const struct crash_log *cl,
+                                  const struct cm_model *m,
+                                  const uint8_t *set,
+                                  const struct cm_torn *torn);
+
+/* Sets the length of each file of F (fd >= 0) to SIZE.  -1 (errno). */
+struct crash_files;
+extern int crash_files_resize (const struct crash_files *f, uint64_t size);
 
 /* The log position (index of the request record) that SPEC names:
  * "ID" or "id:ID" (a request id), "flush:N" (the N-th successful
@@ -70,7 +92,7 @@ extern int crash_pwrite (void *opaque, const void *buf, size_t len,
  */
 extern int crash_open_base (struct crash_files *f, const char *base,
                             const char *format, const char *dir,
-                            uint64_t size);
+                            const struct crash_log *cl);
 /* Creates PATH as a sparse copy of the base, SIZE bytes.  -1 after
  * printing the error; otherwise the open fd.
  */

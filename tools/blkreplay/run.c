@@ -545,6 +545,16 @@ cmd_run (int argc, char **argv)
   if (tl_load (&log_, path) == -1 ||
       (until && crash_until (&log_, until) == -1))
     return EXIT_USAGE;
+  if (log_.rd.header.layer == BLKLOG_LAYER_BACKEND) {
+    /* Its offsets are in the plugin's file, not the export. */
+    fprintf (stderr, "blkreplay: %s: a backend-layer log "
+             "(blkreplay-layer=backend: the plugin's I/O on its image file) "
+             "cannot be replayed as client requests; build the file's "
+             "states with 'blkreplay crash' or 'blkreplay image' "
+             "--base-format=raw\n", path);
+    status = EXIT_USAGE;
+    goto out;
+  }
 
   /* Orders, and what each request waits for. */
   by_id = malloc ((log_.nreqs + 1) * sizeof *by_id);

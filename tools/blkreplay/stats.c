@@ -197,11 +197,12 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"marks\":%zu,\"imported\":%s%s%s,\"truncated\":%s,\"duration_ns\":%" PRIu64
+            "\"marks\":%zu,\"imported\":%s%s%s,\"layer\":\"%s\",\"truncated\":%s,"
+            "\"duration_ns\":%" PRIu64
             ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
             log.nmarks, imported ? "\"" : "", imported ? imported : "null",
-            imported ? "\"" : "", log.truncated ? "true" : "false", t1 - t0,
-            errors);
+            imported ? "\"" : "", blklog_layer_name (log.rd.header.layer),
+            log.truncated ? "true" : "false", t1 - t0, errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
               i ? "," : "", blklog_op_name ((unsigned) i), count[i], bytes[i]);
@@ -231,6 +232,11 @@ cmd_stats (int argc, char **argv)
     if (imported)
       printf ("imported from %s: no payloads, reads cannot be verified\n",
               tl_imported_desc (&log.rd.header));
+    /* What the offsets are in: the export, or the plugin's file. */
+    printf ("layer: %s%s\n", blklog_layer_name (log.rd.header.layer),
+            log.rd.header.layer == BLKLOG_LAYER_BACKEND ?
+            " (the plugin's I/O on its image file; offsets in the file)" :
+            " (client requests; offsets in the export)");
     printf ("\nop          count       %%        bytes\n");
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       if (count[i])
