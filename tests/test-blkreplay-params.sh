@@ -21,7 +21,7 @@ expect_fail_nbdkit "blkreplay-divergence: unknown value 'maybe' \\(expected one 
 expect_fail_nbdkit "blkreplay-on-error: unknown value 'sometimes' \\(expected one of: fail, passthrough\\)" \
   --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-on-error=sometimes
 # A misspelt parameter is refused by the filter, not passed to the plugin.
-expect_fail_nbdkit "blkreplay-verbose: unknown blkreplay filter parameter \\(valid: blkreplay-log, blkreplay-mode, blkreplay-data, blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, blkreplay-on-error, blkreplay-divergence, blkreplay-order-timeout, blkreplay-layer, blkreplay-control;" \
+expect_fail_nbdkit "blkreplay-verbose: unknown blkreplay filter parameter \\(valid: blkreplay-log, blkreplay-mode, blkreplay-data, blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, blkreplay-on-error, blkreplay-divergence, blkreplay-order-timeout, blkreplay-layer, blkreplay-control, blkreplay-hash;" \
   --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-verbose=1
 expect_fail_nbdkit "blkreplay-layer: unknown value 'plugin' \\(expected one of: nbdkit, backend\\)" \
   --filter="$f" memory 1M blkreplay-log="$tmpdir/x" blkreplay-layer=plugin

@@ -147,6 +147,12 @@ hw_hash (const unsigned char *p, size_t len)
 }
 #endif
 
+int
+crc32c_hw (void)
+{
+  return use_hw;
+}
+
 uint32_t
 crc32c_update (uint32_t state, const void *buf, size_t len)
 {

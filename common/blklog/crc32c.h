@@ -37,5 +37,9 @@ extern uint64_t blkhash64 (const void *buf, size_t len);
  * the hardware path was in use.
  */
 extern int crc32c_force_software (int yes);
+/* 1 if the CPU computes CRC32C in hardware (SSE4.2's crc32), so that
+ * blkhash64 is the cheap payload hash here.
+ */
+extern int crc32c_hw (void);
 
 #endif /* BLKREPLAY_CRC32C_H */

@@ -81,6 +81,12 @@ blklog_payload_hash (unsigned hash_alg, const void *buf, size_t len)
   return blkhash64 (buf, len);
 }
 
+unsigned
+blklog_hash_default (void)
+{
+  return crc32c_hw () ? BLKLOG_HASH_BLKHASH64 : BLKLOG_HASH_XXH3;
+}
+
 const char *
 blklog_flags_str (uint32_t flags, char *buf, size_t len)
 {

@@ -123,6 +123,12 @@ extern const char *blklog_layer_name (unsigned layer);
  */
 extern uint64_t blklog_payload_hash (unsigned hash_alg,
                                      const void *buf, size_t len);
+/* The hash a writer should use on this CPU: blkhash64 where CRC32C is
+ * an instruction (598 instructions per 4 KiB against XXH3's 4563, see
+ * docs/blkreplay-cost.md), XXH3 where it is not (blkhash64 by table
+ * is 35k).  A log names its hash, so readers verify either.
+ */
+extern unsigned blklog_hash_default (void);
 /* "fua|no_hole" style, into BUF. */
 extern const char *blklog_flags_str (uint32_t flags, char *buf, size_t len);
 

@@ -150,13 +150,13 @@ backend_io_end (void *opaque, struct blk_hook_io *io)
     rec.data = NULL;
     if (cfg.data_mode != BLKLOG_DATA_NONE && p) {
       if (io->op == BLK_IO_WRITE) {
-        rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, p, len);
+        rec.hash = blklog_payload_hash (cfg.hash_alg, p, len);
         rec.payload = cfg.data_mode == BLKLOG_DATA_FULL ?
           BLKLOG_PAYLOAD_DATA : BLKLOG_PAYLOAD_HASH;
         rec.data = rec.payload == BLKLOG_PAYLOAD_DATA ? p : NULL;
       }
       else if (io->op == BLK_IO_READ && io->result == 0) {
-        rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, p, len);
+        rec.hash = blklog_payload_hash (cfg.hash_alg, p, len);
         rec.payload = BLKLOG_PAYLOAD_HASH;
       }
     }

@@ -12,6 +12,7 @@
 struct backend_config {
   uint64_t base_ns;             /* time 0 of the log (blk_mono_ns) */
   uint32_t data_mode;           /* enum blklog_data */
+  unsigned hash_alg;            /* enum blklog_hash */
   int on_error_fail;            /* blkreplay-on-error=fail */
   uint64_t *next_id;            /* the filter's request id counter */
   /* Says once that the log failed; ID: the first I/O not recorded. */

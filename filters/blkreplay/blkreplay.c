@@ -60,6 +60,8 @@ static enum mode mode = MODE_RECORD;
 static enum layer layer = LAYER_NBDKIT;
 static char *log_path;
 static uint32_t data_mode = BLKLOG_DATA_HASH;
+static int hash_choice = -1;            /* blkreplay-hash=; -1: auto */
+static unsigned hash_alg;               /* what payloads are hashed with */
 static enum rec_sync sync_mode = REC_SYNC_INTERVAL;
 static uint64_t sync_interval_ns = UINT64_C (1000000000);
 static int64_t queue_bytes = 16 << 20;
@@ -98,6 +100,10 @@ static const struct blk_enum_name layers[] = {
 static const struct blk_enum_name data_modes[] = {
   { "none", BLKLOG_DATA_NONE }, { "hash", BLKLOG_DATA_HASH },
   { "full", BLKLOG_DATA_FULL }, { NULL, 0 },
+};
+static const struct blk_enum_name hash_choices[] = {
+  { "auto", -1 }, { "blkhash64", BLKLOG_HASH_BLKHASH64 },
+  { "xxh3", BLKLOG_HASH_XXH3 }, { NULL, 0 },
 };
 static const struct blk_enum_name sync_modes[] = {
   { "none", REC_SYNC_NONE }, { "interval", REC_SYNC_INTERVAL },
@@ -144,6 +150,12 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
     if (blk_parse_enum (key, value, data_modes, &v, why, sizeof why) == -1)
       goto bad_enum;
     data_mode = (uint32_t) v;
+    return 0;
+  }
+  if (strcmp (key, "blkreplay-hash") == 0) {
+    if (blk_parse_enum (key, value, hash_choices, &v, why, sizeof why) == -1)
+      goto bad_enum;
+    hash_choice = (int) v;
     return 0;
   }
   if (strcmp (key, "blkreplay-sync") == 0) {
@@ -197,7 +209,8 @@ blkreplay_config (nbdkit_next_config *next, nbdkit_backend *nxdata,
                   "blkreplay-log, blkreplay-mode, blkreplay-data, "
                   "blkreplay-sync, blkreplay-sync-interval, blkreplay-queue, "
                   "blkreplay-on-error, blkreplay-divergence, "
-                  "blkreplay-order-timeout, blkreplay-layer, blkreplay-control; see "
+                  "blkreplay-order-timeout, blkreplay-layer, blkreplay-control, "
+                  "blkreplay-hash; see "
                   "nbdkit-blkreplay-filter(1))",
                   key);
     return -1;
@@ -234,6 +247,7 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
                   "write in record mode, to read in replay mode)");
     return -1;
   }
+  hash_alg = hash_choice == -1 ? blklog_hash_default () : (unsigned) hash_choice;
   if (layer == LAYER_BACKEND && mode == MODE_REPLAY) {
     nbdkit_error ("blkreplay-layer: 'backend' records the plugin's own I/O "
                   "on its image file, which cannot be replayed through the "
@@ -262,6 +276,7 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
   "blkreplay-layer=nbdkit|backend  Record client requests (nbdkit) or\n" \
   "                             the plugin's image file I/O (backend).\n" \
   "blkreplay-data=none|hash|full  Payloads kept when recording (hash).\n" \
+  "blkreplay-hash=auto|blkhash64|xxh3  The payload hash (auto).\n" \
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
   "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \
@@ -330,6 +345,7 @@ blkreplay_get_ready (int thread_model)
       .interval_ns = sync_interval_ns,
       .queue_bytes = (size_t) queue_bytes,
       .data_mode = data_mode,
+      .hash_alg = (uint8_t) hash_alg,
       .layer = layer == LAYER_BACKEND ? BLKLOG_LAYER_BACKEND
                                       : BLKLOG_LAYER_NBDKIT,
       .creator = "nbdkit-blkreplay-filter " PACKAGE_VERSION,
@@ -367,6 +383,7 @@ blkreplay_after_fork (nbdkit_backend *backend)
     struct backend_config c = {
       .base_ns = base_ns,
       .data_mode = data_mode,
+      .hash_alg = hash_alg,
       .on_error_fail = on_error_fail,
       .next_id = &next_id,
       .report_loss = report_loss,
@@ -589,7 +606,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.data = NULL;
   if (data_mode != BLKLOG_DATA_NONE) {
     if (wbuf) {
-      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, wbuf, length);
+      rec.hash = blklog_payload_hash (hash_alg, wbuf, length);
       if (data_mode == BLKLOG_DATA_FULL) {
         rec.payload = BLKLOG_PAYLOAD_DATA;
         rec.data = wbuf;
@@ -598,7 +615,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
         rec.payload = BLKLOG_PAYLOAD_HASH;
     }
     else if (rbuf && r == 0) {
-      rec.hash = blklog_payload_hash (BLKLOG_HASH_XXH3, rbuf, length);
+      rec.hash = blklog_payload_hash (hash_alg, rbuf, length);
       rec.payload = BLKLOG_PAYLOAD_HASH;
     }
   }

@@ -372,7 +372,7 @@ append_header_locked (uint64_t export_size)
   h.created_ns = blk_real_ns ();
   h.data_mode = cfg.data_mode;
   h.version = BLKLOG_VERSION;
-  h.hash_alg = BLKLOG_HASH_XXH3;        /* what record_request hashes with */
+  h.hash_alg = cfg.hash_alg;            /* what the records are hashed with */
   h.layer = cfg.layer;
   strncpy (h.creator, cfg.creator, BLKLOG_CREATOR_MAX);
   n = blklog_header_size (&h);

@@ -16,6 +16,7 @@ struct recorder_config {
   uint64_t interval_ns;         /* REC_SYNC_INTERVAL */
   size_t queue_bytes;           /* bound of the in-memory queue */
   uint32_t data_mode;           /* enum blklog_data, for the header */
+  uint8_t hash_alg;             /* enum blklog_hash, for the header */
   uint8_t layer;                /* enum blklog_layer, for the header */
   const char *creator;
 };

@@ -337,7 +337,7 @@ cmd_import (int argc, char **argv)
   h.created_ns = blk_real_ns ();
   h.data_mode = BLKLOG_DATA_NONE;
   h.version = BLKLOG_VERSION;
-  h.hash_alg = BLKLOG_HASH_XXH3;        /* no payloads: only for the form */
+  h.hash_alg = blklog_hash_default ();  /* no payloads: only for the form */
   h.layer = BLKLOG_LAYER_NBDKIT;
   /* tl_imported_from recognises this prefix. */
   snprintf (h.creator, sizeof h.creator, "blkreplay import (%s) %s: %s",
