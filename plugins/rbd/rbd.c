@@ -138,6 +138,7 @@ blkrbd_config_complete (void)
   "readonly=BOOL             Open the image read-only.\n" \
   "cache=MODE                none|writethrough|writeback|directsync|unsafe\n" \
   "                          (default writethrough: every reply means on the OSDs).\n" \
+  "rbd-cache=on|off          Older: librbd's rbd_cache alone (not with cache=).\n" \
   "timeout=DURATION          Bound on connecting and on closing (default 30s).\n" \
   "request-timeout=DURATION  Fail an I/O the cluster does not complete within\n" \
   "                          DURATION with EIO (default 60s, 0: wait for ever)."
