@@ -4,11 +4,21 @@
 # qemu-nbd, on one single-node cluster, in one run.
 #
 #   bench/bench-rbd.sh            (from a built tree; ROUNDS=3 RUNTIME=8)
+#   WAYS="fio-rbd nbdkit:writeback qemu-nbd:writeback" WORKLOADS=randwrite-4k \
+#     ROUNDS=5 RUNTIME=5 bench/bench-rbd.sh
 #
 # Three ways to reach the same RBD image with fio:
-#   fio-rbd   fio's rbd engine straight into librbd (the ceiling)
-#   qemu-nbd  qemu-nbd serving rbd:POOL/IMAGE, fio's nbd engine
-#   nbdkit    nbdkit-rbd-plugin.so, fio's nbd engine
+#   fio-rbd          fio's rbd engine straight into librbd (the ceiling)
+#   qemu-nbd:MODE    qemu-nbd --cache=MODE serving rbd:POOL/IMAGE, fio's
+#                    nbd engine
+#   nbdkit:MODE      nbdkit-rbd-plugin.so cache=MODE, fio's nbd engine
+# MODE is one of QEMU's cache modes (CACHE_MODES, default "writeback
+# writethrough none"): each server is compared with the other in the
+# same mode, so that both make the same promise about an acknowledged
+# write (see the plugin's man page: writeback acknowledges writes from
+# librbd's cache, writethrough and none only once the OSDs have them).
+# Plain "nbdkit" and "qemu-nbd" are each server's default mode
+# (nbdkit:writethrough, qemu-nbd:writeback).
 # and two ways that take Ceph out, to show what the NBD hop itself
 # costs (bench/handoff.c, a RAM disk):
 #   hop-direct   nbdkit does the copy on the worker that got the request
@@ -20,7 +30,11 @@
 # (wall-clock drifts ~10% on this box); the table shows medians, the
 # ratio to fio-rbd, and CPU per request: the server's (nbdkit or
 # qemu-nbd, from /proc) and fio's own (for fio-rbd that includes all of
-# librbd, which the NBD servers carry instead).
+# librbd, which the NBD servers carry instead).  Then the plugin against
+# qemu-nbd mode by mode, and the "floor fraction": the plugin's 4k
+# random-read IOPS over hop-handoff's, i.e. how much of what nbdkit
+# 1.32 leaves to a plugin over an asynchronous library it reaches (run
+# in every invocation, added to WAYS/WORKLOADS if they leave it out).
 #
 # Uses the cluster named by $CEPH_CONF if set, else starts a private one
 # with tests/ceph/ceph-cluster.sh and stops it at the end.
@@ -76,9 +90,10 @@ start_server ()
 {
   rm -f "$sock"
   case "$1" in
-    nbdkit) "$NBDKIT" -f -U "$sock" "$plugin" rbd/bench ${NBDKIT_ARGS:-} >"$work/srv.log" 2>&1 & ;;
-    qemu-nbd) qemu-nbd -k "$sock" -f raw -t \
-                "rbd:rbd/bench:conf=$CEPH_CONF" >"$work/srv.log" 2>&1 & ;;
+    nbdkit:*) "$NBDKIT" -f -U "$sock" "$plugin" rbd/bench cache="${1#nbdkit:}" \
+                ${NBDKIT_ARGS:-} >"$work/srv.log" 2>&1 & ;;
+    qemu-nbd:*) qemu-nbd -k "$sock" -f raw -t --cache="${1#qemu-nbd:}" \
+                  "rbd:rbd/bench:conf=$CEPH_CONF" >"$work/srv.log" 2>&1 & ;;
     hop-*) "$NBDKIT" -f -U "$sock" "$handoff" size="$SIZE" mode="${1#hop-}" \
              >"$work/srv.log" 2>&1 & ;;
   esac
@@ -151,8 +166,28 @@ run ()
   t0=""
 }
 
-ways="${WAYS:-fio-rbd qemu-nbd nbdkit hop-direct hop-handoff}"
+: "${CACHE_MODES:=writeback writethrough none}"
+if [ -z "${WAYS:-}" ]; then
+  WAYS="fio-rbd"
+  for m in $CACHE_MODES; do WAYS="$WAYS qemu-nbd:$m nbdkit:$m"; done
+  WAYS="$WAYS hop-direct hop-handoff"
+fi
+ways=""
+for w in $WAYS; do
+  case "$w" in
+    nbdkit) w=nbdkit:writethrough ;;
+    qemu-nbd) w=qemu-nbd:writeback ;;
+  esac
+  ways="$ways $w"
+done
 wls="${WORKLOADS:-randread-4k randwrite-4k read-1M write-1M}"
+# The floor fraction needs hop-handoff and the plugin at 4k random
+# read in every run: add what the selection leaves out.
+first_nbdkit="$(echo $ways | tr ' ' '\n' | grep -m1 '^nbdkit:' || echo nbdkit:writethrough)"
+extra=""
+case " $wls " in *" randread-4k "*) ;; *) extra="hop-handoff $first_nbdkit" ;; esac
+case " $ways " in *" hop-handoff "*) ;; *) extra="${extra:-hop-handoff}" ;; esac
+case " $ways $extra " in *" $first_nbdkit "*) ;; *) extra="$extra $first_nbdkit" ;; esac
 : > "$work/results.tsv"
 load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
@@ -161,12 +196,13 @@ for r in $(seq 1 "$ROUNDS"); do
   for wl in $wls; do
     for way in $order; do run "$way" "$wl"; done
   done
+  for way in $extra; do run "$way" randread-4k; done
   echo "bench-rbd: round $r of $ROUNDS done" >&2
 done
 
 echo "bench-rbd: $ROUNDS rounds x ${RUNTIME}s, image $SIZE, medians; CPU us per request"
-echo "bench-rbd: load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above 2 means other work competed)"
-python3 - "$work/results.tsv" <<'PY'
+echo "bench-rbd: load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores: above that, other work competed)"
+python3 - "$work/results.tsv" "$ways" "$first_nbdkit" <<'PY'
 import sys, statistics as st, collections
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -184,9 +220,13 @@ def fig(way, wl):
     return dict(iops=med(r[0] for r in rs), mbs=med(r[1] for r in rs),
                 srv=med(srv) if srv else None, fio=med(r[3] for r in rs),
                 osd=med(r[4] for r in rs), cs=med(cs) if cs else None)
-ways = ["fio-rbd", "qemu-nbd", "nbdkit", "hop-direct", "hop-handoff"]
+ways = sys.argv[2].split()
+for extra in ("hop-handoff", sys.argv[3]):
+    if extra not in ways:
+        ways.append(extra)
+first_nbdkit = sys.argv[3]
 wls = ["randread-4k", "randwrite-4k", "read-1M", "write-1M"]
-print("%-13s %-11s %9s %8s %7s %10s %8s %7s %7s" % ("workload", "way", "IOPS", "MiB/s", "ratio", "server-us", "fio-us", "osd-us", "srv-cs"))
+print("%-13s %-20s %9s %8s %7s %10s %8s %7s %7s" % ("workload", "way", "IOPS", "MiB/s", "ratio", "server-us", "fio-us", "osd-us", "srv-cs"))
 for wl in wls:
     ceil = fig("fio-rbd", wl)
     for way in ways:
@@ -194,11 +234,35 @@ for wl in wls:
         if not f:
             continue
         ratio = "%6.2fx" % (f["iops"] / ceil["iops"]) if ceil and not way.startswith("hop") else "     - "
-        print("%-13s %-11s %9.0f %8.1f %s %10s %8.0f %7s %7s" % (
+        print("%-13s %-20s %9.0f %8.1f %s %10s %8.0f %7s %7s" % (
             wl, way, f["iops"], f["mbs"], ratio,
             "%.0f" % f["srv"] if f["srv"] is not None else "-", f["fio"],
             "%.0f" % f["osd"] if not way.startswith("hop") else "-",
             "%.2f" % f["cs"] if f["cs"] is not None else "-"))
+
+# The plugin against qemu-nbd in the same cache mode.
+modes = [w.split(":", 1)[1] for w in ways if w.startswith("nbdkit:")]
+lines = []
+for wl in wls:
+    for m in modes:
+        n, q = fig("nbdkit:" + m, wl), fig("qemu-nbd:" + m, wl)
+        if n and q:
+            lines.append("  %-13s cache=%-13s nbdkit %7.0f  qemu-nbd %7.0f IOPS  nbdkit/qemu-nbd %5.2fx" % (
+                wl, m, n["iops"], q["iops"], n["iops"] / q["iops"]))
+if lines:
+    print("\nSame cache mode, plugin vs qemu-nbd (medians):")
+    print("\n".join(lines))
+
+# Floor fraction: the plugin's 4k random reads over hop-handoff's, the
+# most that nbdkit 1.32's synchronous API leaves to a plugin whose
+# backend completes on another thread.
+h = fig("hop-handoff", "randread-4k")
+if h:
+    for w in ways:
+        n = fig(w, "randread-4k")
+        if w.startswith("nbdkit:") and n:
+            print("floor fraction: %s randread-4k %.0f IOPS / hop-handoff %.0f = %.2f" % (
+                w, n["iops"], h["iops"], n["iops"] / h["iops"]))
 
 # Where the time goes: CPU per request, the plugin's chain against the
 # ceiling's, with the NBD hop measured on its own (hop-*).  On two
@@ -206,13 +270,13 @@ for wl in wls:
 # requests a second.
 print("\nWhere the CPU goes, us per request (medians; 'cores' = IOPS x CPU/req):")
 for wl in wls:
-    c, n = fig("fio-rbd", wl), fig("nbdkit", wl)
+    c, n = fig("fio-rbd", wl), fig(first_nbdkit, wl)
     d, h = fig("hop-direct", wl), fig("hop-handoff", wl)
     if not (c and n and n["srv"] is not None):
         continue
     ct = c["fio"] + c["osd"]
     nt = n["srv"] + n["fio"] + n["osd"]
-    print("%s: fio-rbd %.0f (fio+librbd %.0f, osd %.0f; %.2f cores)  nbdkit %.0f (server %.0f, fio-nbd %.0f, osd %.0f; %.2f cores)" % (
+    print(("%s: fio-rbd %.0f (fio+librbd %.0f, osd %.0f; %.2f cores)  " + first_nbdkit + " %.0f (server %.0f, fio-nbd %.0f, osd %.0f; %.2f cores)") % (
         wl, ct, c["fio"], c["osd"], c["iops"] * ct / 1e6, nt, n["srv"], n["fio"], n["osd"], n["iops"] * nt / 1e6))
     if d and h and d["srv"] is not None and h["srv"] is not None:
         hop = h["srv"] + h["fio"]

@@ -82,6 +82,11 @@ check_params (const struct blk_rbd_params *p)
     abort ();
   if (p->rbd_cache < -1 || p->rbd_cache > 1)
     abort ();
+  /* cache= is the rbd plugin's alone (no prefix), and one of the five. */
+  if (p->cache_mode < BLK_RBD_CACHE_UNSET ||
+      p->cache_mode > BLK_RBD_CACHE_UNSAFE ||
+      (p->key_prefix[0] && p->cache_mode != BLK_RBD_CACHE_UNSET))
+    abort ();
   if ((p->conf && !p->conf[0]) || (p->id && !p->id[0]) ||
       (p->keyring && !p->keyring[0]) || (p->cluster && !p->cluster[0]))
     abort ();

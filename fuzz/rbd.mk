@@ -4,7 +4,8 @@
 #   fuzz/fuzz-rbd-params -max_total_time=60 fuzz/corpus-rbd-params fuzz/seeds/rbd-params
 noinst_PROGRAMS += fuzz-rbd-params
 fuzz_rbd_params_SOURCES = fuzz-rbd-params.c \
-	../common/rbd/spec.c ../common/rbd/params.c ../common/utils/duration.c
+	../common/rbd/spec.c ../common/rbd/params.c ../common/rbd/cache-mode.c \
+	../common/utils/duration.c ../common/utils/enum-param.c ../common/utils/why.c
 fuzz_rbd_params_CPPFLAGS = -I$(top_srcdir)/common/rbd -I$(top_srcdir)/common/utils \
 	-I$(top_srcdir)/common/include
 fuzz_rbd_params_CFLAGS = $(FUZZ_CFLAGS) $(NBDKIT_CFLAGS)

@@ -5,10 +5,14 @@
 # first of them and stopped when make exits (see rbd-functions.sh);
 # tests that stop daemons start a private one.
 
-UNIT_TESTS += unit-rbd-spec
+UNIT_TESTS += unit-rbd-spec unit-rbd-cache-mode
 unit_rbd_spec_SOURCES = unit-rbd-spec.c
 unit_rbd_spec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/rbd
 unit_rbd_spec_LDADD = $(top_builddir)/common/rbd/libblkrbdspec.la $(CRITERION_LIBS)
+unit_rbd_cache_mode_SOURCES = unit-rbd-cache-mode.c
+unit_rbd_cache_mode_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/rbd \
+	-I$(top_srcdir)/common/utils
+unit_rbd_cache_mode_LDADD = $(top_builddir)/common/rbd/libblkrbdspec.la $(CRITERION_LIBS)
 
 SCRIPT_TESTS += \
 	test-rbd-fio-verify.sh \
@@ -21,6 +25,8 @@ SCRIPT_TESTS += \
 	test-rbd-two-servers.sh \
 	test-rbd-osd-restart.sh \
 	test-rbd-cluster-lost.sh \
-	test-rbd-latency-layers.sh
+	test-rbd-latency-layers.sh \
+	test-rbd-cache-modes.sh \
+	test-rbd-writeback-kill.sh
 
 EXTRA_DIST += rbd-functions.sh ceph/ceph-cluster.sh

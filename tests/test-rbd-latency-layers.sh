@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Every librbd call is bracketed through the hook: the latency filter
 # shows the client's and librbd's latency side by side, one librbd
-# request per client request (plus a flush per FUA write); -D rbd.aio=1
+# request per client request (with cache=writeback, plus a flush per FUA
+# write: test-rbd-cache-modes.sh has the other modes); -D rbd.aio=1
 # logs each request.
 . "$abs_top_srcdir/tests/functions.sh"
 . "$abs_top_srcdir/tests/rbd-functions.sh"
@@ -11,7 +12,7 @@ rbd_shared_cluster
 rbd_image img 16M
 
 start_nbdkit srv -v -D rbd.aio=1 --filter="$(filter latency)" "$(plugin rbd)" \
-  "rbd/$img" latency-file="$tmpdir/lat.json" latency-format=json
+  "rbd/$img" cache=writeback latency-file="$tmpdir/lat.json" latency-format=json
 nbdsh --base-allocation -u "$(uri srv)" -c '
 for i in range(10):
     h.pwrite(b"w" * 65536, i * 65536)

@@ -10,6 +10,7 @@
 #include <nbdkit-plugin.h>
 
 #include "duration.h"
+#include "enum-param.h"
 #include "params.h"
 
 int
@@ -91,6 +92,23 @@ blk_rbd_config (struct blk_rbd_params *p, const char *key, const char *value)
       return -1;
     }
     p->rbd_cache = b;
+    return 1;
+  }
+  /* cache=MODE, QEMU's names for what the cache may do with an
+   * acknowledged write (cache-mode.h).  Only the rbd plugin has it: in
+   * the qcow2 plugin the prefixed name would be rbd-cache, the boolean
+   * above.
+   */
+  if (p->key_prefix[0] == '\0' && strcmp (key, "cache") == 0) {
+    char why[640];
+    int m;
+
+    if (blk_parse_enum (key, value, blk_rbd_cache_modes, &m,
+                        why, sizeof why) == -1) {
+      nbdkit_error ("%s", why);
+      return -1;
+    }
+    p->cache_mode = (enum blk_rbd_cache_mode) m;
     return 1;
   }
   if (is_key (p, key, "timeout"))

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cache-mode.h"
 #include "spec.h"
 
 /* Without timeout=: how long to wait for the monitors, and how long
@@ -37,6 +38,7 @@ struct blk_rbd_params {
   char *keyring;
   char *cluster;                /* NULL: "ceph" */
   int rbd_cache;                /* -1 as in the conf, 0, 1 */
+  enum blk_rbd_cache_mode cache_mode; /* cache= (rbd plugin only) */
   uint64_t timeout_ns;          /* monitors and shutdown, > 0 */
   uint64_t request_timeout_ns;  /* one OSD op; 0: wait for ever */
   bool readonly;                /* open read-only (forced by a snapshot) */
@@ -47,12 +49,13 @@ struct blk_rbd_params {
   const char *image_key;
 };
 #define BLK_RBD_PARAMS_INIT(PREFIX, IMAGE_KEY)                          \
-  { .rbd_cache = -1, .timeout_ns = BLK_RBD_DEFAULT_TIMEOUT_NS,          \
+  { .rbd_cache = -1, .cache_mode = BLK_RBD_CACHE_UNSET,                \
+    .timeout_ns = BLK_RBD_DEFAULT_TIMEOUT_NS,          \
     .request_timeout_ns = BLK_RBD_DEFAULT_REQUEST_TIMEOUT_NS,           \
     .key_prefix = (PREFIX), .image_key = (IMAGE_KEY) }
 
 /* Parse one of PREFIX{conf,id,keyring,cluster,timeout,request-timeout}
- * or rbd-cache.  Returns 1 if KEY was one of them (0 if not: the
+ * or rbd-cache, or (without a prefix: the rbd plugin) cache.  Returns 1 if KEY was one of them (0 if not: the
  * caller goes on), -1 after nbdkit_error on a bad value.
  */
 extern int blk_rbd_config (struct blk_rbd_params *p, const char *key,

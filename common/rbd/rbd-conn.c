@@ -106,6 +106,37 @@ secs (uint64_t ns)
   return buf;
 }
 
+/* cache=MODE: librbd's cache options as the mode says (cache-mode.c),
+ * over whatever the conf set, as QEMU's cache= overrides the conf.
+ */
+static int
+apply_cache_mode (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
+{
+  const struct blk_rbd_cache_policy *pol;
+
+  if (p->cache_mode == BLK_RBD_CACHE_UNSET)
+    return 0;
+  pol = blk_rbd_cache_policy (p->cache_mode);
+  if ((pol->rbd_cache &&
+       set_option (c, "rbd_cache", pol->rbd_cache) == -1) ||
+      (pol->writethrough_until_flush &&
+       set_option (c, "rbd_cache_writethrough_until_flush",
+                   pol->writethrough_until_flush) == -1) ||
+      (pol->max_dirty &&
+       set_option (c, "rbd_cache_max_dirty", pol->max_dirty) == -1))
+    return -1;
+  nbdkit_debug ("rbd: cache=%s: rbd_cache=%s%s%s%s%s",
+                blk_enum_to_name (blk_rbd_cache_modes, p->cache_mode),
+                pol->rbd_cache,
+                pol->writethrough_until_flush
+                ? " rbd_cache_writethrough_until_flush=" : "",
+                pol->writethrough_until_flush
+                ? pol->writethrough_until_flush : "",
+                pol->max_dirty ? " rbd_cache_max_dirty=" : "",
+                pol->max_dirty ? pol->max_dirty : "");
+  return 0;
+}
+
 static int
 apply_parameters (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
 {
@@ -123,6 +154,8 @@ apply_parameters (const struct blk_rbd_params *p, struct blk_rbd_conn *c)
     return -1;
   if (p->rbd_cache >= 0 &&
       set_option (c, "rbd_cache", p->rbd_cache ? "true" : "false") == -1)
+    return -1;
+  if (apply_cache_mode (p, c) == -1)
     return -1;
   /* Every wait on the cluster is bounded (see FAILURE BEHAVIOUR in
    * the man page).  The options take whole seconds: round up, so that

@@ -4,8 +4,11 @@
  *
  *   nbdkit rbd [image=]POOL[/NAMESPACE]/IMAGE[@SNAPSHOT] [conf=FILE]
  *              [id=USER] [keyring=FILE] [cluster=NAME] [snapshot=NAME]
- *              [readonly=BOOL] [rbd-cache=on|off] [timeout=DURATION]
+ *              [readonly=BOOL] [cache=MODE] [timeout=DURATION]
  *              [request-timeout=DURATION]
+ *
+ *   cache=none|writethrough|writeback|directsync|unsafe (default
+ *   writethrough; the old rbd-cache=on|off is still accepted alone)
  *
  * Thread model: parallel.  Shared state and what guards it:
  * - blkrbd_cfg (parameters): written in .config/.config_complete only;
@@ -35,6 +38,10 @@ struct blk_rbd_params blkrbd_cfg = BLK_RBD_PARAMS_INIT ("", "image");
 struct blk_rbd_conn blkrbd_conn;
 static char *snapshot_param;    /* snapshot= */
 static bool have_image;
+/* What flush and FUA do: cache='s policy (cache-mode.c), set in
+ * .config_complete, read-only after.
+ */
+static const struct blk_rbd_cache_policy *cache_policy;
 
 NBDKIT_DLL_PUBLIC int rbd_debug_aio = 0;
 
@@ -69,7 +76,9 @@ blkrbd_config (const char *key, const char *value)
     blkrbd_cfg.readonly = b;
     return 0;
   }
-  /* conf, id, keyring, cluster, rbd-cache, timeout, request-timeout. */
+  /* conf, id, keyring, cluster, cache, rbd-cache, timeout,
+   * request-timeout.
+   */
   switch (blk_rbd_config (&blkrbd_cfg, key, value)) {
   case 1: return 0;
   case -1: return -1;
@@ -98,6 +107,24 @@ blkrbd_config_complete (void)
   /* A snapshot cannot be written. */
   if (blkrbd_cfg.spec.snap)
     blkrbd_cfg.readonly = true;
+
+  /* rbd-cache=on|off is the older, raw switch: it leaves the rest of
+   * librbd's cache as the conf has it, so flush and FUA always go to
+   * librbd.  With both, which one wins would be a guess.
+   */
+  if (blkrbd_cfg.rbd_cache >= 0 &&
+      blkrbd_cfg.cache_mode != BLK_RBD_CACHE_UNSET) {
+    nbdkit_error ("rbd-cache: give either cache=%s or rbd-cache=%s, "
+                  "not both (cache= says what flush and FUA promise)",
+                  blk_enum_to_name (blk_rbd_cache_modes,
+                                    blkrbd_cfg.cache_mode),
+                  blkrbd_cfg.rbd_cache ? "on" : "off");
+    return -1;
+  }
+  if (blkrbd_cfg.rbd_cache < 0 &&
+      blkrbd_cfg.cache_mode == BLK_RBD_CACHE_UNSET)
+    blkrbd_cfg.cache_mode = BLK_RBD_CACHE_DEFAULT;
+  cache_policy = blk_rbd_cache_policy (blkrbd_cfg.cache_mode);
   return 0;
 }
 
@@ -109,7 +136,9 @@ blkrbd_config_complete (void)
   "cluster=NAME              Cluster name (default: ceph).\n" \
   "snapshot=NAME             Serve this snapshot, read-only.\n" \
   "readonly=BOOL             Open the image read-only.\n" \
-  "rbd-cache=on|off          librbd's cache (default: as in the conf).\n" \
+  "cache=MODE                none|writethrough|writeback|directsync|unsafe\n" \
+  "                          (default writethrough: every reply means on the OSDs).\n" \
+  "rbd-cache=on|off          Older: librbd's rbd_cache alone (not with cache=).\n" \
   "timeout=DURATION          Bound on connecting and on closing (default 30s).\n" \
   "request-timeout=DURATION  Fail an I/O the cluster does not complete within\n" \
   "                          DURATION with EIO (default 60s, 0: wait for ever)."
@@ -210,6 +239,10 @@ blkrbd_can_multi_conn (void *handle)
   return 1;
 }
 
+/* Flush is advertised in every mode, as qemu-nbd does: with unsafe it
+ * is accepted and not done (the mode's point is that a client which
+ * flushes need not be changed to go fast).
+ */
 static int blkrbd_can_flush (void *handle) { return 1; }
 static int blkrbd_can_trim (void *handle) { return !blkrbd_cfg.readonly; }
 static int blkrbd_can_zero (void *handle) { return !blkrbd_cfg.readonly; }
@@ -245,11 +278,15 @@ blkrbd_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   return result (blkrbd_io (BLK_IO_READ, buf, count, offset, 0));
 }
 
-/* FUA: a flush after the write, as librbd has no per-write FUA. */
+/* FUA: a flush after the write, as librbd has no per-write FUA, when
+ * the mode lets librbd acknowledge writes before the OSDs have them
+ * (writeback, or a cache as the conf set it).  Otherwise the write's
+ * completion already means it is on the OSDs: nothing to add.
+ */
 static int
 fua_flush (uint32_t flags)
 {
-  if (!(flags & NBDKIT_FLAG_FUA))
+  if (!(flags & NBDKIT_FLAG_FUA) || !cache_policy->fua_flushes)
     return 0;
   return result (blkrbd_io (BLK_IO_FLUSH, NULL, 0, 0, BLK_HOOK_F_FUA));
 }
@@ -288,6 +325,8 @@ blkrbd_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 static int
 blkrbd_flush (void *handle, uint32_t flags)
 {
+  if (!cache_policy->flush_calls_librbd)
+    return 0;                   /* cache=unsafe */
   return result (blkrbd_io (BLK_IO_FLUSH, NULL, 0, 0, 0));
 }
 
