@@ -23,6 +23,11 @@ SCRIPT_TESTS += \
 	test-blkreplay-hostile.sh \
 	test-blkreplay-twice.sh
 
+# blkreplay run's connection set-up and command lines (issue 14).
+SCRIPT_TESTS += \
+	test-blkreplay-connect-timeout.sh \
+	test-blkreplay-unknown-option.sh
+
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model
 unit_crash_model_SOURCES = unit-crash-model.c \

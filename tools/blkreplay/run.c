@@ -36,6 +36,7 @@
 #include "clock-ns.h"
 #include "crashimg.h"
 #include "crc32c.h"
+#include "duration.h"
 #include "enum-param.h"
 #include "loadlog.h"
 #include "tool.h"
@@ -44,6 +45,8 @@
 #define NBUCKETS 40             /* latency histogram: 2^i ns buckets */
 /* The longest schedule --timing=recorded/scale accepts: 30 days. */
 #define REPLAY_PACED_MAX (30 * 86400e9)
+/* How long a connection may take to complete its NBD handshake. */
+#define CONNECT_TIMEOUT_DEFAULT "10s"
 
 struct conn {
   uint64_t id;
@@ -400,6 +403,139 @@ issue (struct blklog_req *r, struct conn *c)
   }
 }
 
+/* Drives H's handshake until it is no longer connecting (ready,
+ * waiting for an option in opt mode, or dead), polling its socket until
+ * DEADLINE (blk_mono_ns).  libnbd 1.14's nbd_connect_* wait without a
+ * bound: a server that accepted the socket but never answers (qemu-nbd
+ * already serving as many clients as it takes) would hang the replay.
+ * Returns 0 when no longer connecting, 1 on timeout, -1 on an error
+ * (poll's in errno, libnbd's in nbd_get_error).
+ */
+static int
+handshake (struct nbd_handle *h, uint64_t deadline)
+{
+  while (nbd_aio_is_connecting (h)) {
+    struct pollfd p = { .fd = nbd_aio_get_fd (h) };
+    unsigned dir = nbd_aio_get_direction (h);
+    uint64_t now = blk_mono_ns (), ms;
+    int n;
+
+    if (now >= deadline)
+      return 1;
+    ms = (deadline - now + 999999) / 1000000;
+    if (dir & LIBNBD_AIO_DIRECTION_READ)
+      p.events |= POLLIN;
+    if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+      p.events |= POLLOUT;
+    n = poll (&p, 1, ms > 1000 ? 1000 : (int) ms);
+    if (n == -1) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (nbd_aio_notify_read (h) == -1)
+        return -1;
+    }
+    else if (p.revents & POLLOUT) {
+      if (nbd_aio_notify_write (h) == -1)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+static int
+opt_go_cb (void *user_data, int *error)
+{
+  *(int *) user_data = *error;
+  return 1;
+}
+
+/* Opens connection I (of nconns) to URI, within TIMEOUT_NS for the
+ * whole handshake.  On failure prints why (naming the connection) and
+ * returns -1.
+ */
+static int
+open_conn (size_t i, const char *uri, int recorded_exports,
+           uint64_t timeout_ns, const char *timeout_str, int progress)
+{
+  struct conn *c = &conns[i];
+  uint64_t deadline;
+  int r, go_err = 0;
+  char what[128];
+
+  c->id = log_.nconns ? log_.conns[i].id : (log_.nreqs ? log_.reqs[0].conn : 0);
+  snprintf (what, sizeof what, "connection %zu of %zu (recorded connection %"
+            PRIu64 ")", i + 1, nconns, c->id);
+  if (progress)
+    fprintf (stderr, "\rblkreplay: opening connection %zu of %zu ",
+             i + 1, nconns);
+  c->nbd = nbd_create ();
+  if (c->nbd == NULL ||
+      nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
+      (recorded_exports && nbd_set_opt_mode (c->nbd, true) == -1) ||
+      nbd_aio_connect_uri (c->nbd, uri) == -1)
+    goto nbd_error;
+  deadline = blk_mono_ns () + timeout_ns;
+  r = handshake (c->nbd, deadline);
+  if (r == 0 && recorded_exports && nbd_aio_is_negotiating (c->nbd)) {
+    /* The export each connection asked for when it was recorded. */
+    const char *name = log_.nconns ? log_.conns[i].name : "";
+    nbd_completion_callback cb = { .callback = opt_go_cb,
+                                   .user_data = &go_err };
+    if (nbd_set_export_name (c->nbd, name) == -1 ||
+        nbd_aio_opt_go (c->nbd, cb) == -1)
+      goto nbd_error;
+    r = handshake (c->nbd, deadline);
+    if (r == 0 && !nbd_aio_is_ready (c->nbd) && go_err) {
+      fprintf (stderr, "%sblkreplay: %s: cannot open the recorded export "
+               "'%s' on %s: %s\n", progress ? "\n" : "", uri, name, what,
+               strerror (go_err));
+      return -1;
+    }
+  }
+  if (r == 1) {
+    fprintf (stderr, "%sblkreplay: %s: cannot open %s: no NBD handshake "
+             "within %s (--connect-timeout).  ", progress ? "\n" : "", uri,
+             what, timeout_str);
+    if (i > 0)
+      fprintf (stderr, "%s opened: the server may accept fewer "
+               "connections at once; qemu-nbd accepts one unless started "
+               "with -t -e N (N >= %zu, the recorded connections)\n",
+               i == 1 ? "Connection 1 was" : "The connections before it were",
+               nconns);
+    else
+      fprintf (stderr, "The server accepted the socket but did not answer: "
+               "it may be busy with other clients (the server may accept "
+               "fewer connections at once; qemu-nbd accepts one unless "
+               "started with -t -e N) or not an NBD server\n");
+    return -1;
+  }
+  if (r == -1 && nbd_get_errno () == 0 && errno) {
+    fprintf (stderr, "%sblkreplay: %s: %s: poll: %s\n", progress ? "\n" : "",
+             uri, what, strerror (errno));
+    return -1;
+  }
+  if (r == -1 || !nbd_aio_is_ready (c->nbd))
+    goto nbd_error;
+
+  c->can_fua = nbd_can_fua (c->nbd) == 1;
+  c->can_fast_zero = nbd_can_fast_zero (c->nbd) == 1;
+  c->can_trim = nbd_can_trim (c->nbd) == 1;
+  c->can_flush = nbd_can_flush (c->nbd) == 1;
+  c->can_cache = nbd_can_cache (c->nbd) == 1;
+  c->can_extents =
+    nbd_can_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
+  return 0;
+
+ nbd_error:
+  fprintf (stderr, "%sblkreplay: %s: cannot open %s: %s\n",
+           progress ? "\n" : "", uri, what,
+           nbd_get_error () ? nbd_get_error () : "the server closed it");
+  return -1;
+}
+
 static int
 by_id_cmp (const void *a, const void *b)
 {
@@ -471,6 +607,8 @@ cmd_run (int argc, char **argv)
   struct pollfd *fds = NULL;
   int any_unrecorded_write = 0, recorded_exports = 0;
   char b1[32], b2[32];
+  const char *connect_timeout_str = CONNECT_TIMEOUT_DEFAULT;
+  uint64_t connect_timeout = 10 * BLK_NS_PER_SEC;
 
   for (ai = 1; ai < argc; ai++) {
     const char *a = argv[ai];
@@ -504,6 +642,22 @@ cmd_run (int argc, char **argv)
       }
       qd_override = (unsigned) v;
     }
+    else if (strncmp (a, "--connect-timeout=", 18) == 0) {
+      char why[256];
+      connect_timeout_str = a + 18;
+      if (blk_parse_duration (connect_timeout_str, BLK_NS_PER_SEC,
+                              &connect_timeout, why, sizeof why) == -1) {
+        fprintf (stderr, "blkreplay: --connect-timeout: cannot parse %s\n",
+                 why);
+        return EXIT_USAGE;
+      }
+      if (connect_timeout < 1000000) {
+        fprintf (stderr, "blkreplay: --connect-timeout: '%s' is too short "
+                 "(at least 1ms; the default is %s)\n", connect_timeout_str,
+                 CONNECT_TIMEOUT_DEFAULT);
+        return EXIT_USAGE;
+      }
+    }
     else if (strcmp (a, "--recorded-exports") == 0)
       recorded_exports = 1;
     else if (strcmp (a, "--no-verify") == 0)
@@ -519,13 +673,13 @@ cmd_run (int argc, char **argv)
     else if (strncmp (a, "--until=", 8) == 0)
       until = a + 8;
     else if (a[0] == '-')
-      usage (EXIT_USAGE);
+      bad_option ("run", a);
     else if (!path)
       path = a;
     else if (!uri)
       uri = a;
     else
-      usage (EXIT_USAGE);
+      extra_argument ("run", a);
   }
   if (!path || (!uri && !dry_run))
     usage (EXIT_USAGE);
@@ -626,46 +780,26 @@ cmd_run (int argc, char **argv)
   fds = calloc (nconns, sizeof *fds);
   if (!conns || !fds) {
     fprintf (stderr, "blkreplay: out of memory\n");
-    return EXIT_USAGE;
+    status = EXIT_USAGE;
+    goto out;
   }
   for (i = 0; i < nconns; i++) {
-    struct conn *c = &conns[i];
-    c->id = log_.nconns ? log_.conns[i].id : (log_.nreqs ? log_.reqs[0].conn : 0);
-    c->nbd = nbd_create ();
-    if (c->nbd == NULL ||
-        nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
-        (recorded_exports && nbd_set_opt_mode (c->nbd, true) == -1) ||
-        nbd_connect_uri (c->nbd, uri) == -1) {
-      fprintf (stderr, "blkreplay: %s: cannot connect: %s\n", uri,
-               nbd_get_error ());
-      return EXIT_USAGE;
+    if (open_conn (i, uri, recorded_exports, connect_timeout,
+                   connect_timeout_str, progress) == -1) {
+      status = EXIT_USAGE;
+      goto out;
     }
-    if (recorded_exports) {
-      /* The export each connection asked for when it was recorded. */
-      const char *name = log_.nconns ? log_.conns[i].name : "";
-      if (nbd_set_export_name (c->nbd, name) == -1 ||
-          nbd_opt_go (c->nbd) == -1) {
-        fprintf (stderr, "blkreplay: %s: cannot open the recorded export "
-                 "'%s': %s\n", uri, name, nbd_get_error ());
-        return EXIT_USAGE;
-      }
-    }
-    c->can_fua = nbd_can_fua (c->nbd) == 1;
-    c->can_fast_zero = nbd_can_fast_zero (c->nbd) == 1;
-    c->can_trim = nbd_can_trim (c->nbd) == 1;
-    c->can_flush = nbd_can_flush (c->nbd) == 1;
-    c->can_cache = nbd_can_cache (c->nbd) == 1;
-    c->can_extents =
-      nbd_can_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1;
     if (i == 0) {
-      int64_t sz = nbd_get_size (c->nbd);
+      int64_t sz = nbd_get_size (conns[i].nbd);
       if (sz >= 0 && log_.rd.header.export_size &&
           (uint64_t) sz != log_.rd.header.export_size)
-        fprintf (stderr, "blkreplay: note: the export has %" PRId64
-                 " bytes, the recording had %" PRIu64 "\n", sz,
-                 log_.rd.header.export_size);
+        fprintf (stderr, "%sblkreplay: note: the export has %" PRId64
+                 " bytes, the recording had %" PRIu64 "\n",
+                 progress ? "\n" : "", sz, log_.rd.header.export_size);
     }
   }
+  if (progress && nconns > 0)
+    fprintf (stderr, "\r%60s\r", "");
 
   start = blk_mono_ns ();
   while (completed < log_.nreqs) {
@@ -712,21 +846,24 @@ cmd_run (int argc, char **argv)
       if (errno == EINTR)
         continue;
       perror ("blkreplay: poll");
-      return EXIT_USAGE;
+      status = EXIT_USAGE;
+      goto out;
     }
     for (i = 0; i < nconns; i++) {
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (nbd_aio_notify_read (conns[i].nbd) == -1) {
           fprintf (stderr, "blkreplay: connection %" PRIu64 ": %s\n",
                    conns[i].id, nbd_get_error ());
-          return EXIT_USAGE;
+          status = EXIT_USAGE;
+          goto out;
         }
       }
       else if (fds[i].revents & POLLOUT) {
         if (nbd_aio_notify_write (conns[i].nbd) == -1) {
           fprintf (stderr, "blkreplay: connection %" PRIu64 ": %s\n",
                    conns[i].id, nbd_get_error ());
-          return EXIT_USAGE;
+          status = EXIT_USAGE;
+          goto out;
         }
       }
     }
@@ -748,6 +885,7 @@ cmd_run (int argc, char **argv)
   for (i = 0; i < nconns; i++) {
     nbd_shutdown (conns[i].nbd, 0);
     nbd_close (conns[i].nbd);
+    conns[i].nbd = NULL;
   }
 
   status = mismatches ? EXIT_MISMATCH : 0;
@@ -794,6 +932,18 @@ cmd_run (int argc, char **argv)
              first_bad);
 
  out:
+  /* On an error: the connections still open, and the requests they
+   * still had in flight (libnbd does not call their completion).
+   */
+  for (i = 0; conns && i < nconns; i++)
+    if (conns[i].nbd)
+      nbd_close (conns[i].nbd);
+  while (inflight_head) {
+    struct slot *s = inflight_head;
+    inflight_head = s->next;
+    free (s->buf);
+    free (s);
+  }
   /* Reset for another call (the fuzz target runs many). */
   free (by_id);
   free (corder);
