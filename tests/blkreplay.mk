@@ -26,7 +26,8 @@ SCRIPT_TESTS += \
 # blkreplay run's connection set-up and command lines (issue 14).
 SCRIPT_TESTS += \
 	test-blkreplay-connect-timeout.sh \
-	test-blkreplay-unknown-option.sh
+	test-blkreplay-unknown-option.sh \
+	test-blkreplay-unverifiable.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model
