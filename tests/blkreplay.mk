@@ -27,7 +27,8 @@ SCRIPT_TESTS += \
 SCRIPT_TESTS += \
 	test-blkreplay-connect-timeout.sh \
 	test-blkreplay-unknown-option.sh \
-	test-blkreplay-unverifiable.sh
+	test-blkreplay-unverifiable.sh \
+	test-blkreplay-run-replies.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model

@@ -116,10 +116,8 @@ put_slot (struct slot *s)
 }
 
 /* S's buffer, with room for LEN bytes rounded up to 8 (the write
- * pattern is made of 64-bit words).  Its old contents do not matter:
- * libnbd zeroes a read buffer before the read (pread_initialize, left
- * on so that a server that succeeds without sending all the data is
- * not verified against what an earlier read left there).
+ * pattern is made of 64-bit words).  Its old contents do not matter: a
+ * successful read overwrites all of it (see open_conn).
  */
 static void *
 slot_buf (struct slot *s, uint64_t len)
@@ -317,6 +315,10 @@ static char first_bad[768];
 static uint64_t hist[NBUCKETS];
 static uint64_t op_count[BLKLOG_OP__MAX], op_bytes[BLKLOG_OP__MAX];
 static int verify_reads = 1, verify_results = 1;
+/* Whether the log has block status requests: only those need NBD
+ * structured replies (see open_conn).
+ */
+static int any_extents;
 
 /* What errno an NBD client sees for an errno the server returned. */
 static int
@@ -631,8 +633,21 @@ open_conn (size_t i, const char *uri, int recorded_exports,
     fprintf (stderr, "\rblkreplay: opening connection %zu of %zu ",
              i + 1, nconns);
   c->nbd = nbd_create ();
+  /* Structured replies cost a read reply three receive calls (chunk
+   * header, offset, data) instead of two; a log without block status
+   * does not need them.  A simple read reply always carries all the
+   * data (or the connection dies), so libnbd need not zero the buffer
+   * first either; with structured replies it must, or a server that
+   * succeeded without sending every chunk would be verified against
+   * what an earlier read left in the pooled buffer.
+   */
+  if (c->nbd &&
+      (any_extents
+       ? nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1
+       : (nbd_set_request_structured_replies (c->nbd, false) == -1 ||
+          nbd_set_pread_initialize (c->nbd, false) == -1)))
+    goto nbd_error;
   if (c->nbd == NULL ||
-      nbd_add_meta_context (c->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) == -1 ||
       (recorded_exports && nbd_set_opt_mode (c->nbd, true) == -1) ||
       nbd_aio_connect_uri (c->nbd, uri) == -1)
     goto nbd_error;
@@ -864,6 +879,8 @@ cmd_run (int argc, char **argv)
     if (log_.reqs[i].op == BLKLOG_WRITE &&
         log_.reqs[i].payload != BLKLOG_PAYLOAD_DATA)
       any_unrecorded_write = 1;
+    if (log_.reqs[i].op == BLKLOG_EXTENTS)
+      any_extents = 1;
   }
   qsort (by_id, log_.nreqs, sizeof *by_id, by_id_cmp);
   qsort (corder, log_.nreqs, sizeof *corder, by_complete_cmp);
@@ -1139,6 +1156,7 @@ cmd_run (int argc, char **argv)
   conns = NULL;
   free (unver);
   unver = NULL;
+  any_extents = 0;
   tl_free (&log_);
   return status;
 }
