@@ -115,6 +115,8 @@ BENCH_URI="$(uri rec)" "$FIO" "$tmp/load8.fio" --output=/dev/null 2>/dev/null
 bench_stop rec
 nreq="$("$blkreplay" stats --json "$tmp/load.blog" | jq .requests)"
 "$blkreplay" stats "$tmp/load.blog" | grep '^queue depth' | sed 's/^/recorded /'
+"$blkreplay" run "$tmp/load.blog" --dry-run 2>/dev/null | grep 'recorded ordering' |
+  sed 's/^ *//'
 
 r_f8=""; r_rep=""; r_f1=""; r_qd=""
 for round in $(seq "$rounds"); do

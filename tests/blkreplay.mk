@@ -28,7 +28,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-connect-timeout.sh \
 	test-blkreplay-unknown-option.sh \
 	test-blkreplay-unverifiable.sh \
-	test-blkreplay-run-replies.sh
+	test-blkreplay-run-replies.sh \
+	test-blkreplay-dry-run-plan.sh
 
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model

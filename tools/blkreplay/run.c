@@ -710,6 +710,39 @@ open_conn (size_t i, const char *uri, int recorded_exports,
   return -1;
 }
 
+/* How many round trips the recorded ordering chains, replaying as if
+ * every request took the same time: issue in id order all that may go,
+ * complete them all, again.  NREQS / that is the mean number of
+ * requests the ordering lets be in flight, which bounds the speed of a
+ * replay against a fast server: a recording whose server saw one
+ * request at a time (however deep the client's queue was: requests
+ * that arrive after the previous one completed look dependent) replays
+ * as a chain of round trips.  Returns 0 when out of memory.
+ */
+static size_t
+ordering_round_trips (void)
+{
+  unsigned char *mark = calloc (log_.nreqs + 1, 1);
+  size_t rounds = 0, ni = 0, pfx = 0, j;
+
+  if (mark == NULL)
+    return 0;
+  while (ni < log_.nreqs) {
+    size_t first = ni;
+    while (ni < log_.nreqs && pfx >= need[ni])
+      ni++;
+    if (ni == first)            /* cannot happen: need is capped */
+      break;
+    for (j = first; j < ni; j++)
+      mark[cpos[by_id[j]->seq]] = 1;
+    while (pfx < log_.nreqs && mark[pfx])
+      pfx++;
+    rounds++;
+  }
+  free (mark);
+  return rounds;
+}
+
 static int
 by_id_cmp (const void *a, const void *b)
 {
@@ -951,9 +984,14 @@ cmd_run (int argc, char **argv)
 
   if (dry_run) {
     /* The log loads and the replay is planned: stop before the server. */
+    size_t rt = ordering_round_trips ();
     printf ("blkreplay: %s: %zu requests on %zu connection%s, ready to "
             "replay\n", path, log_.nreqs, log_.nconns ? log_.nconns : 1,
             log_.nconns > 1 ? "s" : "");
+    if (rt)
+      printf ("  recorded ordering: a chain of %zu round trips, %.2f "
+              "requests in flight on average (--queue-depth=N ignores "
+              "it)\n", rt, (double) log_.nreqs / (double) rt);
     status = 0;
     goto out;
   }
