@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* blkreplay run LOG URI: replays a log against any NBD server.
  *
- * The recorded connections are opened at once; each request goes on
- * the connection that sent it.  Requests are issued in submission (id)
+ * The recorded connections are opened one after the other, each within
+ * --connect-timeout (a server that takes fewer clients at once never
+ * answers the extra ones: fail, naming it, rather than wait for ever);
+ * each request goes on the connection that sent it.  Requests are issued in submission (id)
  * order; a request waits until every request the recording completed
  * before it was submitted has completed in the replay too.  That keeps
  * what the recorded client could have known (a read after the write it
