@@ -11,22 +11,33 @@
 #    15's target: at most +750 over bare), =full, and nbdkit's own log
 #    filter for comparison.  Where the cost goes and why +750 is out of
 #    reach while every read is hashed: docs/blkreplay-cost.md.
-# 2. Replay throughput: a 4k random-read fio load (QD 8) is recorded;
-#    blkreplay run --timing=fast replays it against the memory plugin,
-#    once with the recorded ordering (a request waits for everything
-#    that completed before it was submitted: against a fast server the
-#    recording shows little overlap, so this replays at the recorded,
-#    server-side queue depth of 1-2) and once with --queue-depth=8;
-#    fio drives the same load for comparison.  Requests per second,
-#    median of 3 alternating rounds.
+# 2. Replay speed (issue 15): fio's nbd engine runs a 4k random
+#    read/write load (randrw, QD 8, 30000 requests over 64 MiB) through
+#    the filter; blkreplay run --timing=fast replays that log against a
+#    fresh memory plugin, with the recorded ordering and with
+#    --queue-depth=8, and fio runs the same load directly against the
+#    same kind of server, at QD 8 and at QD 1.  The contenders take
+#    turns, round after round (the machine is shared: alternating
+#    spreads its noise over all of them), each against a fresh server;
+#    medians of BENCH_REPLAY_ROUNDS (5) rounds and their ratios.  Then
+#    callgrind counts the tool's instructions per replayed request:
+#    (I(--until=2N) - I(--until=N)) / N.
+#
+#    Why fio at QD 1: fio at QD 8 keeps 8 requests on the wire, but the
+#    server only saw them one after the other (the log's mean queue
+#    depth is about 0.2), so the recorded ordering makes the replay a
+#    chain of round trips, each request waiting for the one before it.
+#    Its ceiling is fio at QD 1, not at QD 8.
 #
 # Usage: bench/bench-blkreplay.sh [N]   (from the top of a built tree)
 . "$(dirname "$0")/functions.sh"
 filter="$(filter blkreplay)"
-blkreplay="$abs_top_builddir/tools/blkreplay/blkreplay"
+# BENCH_BLKREPLAY: another build of the tool to compare (e.g. a copy of
+# the binary before a change); the filter is always this tree's.
+blkreplay="${BENCH_BLKREPLAY:-$abs_top_builddir/tools/blkreplay/blkreplay}"
 N="${1:-2000}"
 
-requires_cmd "$NBDKIT" nbdsh "$VALGRIND" callgrind_annotate "$FIO"
+requires_cmd "$NBDKIT" nbdsh "$VALGRIND" callgrind_annotate "$FIO" jq
 [ -x "$blkreplay" ] && [ -e "$filter" ] ||
   bench_fail "build the tree first (make): $blkreplay or $filter is missing"
 tmp="$tmpdir"
@@ -71,40 +82,86 @@ fi
 fi
 
 echo
-echo "== replay throughput: 4k random reads, QD 8, memory plugin, requests/s (median of 3)"
-cat > "$tmp/load.fio" <<EOF
+rounds="${BENCH_REPLAY_ROUNDS:-5}"
+nios="${BENCH_REPLAY_REQUESTS:-30000}"
+if [ "$BENCH_QUICK" = 1 ]; then rounds=3; nios=6000; fi
+echo "== replay speed: fio randrw 4k over 64 MiB, $nios requests, requests/s (median of $rounds alternating rounds)"
+# fio prints "connected to NBD server" before its JSON.
+fio_iops () {
+  BENCH_URI="$1" "$FIO" "$2" --output-format=json 2>/dev/null |
+    sed -n '/^{/,$p' | jq '.jobs[0].read.iops + .jobs[0].write.iops'
+}
+rep_rps () {
+  "$blkreplay" run "$tmp/load.blog" "$1" --timing=fast --quiet --json "${@:2}" \
+    2>/dev/null | jq .requests_per_second
+}
+for qd in 8 1; do
+cat > "$tmp/load$qd.fio" <<EOF
 [global]
 ioengine=nbd
-iodepth=8
-rw=randread
+iodepth=$qd
+rw=randrw
 bs=4k
-size=32M
-loops=3
+size=64M
+io_size=$((nios * 4096))
 randrepeat=1
 uri=\${BENCH_URI}
 [j]
 EOF
-bench_start rec -- --filter="$filter" memory 32M \
-  blkreplay-log="$tmp/load.blog" blkreplay-data=hash
-BENCH_URI="$(uri rec)" "$FIO" "$tmp/load.fio" --output=/dev/null
-bench_stop rec
-nreq="$("$blkreplay" stats --json "$tmp/load.blog" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
-
-bench_start srv -- memory 32M
-ssock="$(sock srv)"
-r_rep=""; r_qd=""; r_fio=""
-for round in 1 2 3; do
-  r_rep="$r_rep $("$blkreplay" run "$tmp/load.blog" "nbd+unix:///?socket=$ssock" \
-      --timing=fast --quiet --json | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/')"
-  r_qd="$r_qd $("$blkreplay" run "$tmp/load.blog" "nbd+unix:///?socket=$ssock" \
-      --timing=fast --queue-depth=8 --quiet --json | sed -E 's/.*"requests_per_second":([0-9.]+).*/\1/')"
-  r_fio="$r_fio $(BENCH_URI="nbd+unix:///?socket=$ssock" fio "$tmp/load.fio" \
-      --output-format=json | sed -n 's/^ *"iops" : \([0-9.]*\),$/\1/p' | head -1)"
 done
-median () { printf '%s\n' $1 | sort -n | sed -n 2p; }
-mr="$(median "$r_rep")"; mq="$(median "$r_qd")"; mf="$(median "$r_fio")"
-printf "%-34s %10.0f req/s  (rounds:%s)\n" "blkreplay run (recorded ordering)" "$mr" "$r_rep"
-printf "%-34s %10.0f req/s  (rounds:%s)\n" "blkreplay run --queue-depth=8" "$mq" "$r_qd"
-printf "%-34s %10.0f req/s  (rounds:%s)\n" "fio (same load, QD 8)" "$mf" "$r_fio"
-awk -v a="$mr" -v q="$mq" -v b="$mf" -v n="$nreq" \
-  'BEGIN { printf "replay/fio ratio: %.2f with the recorded ordering, %.2f at QD 8 (%d requests per round)\n", a / b, q / b, n }'
+rm -f "$tmp/load.blog"
+bench_start rec -- --filter="$filter" memory 64M \
+  blkreplay-log="$tmp/load.blog" blkreplay-data=hash
+BENCH_URI="$(uri rec)" "$FIO" "$tmp/load8.fio" --output=/dev/null 2>/dev/null
+bench_stop rec
+nreq="$("$blkreplay" stats --json "$tmp/load.blog" | jq .requests)"
+"$blkreplay" stats "$tmp/load.blog" | grep '^queue depth' | sed 's/^/recorded /'
+"$blkreplay" run "$tmp/load.blog" --dry-run 2>/dev/null | grep 'recorded ordering' |
+  sed 's/^ *//'
+
+r_f8=""; r_rep=""; r_f1=""; r_qd=""
+for round in $(seq "$rounds"); do
+  for who in f8 rep f1 qd; do
+    bench_start srv -- memory 64M
+    u="$(uri srv)"
+    case $who in
+      f8) r_f8="$r_f8 $(fio_iops "$u" "$tmp/load8.fio")" ;;
+      f1) r_f1="$r_f1 $(fio_iops "$u" "$tmp/load1.fio")" ;;
+      rep) r_rep="$r_rep $(rep_rps "$u")" ;;
+      qd) r_qd="$r_qd $(rep_rps "$u" --queue-depth=8)" ;;
+    esac
+    bench_stop srv
+  done
+done
+median () {
+  printf '%s\n' $1 | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+m_f8="$(median "$r_f8")"; m_rep="$(median "$r_rep")"
+m_f1="$(median "$r_f1")"; m_qd="$(median "$r_qd")"
+printf "%-36s %8.0f req/s  (rounds:%s)\n" "fio, QD 8" "$m_f8" "$r_f8"
+printf "%-36s %8.0f req/s  (rounds:%s)\n" "blkreplay run (recorded ordering)" "$m_rep" "$r_rep"
+printf "%-36s %8.0f req/s  (rounds:%s)\n" "fio, QD 1" "$m_f1" "$r_f1"
+printf "%-36s %8.0f req/s  (rounds:%s)\n" "blkreplay run --queue-depth=8" "$m_qd" "$r_qd"
+awk -v f8="$m_f8" -v f1="$m_f1" -v a="$m_rep" -v q="$m_qd" -v n="$nreq" 'BEGIN {
+  printf "recorded ordering: %.2fx fio QD 8, %.2fx fio QD 1; --queue-depth=8: %.2fx fio QD 8 (%d requests per run)\n",
+    a / f8, a / f1, q / f8, n }'
+
+if [ -z "${BENCH_SKIP_REPLAY_CALLGRIND:-}" ]; then
+  # The tool under callgrind, replaying the log's first N, then 2N requests.
+  half=$((nreq / 3))
+  rep_instr () {
+    bench_start srv -- memory 64M
+    "$VALGRIND" --tool=callgrind --callgrind-out-file="$tmp/rep.cg" \
+      "$blkreplay" run "$tmp/load.blog" "$(uri srv)" --timing=fast --quiet \
+      --until="$1" "${@:2}" > /dev/null 2>&1 || :
+    bench_stop srv
+    awk '/^summary:/ { print $2; exit }' "$tmp/rep.cg"
+  }
+  a="$(rep_instr "$half")"; b="$(rep_instr $((2 * half)))"
+  echo "blkreplay run: $(( (b - a) / half )) instructions per replayed request" \
+       "(callgrind, recorded ordering, --until=$half vs $((2 * half)))"
+  a="$(rep_instr "$half" --queue-depth=8)"
+  b="$(rep_instr $((2 * half)) --queue-depth=8)"
+  echo "blkreplay run --queue-depth=8: $(( (b - a) / half )) instructions per replayed request"
+fi

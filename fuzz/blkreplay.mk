@@ -7,7 +7,7 @@ noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
 	../common/blklog/load.c ../common/utils/why.c \
-	../common/utils/enum-param.c \
+	../common/utils/enum-param.c ../common/utils/duration.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
 	../tools/blkreplay/stats.c ../tools/blkreplay/run.c \
 	../tools/blkreplay/crashmodel.c ../tools/blkreplay/crashimg.c

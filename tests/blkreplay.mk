@@ -26,6 +26,14 @@ SCRIPT_TESTS += \
 	test-blkreplay-stats-flags.sh \
 	test-blkreplay-import-source.sh
 
+# blkreplay run's connection set-up and command lines (issue 14).
+SCRIPT_TESTS += \
+	test-blkreplay-connect-timeout.sh \
+	test-blkreplay-unknown-option.sh \
+	test-blkreplay-unverifiable.sh \
+	test-blkreplay-run-replies.sh \
+	test-blkreplay-dry-run-plan.sh
+
 # Crash-consistency testing (tools/blkreplay/crash*.c, docs/crash-testing.md).
 UNIT_TESTS += unit-crash-model
 unit_crash_model_SOURCES = unit-crash-model.c \

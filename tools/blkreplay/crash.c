@@ -126,14 +126,16 @@ cmd_image (int argc, char **argv)
         return EXIT_USAGE;
       }
     }
+    else if (strcmp (a, "-o") == 0)
+      missing_value ("image", a);
     else if (a[0] == '-')
-      usage (EXIT_USAGE);
+      bad_option ("image", a);
     else if (!path)
       path = a;
     else if (!base)
       base = a;
     else
-      usage (EXIT_USAGE);
+      extra_argument ("image", a);
   }
   if (!path || !base || !out) {
     fprintf (stderr, "blkreplay: image: needs LOG BASE and -o OUT\n");
@@ -827,14 +829,16 @@ cmd_crash (int argc, char **argv)
       force_progress = 1;
     else if (strcmp (a, "--quiet") == 0 || strcmp (a, "-q") == 0)
       quiet = 1;
+    else if (strcmp (a, "--check") == 0)
+      missing_value ("crash", a);
     else if (a[0] == '-')
-      usage (EXIT_USAGE);
+      bad_option ("crash", a);
     else if (!path)
       path = a;
     else if (!base)
       base = a;
     else
-      usage (EXIT_USAGE);
+      extra_argument ("crash", a);
   }
   if (!path || !base || !sw.check) {
     fprintf (stderr, "blkreplay: crash: needs LOG BASE --check 'CMD {}'\n");

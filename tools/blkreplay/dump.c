@@ -302,11 +302,11 @@ cmd_dump (int argc, char **argv)
     if (strcmp (argv[i], "--json") == 0)
       json = 1;
     else if (argv[i][0] == '-' && argv[i][1])
-      usage (EXIT_USAGE);
+      bad_option ("dump", argv[i]);
     else if (path == NULL)
       path = argv[i];
     else
-      usage (EXIT_USAGE);
+      extra_argument ("dump", argv[i]);
   }
   if (path == NULL)
     usage (EXIT_USAGE);
@@ -317,9 +317,15 @@ cmd_dump (int argc, char **argv)
 int
 cmd_verify (int argc, char **argv)
 {
-  int trunc = 0, r;
+  int trunc = 0, r, i;
 
-  if (argc != 2 || argv[1][0] == '-')
+  for (i = 1; i < argc; i++) {
+    if (argv[i][0] == '-' && argv[i][1])
+      bad_option ("verify", argv[i]);
+    if (i > 1)
+      extra_argument ("verify", argv[i]);
+  }
+  if (argc != 2)
     usage (EXIT_USAGE);
   r = walk (argv[1], 0, 1, &trunc);
   if (r == 0 && trunc)

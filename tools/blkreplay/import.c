@@ -290,8 +290,14 @@ cmd_import (int argc, char **argv)
         return EXIT_USAGE;
       }
     }
+    else if (strcmp (argv[ai], "--fio-iolog") == 0 ||
+             strcmp (argv[ai], "--blkparse") == 0 ||
+             strcmp (argv[ai], "-o") == 0)
+      missing_value ("import", argv[ai]);
+    else if (argv[ai][0] == '-')
+      bad_option ("import", argv[ai]);
     else
-      usage (EXIT_USAGE);
+      extra_argument ("import", argv[ai]);
   }
   if ((fio == NULL) == (bp == NULL) || out == NULL) {
     fprintf (stderr, "blkreplay: import needs one of --fio-iolog FILE or "

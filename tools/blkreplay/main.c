@@ -19,7 +19,8 @@ usage (int status)
   fprintf (status ? stderr : stdout,
 "Usage:\n"
 "  blkreplay run LOG URI [--timing=recorded|fast|scale=X] [--queue-depth=N]\n"
-"                [--recorded-exports] [--no-verify] [--progress|--quiet] [--json]\n"
+"                [--connect-timeout=DURATION] [--recorded-exports] [--no-verify]\n"
+"                [--progress|--quiet] [--json]\n"
 "                [--until=ID|flush:N|mark:NAME]\n"
 "  blkreplay run LOG --dry-run [--timing=...]   (load and plan only)\n"
 "  blkreplay dump LOG [--json]\n"

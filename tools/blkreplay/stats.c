@@ -100,8 +100,10 @@ cmd_stats (int argc, char **argv)
   for (ai = 1; ai < argc; ai++) {
     if (strcmp (argv[ai], "--json") == 0)
       json = 1;
-    else if (argv[ai][0] == '-' || path)
-      usage (EXIT_USAGE);
+    else if (argv[ai][0] == '-')
+      bad_option ("stats", argv[ai]);
+    else if (path)
+      extra_argument ("stats", argv[ai]);
     else
       path = argv[ai];
   }
