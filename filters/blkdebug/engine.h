@@ -8,9 +8,9 @@
  *     rule matches, the matching inject rules replace the armed set;
  *     matching breakpoints are removed and suspend the caller;
  *   bd_engine_check (IOTYPE, OFFSET, LENGTH): the first armed rule (in
- *     definition order) whose iotype and sector match decides; an armed
- *     rule stays armed (failing every later matching request) unless
- *     once/count removes it after it fired.
+ *     definition order) whose iotype, sector and range match decides;
+ *     an armed rule stays armed (failing every later matching request)
+ *     unless once/count removes it after it fired.
  *
  * Concurrency.  One mutex (lock) guards the rules, their counters, the
  * state, the state cache and the suspended requests; cond signals
@@ -223,7 +223,9 @@ bd_set_may_match (const struct bd_armed_set *s, enum bd_iotype type,
 
 /* Can an armed rule match a request of TYPE at OFFSET+LENGTH (LENGTH
  * 0: a flush)?  A few loads, no lock; a call only for requests inside
- * the bounds of the armed rules.
+ * the bounds of the armed rules.  Requests end at or below 2^63
+ * (nbdkit's limit on an export's size; the index relies on OFFSET <
+ * UINT64_MAX).
  */
 static inline bool
 bd_engine_may_match (struct bd_engine *e, enum bd_iotype type,
