@@ -14,7 +14,8 @@ fuzz_blkdebug_rules_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDFLAGS = $(FUZZ_CFLAGS)
 fuzz_blkdebug_rules_LDADD = -lm -lpthread
 EXTRA_DIST += seeds/blkdebug-rules/file1 seeds/blkdebug-rules/file2 seeds/blkdebug-rules/inline1 \
-	seeds/blkdebug-rules/file3 seeds/blkdebug-rules/inline2
+	seeds/blkdebug-rules/file3 seeds/blkdebug-rules/inline2 \
+	seeds/blkdebug-rules/file4
 
 # libFuzzer target of the control protocol (common/control: line
 # parser, --json, registry, replies) with blkdebug's commands, no socket.
