@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Tests of the blkdebug module (filters/blkdebug).
 
-UNIT_TESTS += unit-blkdebug-rules unit-blkdebug-engine unit-blkdebug-control
+UNIT_TESTS += unit-blkdebug-rules unit-blkdebug-engine unit-blkdebug-control \
+	unit-blkdebug-index
 BLKDEBUG_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/filters/blkdebug \
 	-I$(top_srcdir)/common/control
 unit_blkdebug_rules_SOURCES = unit-blkdebug-rules.c
@@ -10,6 +11,9 @@ unit_blkdebug_rules_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CR
 unit_blkdebug_engine_SOURCES = unit-blkdebug-engine.c
 unit_blkdebug_engine_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
 unit_blkdebug_engine_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread
+unit_blkdebug_index_SOURCES = unit-blkdebug-index.c
+unit_blkdebug_index_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
+unit_blkdebug_index_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread
 unit_blkdebug_control_SOURCES = unit-blkdebug-control.c
 unit_blkdebug_control_CPPFLAGS = $(BLKDEBUG_UNIT_CPPFLAGS)
 unit_blkdebug_control_LDADD = $(top_builddir)/filters/blkdebug/libblkdebug.la $(CRITERION_LIBS) -lpthread

@@ -12,7 +12,7 @@
  *   read-only afterwards;
  * - the engine (rules, armed set, state, suspended requests): its own
  *   mutex, see engine.h;
- * - the write generations (QEMU's flush elision): atomics;
+ * - the dirty flags (QEMU's flush elision): atomics, see below;
  * - the control socket: the control library's own lock; ctl itself is
  *   set in .config_complete and freed in .unload.
  */
@@ -66,8 +66,28 @@ static size_t nrules;
  * blkdebug's own node whether flush rules are judged.  The two differ
  * after a FUA write: QEMU emulates its flush on the raw node before the
  * raw node counts the write (blkdebug has already counted it).
+ *
+ * Here a bit per node says "written since the last flush": a write
+ * sets it, and only if it is clear, so a stream of writes between two
+ * flushes only reads a shared cache line (counters cost two locked
+ * adds per write, and moved the line between the worker threads).  A
+ * flush takes the bits with an atomic exchange when it starts and sets
+ * them again if it fails.  A write that completes while a flush runs
+ * may leave its bit set although the flush covered it: the next flush
+ * then raises flush_to_disk, as the generations did.  Of two
+ * concurrent flushes the second sees what the first left, as in QEMU
+ * (which runs a node's flushes one at a time).
  */
-static uint64_t raw_gen, raw_flushed, bd_gen, bd_flushed;
+#define DIRTY_RAW 1u
+#define DIRTY_BD 2u
+static unsigned char dirty;
+
+static inline void
+mark_dirty (unsigned bits)
+{
+  if ((__atomic_load_n (&dirty, __ATOMIC_RELAXED) & bits) != bits)
+    __atomic_fetch_or (&dirty, (unsigned char) bits, __ATOMIC_RELAXED);
+}
 
 /* ---- configuration ---- */
 
@@ -559,12 +579,14 @@ blkdebug_block_size (nbdkit_next *next, void *handle, uint32_t *minimum,
 
 /* Judge a client request; returns -1 (with *err) if it must fail now,
  * 1 if O holds an action the caller applies (corrupt, torn), else 0.
+ * The no-match path is judge(), inline (a few loads); the rest is out
+ * of line so that callers need no stack frame for it.
  */
-static int
-judge (enum bd_iotype t, uint64_t offset, uint64_t length,
-       struct bd_outcome *o, int *err)
+static int __attribute__ ((noinline))
+judge_slow (enum bd_iotype t, uint64_t offset, uint64_t length,
+            struct bd_outcome *o, int *err)
 {
-  if (backend_layer || !bd_engine_check (engine, t, offset, length, o))
+  if (!bd_engine_check_slow (engine, t, offset, length, o))
     return 0;
   log_injection (bd_iotype_names[t], offset, length, "client", o);
   if (o->delay_ns &&
@@ -582,62 +604,93 @@ judge (enum bd_iotype t, uint64_t offset, uint64_t length,
   return 0;
 }
 
-/* The flush of the raw node (RAW_START, BD_START: the generations
- * when it began) up to the point where the data would be flushed.
+static inline int
+judge (enum bd_iotype t, uint64_t offset, uint64_t length,
+       struct bd_outcome *o, int *err)
+{
+  if (backend_layer || !bd_engine_may_match (engine, t, offset, length))
+    return 0;
+  return judge_slow (t, offset, length, o, err);
+}
+
+/* The flush of the raw node (TAKEN: the dirty bits it took when it
+ * began) up to the point where the data would be flushed.
  */
 static int
-flush_begin (uint64_t raw_start, uint64_t bd_start, int *err)
+flush_begin (unsigned taken, int *err)
 {
   struct bd_outcome o;
 
   RAISE (BLK_EV_FLUSH_TO_OS);
-  if (raw_start != __atomic_load_n (&raw_flushed, __ATOMIC_RELAXED))
+  if (taken & DIRTY_RAW)
     RAISE (BLK_EV_FLUSH_TO_DISK);
-  if (bd_start != __atomic_load_n (&bd_flushed, __ATOMIC_RELAXED) &&
-      judge (BD_IO_FLUSH, 0, 0, &o, err) == -1)
+  if ((taken & DIRTY_BD) && judge (BD_IO_FLUSH, 0, 0, &o, err) == -1)
     return -1;
   return 0;
 }
 
+/* A flush that took the dirty bits TAKEN failed: they are still
+ * unflushed.
+ */
 static void
-flush_done (uint64_t raw_start, uint64_t bd_start)
+flush_failed (unsigned taken)
 {
-  __atomic_store_n (&raw_flushed, raw_start, __ATOMIC_RELAXED);
-  __atomic_store_n (&bd_flushed, bd_start, __ATOMIC_RELAXED);
+  if (taken)
+    mark_dirty (taken);
 }
 
-/* After a write or zero (R: its result so far): pwritev_done, the
- * generations, and QEMU's flush for FUA.  Returns the final result.
+/* The general case of write_done: pwritev_done judged under the lock,
+ * or QEMU's flush for a FUA write.
  */
-static int
-write_done (int r, uint32_t flags, int *err)
+static int __attribute__ ((noinline))
+write_done_slow (int r, uint32_t flags, int *err)
 {
-  uint64_t bd_now = __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
-
+  mark_dirty (DIRTY_BD);
   if (bd_engine_event (engine, BLK_EV_PWRITEV_DONE) == -1 && r == 0) {
     *err = ESHUTDOWN;
     r = -1;
   }
   if (r == 0 && (flags & NBDKIT_FLAG_FUA)) {
-    uint64_t raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
+    unsigned taken = __atomic_exchange_n (&dirty, 0, __ATOMIC_RELAXED);
     /* The plugin made the data durable (FUA was passed down). */
-    if (flush_begin (raw_start, bd_now, err) == -1)
+    if (flush_begin (taken, err) == -1) {
+      flush_failed (taken);
       r = -1;
-    else
-      flush_done (raw_start, bd_now);
+    }
   }
-  __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
+  /* The raw node counts the write last (see dirty above). */
+  mark_dirty (DIRTY_RAW);
   return r;
 }
 
-static int
-blkdebug_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
-                uint64_t offset, uint32_t flags, int *err)
+/* After a write or zero (R: its result so far): pwritev_done, the
+ * dirty bits, and QEMU's flush for FUA.  Returns the final result.
+ */
+static inline int
+write_done (int r, uint32_t flags, int *err)
+{
+  /* Without FUA, and with pwritev_done raised lock-free (it cannot
+   * suspend us between the two nodes' counts), both bits at once.
+   */
+  if (!(flags & NBDKIT_FLAG_FUA) &&
+      bd_engine_event_fast (engine, BLK_EV_PWRITEV_DONE)) {
+    mark_dirty (DIRTY_RAW | DIRTY_BD);
+    return r;
+  }
+  return write_done_slow (r, flags, err);
+}
+
+/* A read whose event needs the lock (RAISE) or that a rule may match:
+ * out of line, so that blkdebug_pread needs no stack frame.
+ */
+static int __attribute__ ((noinline))
+pread_slow (nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
+            uint32_t flags, int *err, bool raise)
 {
   struct bd_outcome o;
   int j;
 
-  if (!backend_layer)
+  if (raise)
     RAISE (BLK_EV_READ_AIO);
   j = judge (BD_IO_READ, offset, count, &o, err);
   if (j == -1)
@@ -650,16 +703,33 @@ blkdebug_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
 }
 
 static int
-blkdebug_pwrite (nbdkit_next *next, void *handle, const void *buf,
-                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
+blkdebug_pread (nbdkit_next *next, void *handle, void *buf, uint32_t count,
+                uint64_t offset, uint32_t flags, int *err)
+{
+  int m;
+
+  if (!backend_layer &&
+      (m = bd_engine_event_in_bounds (engine, BLK_EV_READ_AIO, BD_IO_READ,
+                                      offset, count)) != 0)
+    return pread_slow (next, buf, count, offset, flags, err, m == -1);
+  return next->pread (next, buf, count, offset, flags, err);
+}
+
+/* A write whose events need the lock or that a rule may match: out of
+ * line, see pread_slow.  RAISED: how many of its two events
+ * blkdebug_pwrite raised already.
+ */
+static int __attribute__ ((noinline))
+pwrite_slow (nbdkit_next *next, const void *buf, uint32_t count,
+             uint64_t offset, uint32_t flags, int *err, int raised)
 {
   struct bd_outcome o;
   int j, r;
 
-  if (!backend_layer) {
+  if (raised < 1)
     RAISE (BLK_EV_WRITE_AIO);
+  if (raised < 2)
     RAISE (BLK_EV_PWRITEV);
-  }
   j = judge (BD_IO_WRITE, offset, count, &o, err);
   if (j == 1 && o.torn) {
     /* A torn write: the head reaches the disk, then the error. */
@@ -676,9 +746,25 @@ blkdebug_pwrite (nbdkit_next *next, void *handle, const void *buf,
     r = -1;
   else
     r = next->pwrite (next, buf, count, offset, flags, err);
-  if (!backend_layer)
-    r = write_done (r, flags, err);
-  return r;
+  return write_done (r, flags, err);
+}
+
+static int
+blkdebug_pwrite (nbdkit_next *next, void *handle, const void *buf,
+                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
+{
+  int m, r;
+
+  if (backend_layer)
+    return next->pwrite (next, buf, count, offset, flags, err);
+  if (!bd_engine_event_fast (engine, BLK_EV_WRITE_AIO))
+    return pwrite_slow (next, buf, count, offset, flags, err, 0);
+  m = bd_engine_event_in_bounds (engine, BLK_EV_PWRITEV, BD_IO_WRITE,
+                                 offset, count);
+  if (m != 0)
+    return pwrite_slow (next, buf, count, offset, flags, err, m == -1 ? 1 : 2);
+  r = next->pwrite (next, buf, count, offset, flags, err);
+  return write_done (r, flags, err);
 }
 
 static int
@@ -756,30 +842,27 @@ blkdebug_trim (nbdkit_next *next, void *handle, uint32_t count,
     offset += n;
   }
  out:
-  if (!backend_layer) {
-    __atomic_add_fetch (&bd_gen, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch (&raw_gen, 1, __ATOMIC_RELAXED);
-  }
+  if (!backend_layer)
+    mark_dirty (DIRTY_RAW | DIRTY_BD);
   return r;
 }
 
 static int
 blkdebug_flush (nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
-  uint64_t raw_start, bd_start;
+  unsigned taken;
 
   if (backend_layer)
     return next->flush (next, flags, err);
-  raw_start = __atomic_load_n (&raw_gen, __ATOMIC_RELAXED);
-  bd_start = __atomic_load_n (&bd_gen, __ATOMIC_RELAXED);
-  if (flush_begin (raw_start, bd_start, err) == -1)
-    return -1;
+  taken = __atomic_exchange_n (&dirty, 0, __ATOMIC_RELAXED);
   /* QEMU would not flush the file when nothing was written; flushing
    * anyway costs little and never loses data.
    */
-  if (next->flush (next, flags, err) == -1)
+  if (flush_begin (taken, err) == -1 ||
+      next->flush (next, flags, err) == -1) {
+    flush_failed (taken);
     return -1;
-  flush_done (raw_start, bd_start);
+  }
   return 0;
 }
 

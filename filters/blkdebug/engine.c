@@ -7,20 +7,14 @@
  * without the lock never dangles); live rules are also in per-event
  * arrays ev[EV] in definition order.  All of that is guarded by lock.
  *
- * The armed set is an immutable array (struct bd_armed_set) published
- * through the atomic pointer armed: requests scan it without the lock
- * for a rule whose (immutable) iotype and range match, and take the
- * lock only when one does.  Sets are never freed while the engine
- * lives (retired ones go to a garbage list): an event whose rules do
- * not depend on the state (ev_simple) re-arms by storing a prepared
- * set (ev_set), others use a per-(event, state) cache, so neither
- * allocates per request.  Sets change, and garbage grows, only when
- * rules are added or removed.
- *
- * Publishing is linearizable: a lock-free re-arm racing with a locked
- * event is equivalent to one of the two orders.  A rule removed
- * (once/count) while a stale set still lists it is skipped under the
- * lock.
+ * The index (engine.h): per event, fast.ev[EV] says "no rules", "judge
+ * under the lock" or which prepared set the event arms; the armed set
+ * carries per-iotype bounds and sorted intervals.  Both are rebuilt
+ * under the lock whenever the rules of an event change (add, remove,
+ * clear, a once/count rule or breakpoint used up), and only for that
+ * event: requests never rebuild anything.  An event judged under the
+ * lock arms a set from a per-(event, state) cache, so it does not
+ * allocate per request either.
  */
 #include <config.h>
 
@@ -100,14 +94,21 @@ array_del (rule_array *a, struct bd_rule *r)
     }
 }
 
-/* A new set of N rules, already on the garbage list (it is freed with
- * the engine, whoever still reads it).  NULL when out of memory.
+/* A new set with room for N rules (and their intervals), already on
+ * the garbage list (it is freed with the engine, whoever still reads
+ * it).  NULL when out of memory.
  */
 static struct bd_armed_set *
 new_set_locked (struct bd_engine *e, size_t n)
 {
-  struct bd_armed_set *s = malloc (sizeof *s + n * sizeof s->r[0]);
+  struct bd_armed_set *s;
+  size_t rules = n * sizeof s->r[0];
+  size_t spans = n * BD_IO__MAX * sizeof (struct bd_span);
 
+  /* Rules are counted in the thousands at most (each is a malloc'd
+   * struct), far from overflowing this.
+   */
+  s = malloc (sizeof *s + rules + spans);
   if (s == NULL)
     return NULL;
   s->n = 0;
@@ -116,39 +117,96 @@ new_set_locked (struct bd_engine *e, size_t n)
   return s;
 }
 
-static void
-summarize (struct bd_armed_set *s)
+static int
+span_cmp (const void *a, const void *b)
 {
-  size_t i;
+  const struct bd_span *x = a, *y = b;
 
-  s->iomask_any = s->iomask_unranged = 0;
-  s->lo = UINT64_MAX;
-  s->hi = 0;
-  for (i = 0; i < s->n; i++) {
-    const struct bd_rule *r = s->r[i];
-    uint64_t lo, hi;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
 
-    s->iomask_any |= r->iotype_mask;
-    if (r->sector_offset < 0 && r->length == 0) {
-      s->iomask_unranged |= r->iotype_mask;
-      continue;
+/* Fill the index of S from its rules (engine.h, struct bd_armed_set). */
+static void
+index_set (struct bd_armed_set *s)
+{
+  struct bd_span *next = (struct bd_span *) &s->r[s->n];
+  size_t i, j;
+  int t;
+
+  s->unranged = 0;
+  for (t = 0; t < BD_IO__MAX; t++) {
+    s->span[t] = next;
+    s->nspan[t] = 0;
+    for (i = 0; i < s->n; i++) {
+      const struct bd_rule *r = s->r[i];
+
+      if (!(r->iotype_mask & (1u << t)))
+        continue;
+      if (r->sector_offset < 0 && r->length == 0) {
+        s->unranged |= 1u << t;
+        continue;
+      }
+      /* Both restrictions: the request must meet both; either interval
+       * bounds it, the sector's is the smaller.
+       */
+      if (r->sector_offset >= 0)
+        next[s->nspan[t]] = (struct bd_span) {
+          (uint64_t) r->sector_offset, (uint64_t) r->sector_offset + 1
+        };
+      else
+        next[s->nspan[t]] = (struct bd_span) {
+          r->offset, r->offset + r->length
+        };
+      s->nspan[t]++;
     }
-    /* Both restrictions: the request must meet both; either interval
-     * bounds it, the sector's is the smaller.
-     */
-    if (r->sector_offset >= 0) {
-      lo = (uint64_t) r->sector_offset;
-      hi = lo + 1;
+    qsort (s->span[t], s->nspan[t], sizeof *s->span[t], span_cmp);
+    for (j = 1; j < s->nspan[t]; j++)
+      if (s->span[t][j].hi < s->span[t][j - 1].hi)
+        s->span[t][j].hi = s->span[t][j - 1].hi;
+    next += s->nspan[t];
+    if (s->unranged & (1u << t)) {
+      s->lo[t] = 0;
+      s->hi[t] = UINT64_MAX;
+    }
+    else if (s->nspan[t] == 0) {
+      s->lo[t] = UINT64_MAX;
+      s->hi[t] = 0;
     }
     else {
-      lo = r->offset;
-      hi = r->offset + r->length;
+      s->lo[t] = s->span[t][0].lo;
+      s->hi[t] = s->span[t][s->nspan[t] - 1].hi;
     }
-    if (lo < s->lo)
-      s->lo = lo;
-    if (hi > s->hi)
-      s->hi = hi;
   }
+}
+
+/* Exact for the intervals: does a rule of S for TYPE have no sector
+ * or range, or one that overlaps OFFSET+LENGTH?  (Rules with both a
+ * sector and a range are tested on the sector only: may_match decides.)
+ */
+bool
+bd_set_search (const struct bd_armed_set *s, enum bd_iotype type,
+               uint64_t offset, uint64_t length)
+{
+  const struct bd_span *sp = s->span[type];
+  size_t a = 0, b = s->nspan[type];
+  uint64_t end = offset + length;
+
+  if (s->unranged & (1u << type))
+    return true;
+  if (length == 0)
+    return false;
+  /* a = the number of intervals that start before the request ends;
+   * one of them overlaps iff the largest end among them is past
+   * OFFSET.
+   */
+  while (a < b) {
+    size_t m = a + (b - a) / 2;
+    if (sp[m].lo < end)
+      a = m + 1;
+    else
+      b = m;
+  }
+  return a > 0 && sp[a - 1].hi > offset;
 }
 
 /* The inject rules of EV that match STATE, in definition order. */
@@ -165,33 +223,30 @@ set_for_locked (struct bd_engine *e, int ev, int state)
     if (a->ptr[i]->action == BD_INJECT &&
         (a->ptr[i]->state == 0 || a->ptr[i]->state == state))
       s->r[s->n++] = a->ptr[i];
-  summarize (s);
+  index_set (s);
   return s;
 }
 
-/* Recompute the prepared sets after the rules changed. */
+/* Recompute the index of EV after its rules changed. */
 static void
-rebuild_locked (struct bd_engine *e)
+rebuild_locked (struct bd_engine *e, int ev)
 {
-  int ev;
+  rule_array *a = &e->ev[ev];
+  struct bd_armed_set *idx = a->len > 0 ? BD_EV_LOCKED : NULL;
+  bool simple = a->len > 0;
   size_t i;
 
-  for (ev = 0; ev < NEV; ev++) {
-    rule_array *a = &e->ev[ev];
-    bool simple = a->len > 0;
-
-    for (i = 0; i < a->len; i++)
-      if (a->ptr[i]->action != BD_INJECT || a->ptr[i]->state != 0)
-        simple = false;
-    state_cache_vector_clear (&e->cache[ev]);
-    __atomic_store_n (&e->fast.ev_set[ev],
-                      simple ? set_for_locked (e, ev, 0) : NULL,
-                      __ATOMIC_RELEASE);
-    __atomic_store_n (&e->fast.ev_simple[ev],
-                      simple && e->fast.ev_set[ev] != NULL, __ATOMIC_RELEASE);
-    __atomic_store_n (&e->fast.nlive_ev[ev], (unsigned) a->len,
-                      __ATOMIC_RELEASE);
+  for (i = 0; i < a->len; i++)
+    if (a->ptr[i]->action != BD_INJECT || a->ptr[i]->state != 0)
+      simple = false;
+  state_cache_vector_clear (&e->cache[ev]);
+  /* Out of memory: the locked path still gives the right answers. */
+  if (simple) {
+    struct bd_armed_set *s = set_for_locked (e, ev, 0);
+    if (s)
+      idx = s;
   }
+  __atomic_store_n (&e->fast.ev[ev], idx, __ATOMIC_RELEASE);
 }
 
 struct bd_engine *
@@ -262,7 +317,7 @@ bd_engine_add (struct bd_engine *e, struct bd_rule *r)
                            ? r->seed : e->seed ^ blk_splitmix64 (r->id));
   if (r->rng == 0)
     r->rng = 1;
-  rebuild_locked (e);
+  rebuild_locked (e, r->event);
   return (int) r->id;
 }
 
@@ -294,13 +349,13 @@ unlink_rule_locked (struct bd_engine *e, struct bd_rule *r, bool rebuild)
       for (i = 0; i < old->n; i++)
         if (old->r[i] != r)
           s->r[s->n++] = old->r[i];
-      summarize (s);
+      index_set (s);
       store_armed (e, s->n ? s : NULL);
     }
     /* else: the stale set still lists R, which is skipped as removed */
   }
   if (rebuild)
-    rebuild_locked (e);
+    rebuild_locked (e, r->event);
 }
 
 int
@@ -329,7 +384,8 @@ bd_engine_clear (struct bd_engine *e)
     if (e->all.ptr[i]->action != BD_SUSPEND)
       unlink_rule_locked (e, e->all.ptr[i], false);
   store_armed (e, NULL);
-  rebuild_locked (e);
+  for (i = 0; i < NEV; i++)
+    rebuild_locked (e, (int) i);
 }
 
 int
@@ -425,12 +481,13 @@ bd_engine_event_slow (struct bd_engine *e, int ev)
   int new_state, ret = 0;
   char *tags[8];
 
-  if ((unsigned) ev >= NEV ||
-      __atomic_load_n (&e->fast.nlive_ev[ev], __ATOMIC_RELAXED) == 0)
+  if ((unsigned) ev >= NEV)
     return 0;
 
   LOCK_GUARD (&e->lock);
   a = &e->ev[ev];
+  if (a->len == 0)
+    return 0;
   /* Inject rules: judged against the state before the event. */
   s = cached_set_locked (e, ev);
   if (s && s->n > 0)
@@ -474,7 +531,7 @@ bd_engine_event_slow (struct bd_engine *e, int ev)
   }
   e->state = new_state;
   if (rebuild)
-    rebuild_locked (e);
+    rebuild_locked (e, ev);
 
   for (i = 0; i < nbreak; i++)
     if (suspend_locked (e, tags[i]) == -1) {
@@ -528,13 +585,11 @@ bd_engine_check_slow (struct bd_engine *e, enum bd_iotype type,
   struct bd_rule *r = NULL;
   size_t i;
 
-  /* Lock-free: the summary passed (engine.h); look closer. */
-  if (s == NULL)
-    return 0;
-  for (i = 0; i < s->n; i++)
-    if (may_match (s->r[i], type, offset, length))
-      break;
-  if (i == s->n)
+  /* Lock-free: the bounds passed (engine.h); look closer, in
+   * O(log rules), before taking the lock.
+   */
+  if ((unsigned) type >= BD_IO__MAX || s == NULL ||
+      !bd_set_search (s, type, offset, length))
     return 0;
 
   LOCK_GUARD (&e->lock);

@@ -8,15 +8,38 @@
  *     rule matches, the matching inject rules replace the armed set;
  *     matching breakpoints are removed and suspend the caller;
  *   bd_engine_check (IOTYPE, OFFSET, LENGTH): the first armed rule (in
- *     definition order) whose iotype and sector match decides; an armed
- *     rule stays armed (failing every later matching request) unless
- *     once/count removes it after it fired.
+ *     definition order) whose iotype, sector and range match decides;
+ *     an armed rule stays armed (failing every later matching request)
+ *     unless once/count removes it after it fired.
  *
- * Thread-safe: one mutex (lock) guards the rules, the armed set, the
- * state and the suspended requests; cond signals suspensions and
- * resumptions.  The request path first reads two relaxed atomics
- * (rules per event, armed rules), so an engine whose rules never match
- * costs no lock.
+ * Concurrency.  One mutex (lock) guards the rules, their counters, the
+ * state, the state cache and the suspended requests; cond signals
+ * suspensions and resumptions.  What a request reads on its no-match
+ * path is published for lock-free readers instead (RCU-like, no
+ * reference counts):
+ *
+ *  - the armed set and the per-event index (struct bd_engine_fast) are
+ *    pointers to immutable objects, written only under lock with
+ *    release stores and read with acquire loads (a plain load on
+ *    x86-64);
+ *  - an object is built completely before its pointer is published and
+ *    never changes afterwards; a retired object goes to a garbage list
+ *    freed with the engine, so a reader holding a stale pointer never
+ *    dangles (objects change only when rules are added or removed, so
+ *    the list grows with rule changes, never with requests).
+ *
+ * Why pointer swaps and not a generation counter or a read-write lock:
+ * a reader needs one consistent snapshot (set plus its index), which
+ * one acquire load of one pointer gives; an rwlock's read side would
+ * write a shared cache line per request, and a seqlock's retry loop
+ * costs more loads than the whole no-match test.
+ *
+ * A reader with a stale pointer sees the engine as it was just before
+ * the concurrent change: an event re-arming a prepared set, racing a
+ * locked event, is equivalent to one of the two orders; a request
+ * judged against a set that still lists a rule just removed skips it
+ * under the lock (rule->removed).  Everything that acts (a rule that
+ * fires, set-state, breakpoints, counters) happens under the lock.
  */
 #ifndef NBDKIT_BLK_BLKDEBUG_ENGINE_H
 #define NBDKIT_BLK_BLKDEBUG_ENGINE_H
@@ -30,30 +53,52 @@
 
 struct bd_engine;
 
-/* An armed set: immutable once published (see engine.c).  Here only
- * for the inline fast path below.
+/* One byte interval [lo, hi) of the sector= or offset=/length=
+ * restriction of armed rules; in a sorted array hi is the largest end
+ * of this interval and all the earlier ones (see below).
+ */
+struct bd_span {
+  uint64_t lo, hi;
+};
+
+/* An armed set: immutable once published (see above).  Here only for
+ * the inline fast path below.
+ *
+ * Besides the rules (definition order, as QEMU judges them), an index
+ * per iotype T that tells a request, without the lock, that no rule
+ * of the set can match it:
+ *  - lo[T], hi[T]: every rule of T restricts requests to [lo, hi);
+ *    no rule of T: lo = UINT64_MAX, hi = 0; a rule of T without a
+ *    sector or range (unranged): lo = 0, hi = UINT64_MAX;
+ *  - span[T][0 .. nspan[T]-1]: the intervals of T's ranged rules,
+ *    sorted by lo, each hi raised to the largest end so far, so that a
+ *    binary search answers "does any interval overlap the request";
+ *  - unranged: the iotypes (bits) with an unranged rule.
  */
 struct bd_armed_set {
-  struct bd_armed_set *garbage; /* retired sets, freed at the end */
-  /* A summary that rejects most requests in a few instructions: the
-   * iotypes of all rules, those of rules without a sector or range,
-   * and the byte interval [lo, hi) that covers every sector and range.
-   */
-  uint32_t iomask_any, iomask_unranged;
-  uint64_t lo, hi;
+  struct bd_armed_set *garbage; /* retired objects, freed at the end */
+  uint64_t lo[BD_IO__MAX], hi[BD_IO__MAX];
+  uint32_t unranged;
+  uint32_t nspan[BD_IO__MAX];
+  struct bd_span *span[BD_IO__MAX];
   size_t n;                     /* 0: "do not replace" (cache only) */
   struct bd_rule *r[];
 };
 
+/* ev[EV] of struct bd_engine_fast: NULL if EV has no live rule; this
+ * value if they must be judged under the lock (set-state rules,
+ * breakpoints, inject rules that depend on the state); otherwise the
+ * (non-empty) set EV arms, whatever the state.
+ */
+#define BD_EV_LOCKED ((struct bd_armed_set *) 1)
+
 /* The first member of struct bd_engine: what the inline fast paths
- * below read (atomically), so that an event without rules, an event
- * that re-arms a fixed set, or a request that no armed rule can match
- * costs no function call and no lock.
+ * below read, so that an event without rules, an event that re-arms a
+ * fixed set, or a request that no armed rule can match costs no
+ * function call and no lock.
  */
 struct bd_engine_fast {
-  unsigned nlive_ev[BLK_EV__MAX];       /* live rules per event */
-  bool ev_simple[BLK_EV__MAX];          /* only state-0 inject rules */
-  struct bd_armed_set *ev_set[BLK_EV__MAX]; /* the set they arm */
+  struct bd_armed_set *ev[BLK_EV__MAX]; /* the event index, see above */
   struct bd_armed_set *armed;           /* NULL: nothing armed */
 };
 
@@ -114,23 +159,111 @@ extern void bd_engine_set_state (struct bd_engine *e, int state);
  */
 extern int bd_engine_event_slow (struct bd_engine *e, int ev);
 
-static inline int
-bd_engine_event (struct bd_engine *e, int ev)
+/* The lock-free part of raising EV: true if it is done (EV has no
+ * rules, or it re-armed its prepared set); false if the caller must
+ * call bd_engine_event_slow.
+ */
+static inline bool
+bd_engine_event_fast (struct bd_engine *e, int ev)
 {
   struct bd_engine_fast *f = (struct bd_engine_fast *) e;
   struct bd_armed_set *s;
 
   if ((unsigned) ev >= BLK_EV__MAX ||
-      __atomic_load_n (&f->nlive_ev[ev], __ATOMIC_RELAXED) == 0)
-    return 0;
-  /* The common case: the event arms a fixed set of rules. */
-  if (__atomic_load_n (&f->ev_simple[ev], __ATOMIC_ACQUIRE)) {
-    s = __atomic_load_n (&f->ev_set[ev], __ATOMIC_ACQUIRE);
-    if (s && __atomic_load_n (&f->armed, __ATOMIC_RELAXED) != s)
-      __atomic_store_n (&f->armed, s, __ATOMIC_RELEASE);
-    return 0;
+      (s = __atomic_load_n (&f->ev[ev], __ATOMIC_ACQUIRE)) == NULL)
+    return true;
+  if (s == BD_EV_LOCKED)
+    return false;
+  /* The common case: the event arms a fixed set.  Compare first: the
+   * store would move the cache line between the worker threads.
+   */
+  if (__atomic_load_n (&f->armed, __ATOMIC_RELAXED) != s)
+    __atomic_store_n (&f->armed, s, __ATOMIC_RELEASE);
+  return true;
+}
+
+static inline int
+bd_engine_event (struct bd_engine *e, int ev)
+{
+  return bd_engine_event_fast (e, ev) ? 0 : bd_engine_event_slow (e, ev);
+}
+
+/* The interval search of the index (engine.c): can a rule of S match
+ * a request of TYPE at OFFSET+LENGTH, as far as its iotype, sector and
+ * range tell?  Lock-free, a leaf function: for requests inside the
+ * bounds of S's rules.
+ */
+extern bool bd_set_search (const struct bd_armed_set *s, enum bd_iotype type,
+                           uint64_t offset, uint64_t length);
+
+/* Is a request of TYPE at OFFSET+LENGTH inside the bounds of the
+ * rules of S (not NULL)?  false: no rule of S can match it.
+ */
+static inline bool
+bd_set_in_bounds (const struct bd_armed_set *s, enum bd_iotype type,
+                  uint64_t offset, uint64_t length)
+{
+  /* offset + length - 1: the last byte; for LENGTH 0 it wraps to the
+   * largest value, so that only the unranged rules (lo = 0) pass the
+   * bounds (the search then refuses a sector or range).
+   */
+  return offset < s->hi[type] && offset + length - 1 >= s->lo[type];
+}
+
+/* The bounds, then the search: false means certainly not; true means
+ * "judge it" (bd_engine_check_slow decides).
+ */
+static inline bool
+bd_set_may_match (const struct bd_armed_set *s, enum bd_iotype type,
+                  uint64_t offset, uint64_t length)
+{
+  return bd_set_in_bounds (s, type, offset, length) &&
+         bd_set_search (s, type, offset, length);
+}
+
+/* Can an armed rule match a request of TYPE at OFFSET+LENGTH (LENGTH
+ * 0: a flush)?  A few loads, no lock; a call only for requests inside
+ * the bounds of the armed rules.  Requests end at or below 2^63
+ * (nbdkit's limit on an export's size; the index relies on OFFSET <
+ * UINT64_MAX).
+ */
+static inline bool
+bd_engine_may_match (struct bd_engine *e, enum bd_iotype type,
+                     uint64_t offset, uint64_t length)
+{
+  struct bd_engine_fast *f = (struct bd_engine_fast *) e;
+  const struct bd_armed_set *s = __atomic_load_n (&f->armed,
+                                                  __ATOMIC_ACQUIRE);
+
+  return s && bd_set_may_match (s, type, offset, length);
+}
+
+/* Raise EV, then tell whether a request of TYPE at OFFSET+LENGTH that
+ * the event announces is inside the bounds of the armed rules: the
+ * common request path in one piece (the set an event arms is the one
+ * its request is judged against, with no second load), and no call,
+ * so that the caller needs no stack frame.  Returns
+ *   0: EV raised, no armed rule can match: the request goes through;
+ *   1: EV raised; judge the request (bd_engine_check);
+ *  -1: EV needs the lock: call bd_engine_event_slow, then judge.
+ */
+static inline int
+bd_engine_event_in_bounds (struct bd_engine *e, int ev, enum bd_iotype type,
+                           uint64_t offset, uint64_t length)
+{
+  struct bd_engine_fast *f = (struct bd_engine_fast *) e;
+  struct bd_armed_set *s = __atomic_load_n (&f->ev[ev], __ATOMIC_ACQUIRE);
+
+  if (s == BD_EV_LOCKED)
+    return -1;
+  if (s == NULL) {
+    s = __atomic_load_n (&f->armed, __ATOMIC_ACQUIRE);
+    if (s == NULL)
+      return 0;
   }
-  return bd_engine_event_slow (e, ev);
+  else if (__atomic_load_n (&f->armed, __ATOMIC_RELAXED) != s)
+    __atomic_store_n (&f->armed, s, __ATOMIC_RELEASE);
+  return bd_set_in_bounds (s, type, offset, length);
 }
 
 /* Judge a request against the armed rules.  Returns 1 with OUT filled
@@ -144,14 +277,7 @@ static inline int
 bd_engine_check (struct bd_engine *e, enum bd_iotype type, uint64_t offset,
                  uint64_t length, struct bd_outcome *out)
 {
-  struct bd_engine_fast *f = (struct bd_engine_fast *) e;
-  struct bd_armed_set *s = __atomic_load_n (&f->armed, __ATOMIC_ACQUIRE);
-
-  if (s == NULL || !(s->iomask_any & (1u << type)))
-    return 0;
-  if (!(s->iomask_unranged & (1u << type)) &&
-      (length == 0 || offset >= s->hi ||
-       (offset < s->lo && s->lo - offset >= length)))
+  if (!bd_engine_may_match (e, type, offset, length))
     return 0;
   return bd_engine_check_slow (e, type, offset, length, out);
 }
