@@ -20,7 +20,7 @@
 #                                       of the writes since the last one
 #                                       and a torn write
 #
-# With WORKLOAD "cow" the image (64 MiB, 64 KiB clusters) has a qcow2
+# With WORKLOAD "cow" the image (32 MiB, 64 KiB clusters) has a qcow2
 # backing file with data everywhere and two internal snapshots of data
 # written with qemu-io before serving; tests/qcow2-crash-workload.py
 # sends WRITES/25 phases of 25 random requests (writes of 512 bytes to
@@ -74,15 +74,15 @@ else
   # more data, second snapshot (absolute backing path: the states are
   # checked in blkreplay's temporary directory).
   cmds=()
-  for i in $(seq 0 63); do cmds+=(-c "write -P $((0x80 + i)) ${i}M 1M"); done
-  qemu-img create -q -f qcow2 "$tmp/backing.qcow2" 64M
+  for i in $(seq 0 31); do cmds+=(-c "write -P $((0x80 + i)) ${i}M 1M"); done
+  qemu-img create -q -f qcow2 "$tmp/backing.qcow2" 32M
   qemu-io -f qcow2 "${cmds[@]}" "$tmp/backing.qcow2" > /dev/null
   qemu-img create -q -f qcow2 -o cluster_size=65536 \
-    -b "$tmp/backing.qcow2" -F qcow2 "$tmp/img.qcow2" 64M
-  qemu-io -f qcow2 -c 'write -P 0x51 0 8M' -c 'write -P 0x52 20000k 3000k' \
+    -b "$tmp/backing.qcow2" -F qcow2 "$tmp/img.qcow2" 32M
+  qemu-io -f qcow2 -c 'write -P 0x51 0 4M' -c 'write -P 0x52 10000k 1500k' \
     "$tmp/img.qcow2" > /dev/null
   qemu-img snapshot -c snap1 "$tmp/img.qcow2"
-  qemu-io -f qcow2 -c 'write -P 0x53 4M 8M' -c 'write -P 0x54 40M 1M' \
+  qemu-io -f qcow2 -c 'write -P 0x53 2M 4M' -c 'write -P 0x54 20M 1M' \
     "$tmp/img.qcow2" > /dev/null
   qemu-img snapshot -c snap2 "$tmp/img.qcow2"
   mkdir "$tmp/w"
