@@ -64,6 +64,7 @@ done
 
 tmp="$(mktemp -d /tmp/bench-qcow2-crash.XXXXXX)"
 pid=""
+ctlarg=()
 cleanup () { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
@@ -91,12 +92,12 @@ else
     qemu-img convert -l snapshot.name=$s -O raw "$tmp/img.qcow2" "$tmp/w/$s.raw"
   done
   qemu-img convert -O raw "$tmp/img.qcow2" "$tmp/w/initial.raw"
-  ctlarg="blkreplay-control=$tmp/ctl.sock"
+  ctlarg=("blkreplay-control=$tmp/ctl.sock")
 fi
 cp "$tmp/img.qcow2" "$tmp/base.qcow2"
 timeout -k 5 1800 nbdkit -f -U "$tmp/s" --filter="$filter" "$plugin" \
   "$tmp/img.qcow2" blkreplay-layer=backend blkreplay-data=full \
-  blkreplay-log="$tmp/q.blog" ${ctlarg:-} &
+  blkreplay-log="$tmp/q.blog" "${ctlarg[@]}" &
 pid=$!
 for _ in $(seq 1 100); do [ -S "$tmp/s" ] && break; sleep 0.1; done
 if [ "$workload" = cow ]; then
