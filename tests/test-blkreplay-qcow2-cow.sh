@@ -11,8 +11,9 @@
 # tests/qcow2-crash-check.sh: qemu-img check exits 0 or 3 (leaks), the
 # snapshots are listed and unchanged, and the guest view holds every
 # byte flushed before the point's mark and the backing/snapshot data
-# everywhere the workload did not write.  Negative control: the same
-# check one phase ahead of the marks fails.
+# everywhere the workload did not write.  Negative controls: the same
+# check one phase ahead of the marks fails, and so does the served
+# image once a MiB of its backing file is changed.
 . "$abs_top_srcdir/tests/functions.sh"
 . "$abs_top_srcdir/tests/qcow2-helpers.sh"
 requires_cmd jq python3
@@ -64,6 +65,15 @@ qemu-img convert -O raw img.qcow2 now.raw
 cmp -s now.raw w/initial.raw && fail "the workload changed nothing"
 BLKREPLAY_MARK=phase-3 "$srcdir/qcow2-crash-check.sh" img.qcow2 w ||
   fail "the served image does not hold what the workload wrote"
+# The check reads through to the backing file: with one MiB of it
+# changed, the served image fails it.
+cp backing.qcow2 backing.good
+qemu-io -f qcow2 -c 'write -P 0xee 7M 1M' backing.qcow2 > /dev/null
+st=0
+BLKREPLAY_MARK=phase-3 "$srcdir/qcow2-crash-check.sh" img.qcow2 w 2> changed.err || st=$?
+mv backing.good backing.qcow2
+[ $st = 1 ] && grep -Eq "snapshot snap1 changed|guest data differs" changed.err ||
+  { cat changed.err; fail "a changed backing file passed the check (exit $st)"; }
 [ "$("$blkreplay" stats --json rec.blog | jq .marks)" = 4 ] ||
   { "$blkreplay" stats rec.blog; fail "expected 4 marks in the log"; }
 
