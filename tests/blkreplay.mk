@@ -51,5 +51,7 @@ SCRIPT_TESTS += \
 	test-blkreplay-crash-trim.sh \
 	test-blkreplay-crash-marks.sh \
 	test-blkreplay-qcow2-backend.sh \
+	test-blkreplay-qcow2-cow.sh \
 	test-blkreplay-backend-diskfull.sh
-EXTRA_DIST += crash-fs-workload.py crash-fs-check.py
+EXTRA_DIST += crash-fs-workload.py crash-fs-check.py \
+	qcow2-crash-workload.py qcow2-crash-expect.py qcow2-crash-check.sh
