@@ -79,3 +79,19 @@ esac
 # The server still answers.
 [ "$("$blkctl" "$cs" ping)" = "OK pong" ] || fail "ping after long line"
 stop_nbdkit srv
+
+# A second server given the same control socket path is refused, and
+# the first one keeps its socket (it was unlinked and taken over, and
+# then removed by the second server's exit, leaving the first one
+# unreachable).  A stale socket of a killed server is still replaced.
+start_nbdkit one --filter="$(filter blkdebug)" memory 1M blkdebug-control="$cs"
+expect_fail_nbdkit "blkdebug-control.*$cs.*(in use|Address already in use)" \
+  --filter="$(filter blkdebug)" memory 1M blkdebug-control="$cs"
+[ "$("$blkctl" "$cs" ping)" = "OK pong" ] ||
+  fail "the first server lost its control socket to a second one"
+kill -KILL "$(server_pid one)"
+sleep 0.2
+[ -S "$cs" ] || fail "expected a stale socket after SIGKILL"
+start_nbdkit two --filter="$(filter blkdebug)" memory 1M blkdebug-control="$cs"
+[ "$("$blkctl" "$cs" ping)" = "OK pong" ] || fail "a stale socket was not replaced"
+stop_nbdkit two

@@ -44,21 +44,37 @@ blk_ctl_listen (struct blk_ctl *c, const char *path)
   copy = strdup (path);
   if (copy == NULL)
     return -1;
-  /* A socket left by a killed server is replaced; anything else is
-   * not ours to remove.
-   */
-  if (lstat (path, &st) == 0) {
-    if (!S_ISSOCK (st.st_mode)) {
-      free (copy);
-      errno = EEXIST;
-      return -1;
-    }
-    unlink (path);
-  }
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd == -1) {
     free (copy);
     return -1;
+  }
+  /* A socket left by a killed server is replaced; a socket a live
+   * server listens on is refused (unlinking it would leave that server
+   * unreachable, and our exit would then remove the path altogether);
+   * anything else is not ours to remove.
+   */
+  if (lstat (path, &st) == 0) {
+    if (!S_ISSOCK (st.st_mode)) {
+      close (fd);
+      free (copy);
+      errno = EEXIST;
+      return -1;
+    }
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0) {
+      close (fd);
+      free (copy);
+      errno = EADDRINUSE;
+      return -1;
+    }
+    /* The connect attempt leaves FD unusable for bind: a fresh one. */
+    close (fd);
+    fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+      free (copy);
+      return -1;
+    }
+    unlink (path);
   }
   if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == -1 ||
       listen (fd, BLK_CTL_MAX_CONNS) == -1) {
