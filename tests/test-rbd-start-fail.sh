@@ -73,13 +73,33 @@ run_mode qmagic run "rbd:rbd/$img: .*(magic|not a qcow2)" "$QCOW2" "rbd:rbd/$img
 
 # And with everything right each mode serves, and the check left no
 # librados thread behind the fork (nbdkit is single-threaded then).
-out="$(timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -v -U - "$RBD" "rbd/$img" \
-  --run 'nbdinfo --size "$uri"' 2>"$tmpdir/ok.log")" || { cat "$tmpdir/ok.log" >&2; fail "good image: --run failed"; }
+# good_status ST OUT: whether a good --run ended well.  Under the
+# sanitizer preload nbdkit can hang in exit() once its work is done
+# (docs/common.md, "errno in messages"): timeout's kill after the right
+# answer is reported there, not counted.
+good_status ()
+{
+  [ "$1" = 0 ] && return 0
+  if [ -n "$SANITIZER_PRELOAD" ] && [ "$2" = $((16 << 20)) ] &&
+     { [ "$1" = 124 ] || [ "$1" = 137 ]; }; then
+    echo "(nbdkit killed after serving: the sanitizer exit hang)" >&2
+    return 0
+  fi
+  return 1
+}
+gbound=20
+[ -z "$SANITIZER_PRELOAD" ] || gbound=30
+st=0
+out="$(timeout -k 5 $gbound env $(nbdkit_env) "$NBDKIT" -v -U - "$RBD" "rbd/$img" \
+  --run 'nbdinfo --size "$uri"' 2>"$tmpdir/ok.log")" || st=$?
+good_status "$st" "$out" || { cat "$tmpdir/ok.log" >&2; fail "good image: --run failed (exit $st)"; }
 [ "$out" = $((16 << 20)) ] || fail "good image: size '$out'"
 grep -q "checked before serving; 1 thread(s) left" "$tmpdir/ok.log" ||
   { grep "checked before" "$tmpdir/ok.log" >&2; fail "librados threads left after the check"; }
-out="$(timeout -k 5 $bound env $(nbdkit_env) "$NBDKIT" -U - "$QCOW2" "rbd:rbd/$qimg" \
-  --run 'nbdinfo --size "$uri"')" || fail "good qcow2 image: --run failed"
+st=0
+out="$(timeout -k 5 $gbound env $(nbdkit_env) "$NBDKIT" -U - "$QCOW2" "rbd:rbd/$qimg" \
+  --run 'nbdinfo --size "$uri"')" || st=$?
+good_status "$st" "$out" || fail "good qcow2 image: --run failed (exit $st)"
 [ "$out" = $((16 << 20)) ] || fail "good qcow2 image: size '$out'"
 rm -f "$tmpdir/d.pid"
 env $(nbdkit_env) "$NBDKIT" -P "$tmpdir/d.pid" -U "$tmpdir/d.sock" "$RBD" "rbd/$img" ||
