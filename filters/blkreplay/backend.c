@@ -145,21 +145,9 @@ backend_io_end (void *opaque, struct blk_hook_io *io)
     rec.id = b->id + k;
     rec.offset = io->offset + done;
     rec.length = len;
-    rec.payload = BLKLOG_PAYLOAD_NONE;
-    rec.hash = 0;
-    rec.data = NULL;
-    if (cfg.data_mode != BLKLOG_DATA_NONE && p) {
-      if (io->op == BLK_IO_WRITE) {
-        rec.hash = blklog_payload_hash (cfg.hash_alg, p, len);
-        rec.payload = cfg.data_mode == BLKLOG_DATA_FULL ?
-          BLKLOG_PAYLOAD_DATA : BLKLOG_PAYLOAD_HASH;
-        rec.data = rec.payload == BLKLOG_PAYLOAD_DATA ? p : NULL;
-      }
-      else if (io->op == BLK_IO_READ && io->result == 0) {
-        rec.hash = blklog_payload_hash (cfg.hash_alg, p, len);
-        rec.payload = BLKLOG_PAYLOAD_HASH;
-      }
-    }
+    rec_set_payload (&rec, cfg.data_mode, cfg.hash_alg,
+                     io->op == BLK_IO_WRITE ? p : NULL,
+                     io->op == BLK_IO_READ && io->result == 0 ? p : NULL, len);
     if (blkreplay_debug_verbose)
       nbdkit_debug ("blkreplay: backend #%" PRIu64 " conn %" PRIu64 " %s %"
                     PRIu64 "+%" PRIu64 " -> %d", rec.id, rec.conn,

@@ -601,24 +601,8 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.submit_ns = t0;
   rec.complete_ns = blk_mono_ns () - base_ns;
   rec.error = r == -1 ? (uint32_t) (*err ? *err : EIO) : 0;
-  rec.payload = BLKLOG_PAYLOAD_NONE;
-  rec.hash = 0;
-  rec.data = NULL;
-  if (data_mode != BLKLOG_DATA_NONE) {
-    if (wbuf) {
-      rec.hash = blklog_payload_hash (hash_alg, wbuf, length);
-      if (data_mode == BLKLOG_DATA_FULL) {
-        rec.payload = BLKLOG_PAYLOAD_DATA;
-        rec.data = wbuf;
-      }
-      else
-        rec.payload = BLKLOG_PAYLOAD_HASH;
-    }
-    else if (rbuf && r == 0) {
-      rec.hash = blklog_payload_hash (hash_alg, rbuf, length);
-      rec.payload = BLKLOG_PAYLOAD_HASH;
-    }
-  }
+  rec_set_payload (&rec, data_mode, hash_alg, wbuf, r == 0 ? rbuf : NULL,
+                   length);
   if (blkreplay_debug_verbose)
     nbdkit_debug ("blkreplay: #%" PRIu64 " conn %" PRIu64 " %s %" PRIu64
                   "+%" PRIu64 " -> %d", id, h->conn, blklog_op_name (op),

@@ -21,6 +21,37 @@ struct recorder_config {
   const char *creator;
 };
 
+/* The payload of a request record R of LEN bytes, by DATA_MODE (enum
+ * blklog_data): a write (WBUF) keeps its hash, and its data with
+ * "full"; a successful read (RBUF, NULL if it failed) keeps its hash.
+ * The one place that decides it, for client requests (blkreplay.c) and
+ * the plugin's file I/O (backend.c) alike.
+ */
+static inline void
+rec_set_payload (struct blklog_record *r, uint32_t data_mode,
+                 unsigned hash_alg, const void *wbuf, const void *rbuf,
+                 uint64_t len)
+{
+  r->payload = BLKLOG_PAYLOAD_NONE;
+  r->hash = 0;
+  r->data = NULL;
+  if (data_mode == BLKLOG_DATA_NONE)
+    return;
+  if (wbuf) {
+    r->hash = blklog_payload_hash (hash_alg, wbuf, len);
+    if (data_mode == BLKLOG_DATA_FULL) {
+      r->payload = BLKLOG_PAYLOAD_DATA;
+      r->data = wbuf;
+    }
+    else
+      r->payload = BLKLOG_PAYLOAD_HASH;
+  }
+  else if (rbuf) {
+    r->hash = blklog_payload_hash (hash_alg, rbuf, len);
+    r->payload = BLKLOG_PAYLOAD_HASH;
+  }
+}
+
 /* Creates/truncates the log file.  -1 with errno set. */
 extern int recorder_open (const struct recorder_config *cfg);
 /* Starts the writer thread (after nbdkit forked).  -1 with errno. */
