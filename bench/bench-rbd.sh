@@ -37,7 +37,12 @@
 # in every invocation, added to WAYS/WORKLOADS if they leave it out).
 #
 # Uses the cluster named by $CEPH_CONF if set, else starts a private one
-# with tests/ceph/ceph-cluster.sh and stops it at the end.
+# with tests/ceph/ceph-cluster.sh and stops it at the end: with
+# CEPH_STORE=bluestore (default memstore) its OSD keeps the data in
+# Ceph's production store on a file under TMPDIR instead of in memory.
+# memstore makes many concurrent writes to one object expensive (1M
+# sequential writes in writeback mode measure memstore, not the
+# servers: docs/rbd.md "1M writes and the object store").
 set -euo pipefail
 PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
 
@@ -72,7 +77,8 @@ cleanup ()
 trap cleanup EXIT
 
 if [ -z "${CEPH_CONF:-}" ]; then
-  "$src/tests/ceph/ceph-cluster.sh" start "$work/ceph" --no-image >/dev/null 2>&1 ||
+  "$src/tests/ceph/ceph-cluster.sh" start "$work/ceph" --no-image \
+    --store "${CEPH_STORE:-memstore}" >/dev/null 2>&1 ||
     { echo "bench-rbd: cannot start a cluster"; exit 1; }
   own_cluster=1
   export CEPH_CONF="$work/ceph/ceph.conf"
@@ -200,7 +206,8 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "bench-rbd: round $r of $ROUNDS done" >&2
 done
 
-echo "bench-rbd: $ROUNDS rounds x ${RUNTIME}s, image $SIZE, medians; CPU us per request"
+if [ $own_cluster = 1 ]; then store="${CEPH_STORE:-memstore} OSD"; else store="cluster of CEPH_CONF"; fi
+echo "bench-rbd: $ROUNDS rounds x ${RUNTIME}s, image $SIZE, $store, medians; CPU us per request"
 echo "bench-rbd: load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores: above that, other work competed)"
 python3 - "$work/results.tsv" "$ways" "$first_nbdkit" <<'PY'
 import sys, statistics as st, collections

@@ -87,12 +87,13 @@ rbd_shared_cluster ()
 }
 
 # A cluster of this test's own, in $tmpdir/ceph, stopped at exit.
+# Arguments go to ceph-cluster.sh start (e.g. --store bluestore).
 rbd_private_cluster ()
 {
   rbd_requires_ceph
   RBD_DIR="$tmpdir/ceph"
   on_exit _rbd_cleanup
-  "$ceph_cluster" start "$RBD_DIR" --no-image || fail "cannot start a cluster"
+  "$ceph_cluster" start "$RBD_DIR" --no-image "$@" || fail "cannot start a cluster"
   CEPH_CONF="$RBD_DIR/ceph.conf"
   export CEPH_CONF
 }

@@ -27,6 +27,7 @@ SCRIPT_TESTS += \
 	test-rbd-cluster-lost.sh \
 	test-rbd-latency-layers.sh \
 	test-rbd-cache-modes.sh \
-	test-rbd-writeback-kill.sh
+	test-rbd-writeback-kill.sh \
+	test-rbd-bluestore.sh
 
 EXTRA_DIST += rbd-functions.sh ceph/ceph-cluster.sh
