@@ -119,17 +119,25 @@ nreq="$("$blkreplay" stats --json "$tmp/load.blog" | jq .requests)"
 "$blkreplay" run "$tmp/load.blog" --dry-run 2>/dev/null | grep 'recorded ordering' |
   sed 's/^ *//'
 
-r_f8=""; r_rep=""; r_f1=""; r_qd=""
+# The server's CPU (user + system, all threads) per request, from
+# /proc: the same server work for every contender, so where it fills
+# the time it bounds them all.
+srv_ticks () { awk '{ print $14 + $15 }' "/proc/$(cat "$tmp/srv.pid")/stat"; }
+hz="$(getconf CLK_TCK)"
+r_f8=""; r_rep=""; r_f1=""; r_qd=""; c_f8=""; c_rep=""; c_f1=""; c_qd=""
 for round in $(seq "$rounds"); do
   for who in f8 rep f1 qd; do
     bench_start srv -- memory 64M
     u="$(uri srv)"
+    t0="$(srv_ticks)"
     case $who in
       f8) r_f8="$r_f8 $(fio_iops "$u" "$tmp/load8.fio")" ;;
       f1) r_f1="$r_f1 $(fio_iops "$u" "$tmp/load1.fio")" ;;
       rep) r_rep="$r_rep $(rep_rps "$u")" ;;
       qd) r_qd="$r_qd $(rep_rps "$u" --queue-depth=8)" ;;
     esac
+    us=$(( ($(srv_ticks) - t0) * 1000000 / hz / nreq ))
+    eval "c_$who=\"\$c_$who $us\""
     bench_stop srv
   done
 done
@@ -146,6 +154,17 @@ printf "%-36s %8.0f req/s  (rounds:%s)\n" "blkreplay run --queue-depth=8" "$m_qd
 awk -v f8="$m_f8" -v f1="$m_f1" -v a="$m_rep" -v q="$m_qd" -v n="$nreq" 'BEGIN {
   printf "recorded ordering: %.2fx fio QD 8, %.2fx fio QD 1; --queue-depth=8: %.2fx fio QD 8 (%d requests per run)\n",
     a / f8, a / f1, q / f8, n }'
+# How much of each run the server itself was busy: near 1 (one core's
+# worth of server CPU per second) the server, not the client, sets
+# the pace, and a faster client cannot go much further.
+for who in f8 rep f1 qd; do
+  eval "c=\$c_$who r=\$m_$who"
+  c="$(median "$c")"
+  awk -v w="$who" -v c="$c" -v r="$r" 'BEGIN {
+    split("f8:fio, QD 8|rep:blkreplay run (recorded ordering)|f1:fio, QD 1|qd:blkreplay run --queue-depth=8", L, "|")
+    for (i in L) { split(L[i], kv, ":"); name[kv[1]] = kv[2] }
+    printf "server CPU %-34s %5d us per request, %.2f cores busy\n", name[w], c, c * r / 1e6 }'
+done
 
 if [ -z "${BENCH_SKIP_REPLAY_CALLGRIND:-}" ]; then
   # The tool under callgrind, replaying the log's first N, then 2N requests.
