@@ -12,13 +12,13 @@ enum { TEXT = 10, JSON = 11, PROMETHEUS = 12 };
 
 static const struct blk_enum_name formats[] = {
   { "text", TEXT }, { "json", JSON }, { "prometheus", PROMETHEUS },
-  { NULL }
+  { NULL, 0 }
 };
 
 static const struct blk_enum_name discard[] = {
   { "unmap", 1 }, { "ignore", 0 },
   { "on", 1 }, { "off", 0 },            /* synonyms: not listed */
-  { NULL }
+  { NULL, 0 }
 };
 
 Test (enum_param, known_values)
@@ -87,7 +87,7 @@ Test (enum_param, to_name)
 
 Test (enum_param, empty_table_and_small_buffer)
 {
-  static const struct blk_enum_name none[] = { { NULL } };
+  static const struct blk_enum_name none[] = { { NULL, 0 } };
   char why[24];
   int v;
 

@@ -76,17 +76,17 @@ static const struct blk_ctl_command cmds[] = {
   { "get", "get", "the counter", 0, 0, cmd_get },
   { "add", "add N", "add N to the counter", 1, 1, cmd_add },
   { "say", "say TEXT...", NULL, 1, 15, cmd_say },
-  { NULL }
+  { NULL, NULL, NULL, 0, 0, NULL }
 };
 static const struct blk_ctl_command more[] = {
   { "query", "query", "report", 0, 0, cmd_query },
   { "list", "list", "two lines", 0, 0, cmd_list },
   { "silent", "silent", NULL, 0, 0, cmd_silent },
-  { NULL }
+  { NULL, NULL, NULL, 0, 0, NULL }
 };
 static const struct blk_ctl_command clash[] = {
   { "help", "help", NULL, 0, 0, cmd_get },
-  { NULL }
+  { NULL, NULL, NULL, 0, 0, NULL }
 };
 
 static struct blk_ctl *c;
