@@ -32,7 +32,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-twice.sh \
 	test-blkreplay-control.sh \
 	test-blkreplay-stats-flags.sh \
-	test-blkreplay-import-source.sh
+	test-blkreplay-import-source.sh \
+	test-blkreplay-blkaes64.sh
 
 # blkreplay run's connection set-up and command lines (issue 14).
 SCRIPT_TESTS += \
