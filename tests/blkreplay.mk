@@ -33,7 +33,8 @@ SCRIPT_TESTS += \
 	test-blkreplay-control.sh \
 	test-blkreplay-stats-flags.sh \
 	test-blkreplay-import-source.sh \
-	test-blkreplay-blkaes64.sh
+	test-blkreplay-blkaes64.sh \
+	test-blkreplay-hash-cpus.sh
 
 # blkreplay run's connection set-up and command lines (issue 14).
 SCRIPT_TESTS += \
