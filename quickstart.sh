@@ -36,7 +36,7 @@ build_pkgs="build-essential autoconf automake libtool pkg-config perl
 run_pkgs="libnbd-bin python3-libnbd qemu-utils qemu-block-extra fio jq"
 test_pkgs="ceph-mon ceph-osd ceph-common prometheus python3-prometheus-client
   valgrind clang libclang-rt-14-dev binutils procps iproute2 e2fsprogs util-linux
-  debhelper lintian zstd"
+  debhelper lintian zstd qemu-user"
 
 install_missing ()
 {

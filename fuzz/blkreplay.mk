@@ -6,6 +6,7 @@
 noinst_PROGRAMS += fuzz-blkreplay-log
 fuzz_blkreplay_log_SOURCES = fuzz-blkreplay-log.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/blklog/blkaes64.c \
 	../common/blklog/load.c ../common/utils/why.c \
 	../common/utils/enum-param.c ../common/utils/duration.c \
 	../tools/blkreplay/loadlog.c ../tools/blkreplay/dump.c \
@@ -22,6 +23,7 @@ fuzz_blkreplay_log_LDADD = $(LIBNBD_LIBS) $(LIBXXHASH_LIBS) -lm
 noinst_PROGRAMS += fuzz-blkreplay-import
 fuzz_blkreplay_import_SOURCES = fuzz-blkreplay-import.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/blklog/blkaes64.c \
 	../common/utils/why.c
 fuzz_blkreplay_import_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \
@@ -35,6 +37,7 @@ noinst_PROGRAMS += fuzz-crash-state
 fuzz_crash_state_SOURCES = fuzz-crash-state.c \
 	../tools/blkreplay/crashmodel.c \
 	../common/blklog/replaylog.c ../common/blklog/crc32c.c \
+	../common/blklog/blkaes64.c \
 	../common/utils/why.c
 fuzz_crash_state_CPPFLAGS = -I$(top_srcdir)/common/blklog \
 	-I$(top_srcdir)/tools/blkreplay -I$(top_srcdir)/common/include \

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "blkaes64.h"
 #include "crc32c.h"
 #include "replaylog.h"
 #include "tool.h"
@@ -162,6 +163,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   parse_all (data, size);
   (void) blkhash64 (data, size);
+  (void) blkaes64 (data, size);        /* its tail must not read past SIZE */
 
   fixed = malloc (size ? size : 1);
   if (fixed == NULL)

@@ -7,6 +7,14 @@ unit_blkreplay_log_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/blklog
 unit_blkreplay_log_LDADD = $(top_builddir)/common/blklog/libblklog.la \
 	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
 
+# blkaes64, the AES-round payload hash: AES-NI path == portable path,
+# known answers, sensitivity.
+UNIT_TESTS += unit-blkaes64
+unit_blkaes64_SOURCES = unit-blkaes64.c
+unit_blkaes64_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/common/blklog
+unit_blkaes64_LDADD = $(top_builddir)/common/blklog/libblklog.la \
+	$(top_builddir)/common/utils/libblkutils.la $(CRITERION_LIBS)
+
 SCRIPT_TESTS += \
 	test-blkreplay-roundtrip.sh \
 	test-blkreplay-divergent.sh \
@@ -24,7 +32,9 @@ SCRIPT_TESTS += \
 	test-blkreplay-twice.sh \
 	test-blkreplay-control.sh \
 	test-blkreplay-stats-flags.sh \
-	test-blkreplay-import-source.sh
+	test-blkreplay-import-source.sh \
+	test-blkreplay-blkaes64.sh \
+	test-blkreplay-hash-cpus.sh
 
 # blkreplay run's connection set-up and command lines (issue 14).
 SCRIPT_TESTS += \

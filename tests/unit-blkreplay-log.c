@@ -222,12 +222,18 @@ Test (log, v2_unknown_values_refused)
   struct blklog_header h;
   char why[256];
 
-  buf[36] = 3;
+  buf[36] = 4;
   refix_header_crc (buf);
   cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
                 BLKLOG_BAD);
-  cr_assert (strstr (why, "unknown payload hash algorithm 3") != NULL,
+  cr_assert (strstr (why, "unknown payload hash algorithm 4 (this build "
+                     "knows 1 blkhash64, 2 xxh3-64 and 3 blkaes64)") != NULL,
              "%s", why);
+  buf[36] = BLKLOG_HASH_BLKAES64;
+  refix_header_crc (buf);
+  cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),
+                BLKLOG_OK, "%s", why);
+  cr_assert_eq (h.hash_alg, BLKLOG_HASH_BLKAES64);
   buf[36] = 0;
   refix_header_crc (buf);
   cr_assert_eq (blklog_parse_header (buf, len, &h, why, sizeof why),

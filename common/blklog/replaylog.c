@@ -16,6 +16,7 @@
 
 #include <xxhash.h>
 
+#include "blkaes64.h"
 #include "byte-order.h"
 #include "crc32c.h"
 #include "replaylog.h"
@@ -59,6 +60,7 @@ blklog_hash_name (unsigned hash_alg)
   switch (hash_alg) {
   case BLKLOG_HASH_BLKHASH64: return "blkhash64";
   case BLKLOG_HASH_XXH3: return "xxh3-64";
+  case BLKLOG_HASH_BLKAES64: return "blkaes64";
   default: return "unknown";
   }
 }
@@ -76,14 +78,18 @@ blklog_layer_name (unsigned layer)
 uint64_t
 blklog_payload_hash (unsigned hash_alg, const void *buf, size_t len)
 {
-  if (hash_alg == BLKLOG_HASH_XXH3)
-    return XXH3_64bits (buf, len);      /* seed 0 */
-  return blkhash64 (buf, len);
+  switch (hash_alg) {
+  case BLKLOG_HASH_BLKAES64: return blkaes64 (buf, len);
+  case BLKLOG_HASH_XXH3: return XXH3_64bits (buf, len);     /* seed 0 */
+  default: return blkhash64 (buf, len);
+  }
 }
 
 unsigned
 blklog_hash_default (void)
 {
+  if (blkaes64_hw ())
+    return BLKLOG_HASH_BLKAES64;
   return crc32c_hw () ? BLKLOG_HASH_BLKHASH64 : BLKLOG_HASH_XXH3;
 }
 
@@ -273,9 +279,10 @@ blklog_parse_header (const unsigned char *buf, size_t len,
     h->hash_alg = buf[36];
     h->layer = buf[37];
     if (h->hash_alg != BLKLOG_HASH_BLKHASH64 &&
-        h->hash_alg != BLKLOG_HASH_XXH3) {
+        h->hash_alg != BLKLOG_HASH_XXH3 &&
+        h->hash_alg != BLKLOG_HASH_BLKAES64) {
       blk_why (why, whylen, "unknown payload hash algorithm %u (this build "
-               "knows 1 blkhash64 and 2 xxh3-64)", h->hash_alg);
+               "knows 1 blkhash64, 2 xxh3-64 and 3 blkaes64)", h->hash_alg);
       return BLKLOG_BAD;
     }
     if (h->layer > BLKLOG_LAYER_BACKEND) {

@@ -44,7 +44,8 @@ enum blklog_data { BLKLOG_DATA_NONE = 0, BLKLOG_DATA_HASH = 1,
                    BLKLOG_DATA_FULL = 2 };
 
 /* The payload hash (header field hash_alg, version 2). */
-enum blklog_hash { BLKLOG_HASH_BLKHASH64 = 1, BLKLOG_HASH_XXH3 = 2 };
+enum blklog_hash { BLKLOG_HASH_BLKHASH64 = 1, BLKLOG_HASH_XXH3 = 2,
+                  BLKLOG_HASH_BLKAES64 = 3 };
 
 /* Which I/O the log holds (header field layer, version 2). */
 enum blklog_layer { BLKLOG_LAYER_NBDKIT = 0, BLKLOG_LAYER_BACKEND = 1 };
@@ -123,10 +124,12 @@ extern const char *blklog_layer_name (unsigned layer);
  */
 extern uint64_t blklog_payload_hash (unsigned hash_alg,
                                      const void *buf, size_t len);
-/* The hash a writer should use on this CPU: blkhash64 where CRC32C is
- * an instruction (598 instructions per 4 KiB against XXH3's 4563, see
- * docs/blkreplay-cost.md), XXH3 where it is not (blkhash64 by table
- * is 35k).  A log names its hash, so readers verify either.
+/* The hash a writer should use on this CPU: blkaes64 where AES-NI and
+ * AVX are there (one vaesenc per 16 bytes), else blkhash64 where
+ * CRC32C is an instruction (598 instructions per 4 KiB against XXH3's
+ * 4563, see docs/blkreplay-cost.md), else XXH3 (the table paths of
+ * both others cost far more).  A log names its hash, so readers
+ * verify any of them, on any CPU.
  */
 extern unsigned blklog_hash_default (void);
 /* "fua|no_hole" style, into BUF. */

@@ -35,6 +35,7 @@
 #include <nbdkit-filter.h>
 
 #include "backend.h"
+#include "blkaes64.h"
 #include "cleanup.h"
 #include "clock-ns.h"
 #include "control-cmds.h"
@@ -102,8 +103,9 @@ static const struct blk_enum_name data_modes[] = {
   { "full", BLKLOG_DATA_FULL }, { NULL, 0 },
 };
 static const struct blk_enum_name hash_choices[] = {
-  { "auto", -1 }, { "blkhash64", BLKLOG_HASH_BLKHASH64 },
-  { "xxh3", BLKLOG_HASH_XXH3 }, { NULL, 0 },
+  { "auto", -1 }, { "blkaes64", BLKLOG_HASH_BLKAES64 },
+  { "blkhash64", BLKLOG_HASH_BLKHASH64 }, { "xxh3", BLKLOG_HASH_XXH3 },
+  { NULL, 0 },
 };
 static const struct blk_enum_name sync_modes[] = {
   { "none", REC_SYNC_NONE }, { "interval", REC_SYNC_INTERVAL },
@@ -248,6 +250,11 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
     return -1;
   }
   hash_alg = hash_choice == -1 ? blklog_hash_default () : (unsigned) hash_choice;
+  if (hash_alg == BLKLOG_HASH_BLKAES64 && !blkaes64_hw ())
+    /* It still works, with the portable AES round: the user asked. */
+    nbdkit_debug ("blkreplay-hash=blkaes64: this CPU has no AES-NI+AVX, "
+                  "payloads are hashed by the portable AES round (about "
+                  "24,000 instructions per 4 KiB instead of 320)");
   if (layer == LAYER_BACKEND && mode == MODE_REPLAY) {
     nbdkit_error ("blkreplay-layer: 'backend' records the plugin's own I/O "
                   "on its image file, which cannot be replayed through the "
@@ -276,7 +283,7 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
   "blkreplay-layer=nbdkit|backend  Record client requests (nbdkit) or\n" \
   "                             the plugin's image file I/O (backend).\n" \
   "blkreplay-data=none|hash|full  Payloads kept when recording (hash).\n" \
-  "blkreplay-hash=auto|blkhash64|xxh3  The payload hash (auto).\n" \
+  "blkreplay-hash=auto|blkaes64|blkhash64|xxh3  The payload hash (auto).\n" \
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
   "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \

@@ -199,12 +199,14 @@ cmd_stats (int argc, char **argv)
 
   if (json) {
     printf ("{\"log\":\"%s\",\"requests\":%zu,\"connections\":%zu,"
-            "\"marks\":%zu,\"imported\":%s%s%s,\"layer\":\"%s\",\"truncated\":%s,"
+            "\"marks\":%zu,\"imported\":%s%s%s,\"layer\":\"%s\",\"data\":\"%s\","
+            "\"hash_alg\":\"%s\",\"truncated\":%s,"
             "\"duration_ns\":%" PRIu64
             ",\"errors\":%" PRIu64 ",\"ops\":{", path, log.nreqs, log.nconns,
             log.nmarks, imported ? "\"" : "", imported ? imported : "null",
             imported ? "\"" : "", blklog_layer_name (log.rd.header.layer),
-            log.truncated ? "true" : "false", t1 - t0, errors);
+            blklog_data_name (log.rd.header.data_mode),
+            blklog_hash_name (log.rd.header.hash_alg), log.truncated ? "true" : "false", t1 - t0, errors);
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       printf ("%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
               i ? "," : "", blklog_op_name ((unsigned) i), count[i], bytes[i]);
@@ -239,6 +241,15 @@ cmd_stats (int argc, char **argv)
             log.rd.header.layer == BLKLOG_LAYER_BACKEND ?
             " (the plugin's I/O on its image file; offsets in the file)" :
             " (client requests; offsets in the export)");
+    /* What a replay can verify reads with, and the hash it computes. */
+    if (!imported) {
+      if (log.rd.header.data_mode == BLKLOG_DATA_NONE)
+        printf ("payloads: none\n");
+      else
+        printf ("payloads: %s, hash %s\n",
+                blklog_data_name (log.rd.header.data_mode),
+                blklog_hash_name (log.rd.header.hash_alg));
+    }
     printf ("\nop          count       %%        bytes\n");
     for (i = 0; i < BLKLOG_OP__MAX; i++)
       if (count[i])
