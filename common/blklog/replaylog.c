@@ -613,6 +613,59 @@ blklog_open (struct blklog_reader *rd, const char *path,
   return 0;
 }
 
+static int
+all_zero (const unsigned char *p, size_t len)
+{
+  size_t i;
+
+  for (i = 0; i < len; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+/* The record at rd->pos did not parse.  A recorder that did not stop
+ * (killed, crashed) leaves its preallocated tail: zeros from a record
+ * boundary to the end of the file, possibly after one torn record (the
+ * one being stored: its length is stored first, its checksum last, so
+ * the checksum does not match).  Both end the log like a truncated
+ * last record.  Zeros followed by anything else are not such a tail.
+ */
+static int
+unclean_tail (struct blklog_reader *rd)
+{
+  const unsigned char *p = rd->map + rd->pos;
+  size_t left = rd->size - rd->pos;
+  uint32_t body;
+
+  if (all_zero (p, left)) {
+    rd->truncated = rd->unclean = 1;
+    rd->prealloc = left;
+    blk_why (rd->why, sizeof rd->why,
+             "the recorder did not stop cleanly: %zu bytes of preallocated "
+             "space after the last record (%" PRIu64 " whole records read, "
+             "the last one ends at byte %zu)", left, rd->nrecords, rd->pos);
+    return 1;
+  }
+  if (left < 8)
+    return 0;
+  body = blk_load_le32 (p);
+  if (body < BLKLOG_BODY_MIN || body > BLKLOG_BODY_MAX ||
+      (size_t) body + 8 >= left ||
+      !all_zero (p + 8 + body, left - 8 - body) ||
+      crc32c (p, 4 + (size_t) body) == blk_load_le32 (p + 4 + body))
+    return 0;
+  rd->truncated = rd->unclean = rd->torn = 1;
+  rd->prealloc = left - 8 - body;
+  blk_why (rd->why, sizeof rd->why,
+           "the recorder did not stop cleanly: %zu bytes of preallocated "
+           "space after the last record, which is torn (%" PRIu64 " whole "
+           "records read, the last one ends at byte %zu; the torn one "
+           "there was never acknowledged)", rd->prealloc, rd->nrecords,
+           rd->pos);
+  return 1;
+}
+
 int
 blklog_next (struct blklog_reader *rd, struct blklog_record *r)
 {
@@ -637,6 +690,8 @@ blklog_next (struct blklog_reader *rd, struct blklog_record *r)
     rd->nrecords++;
     return 1;
   }
+  if (unclean_tail (rd))
+    return 0;
   if (ret == BLKLOG_SHORT) {
     rd->truncated = 1;
     blk_why (rd->why, sizeof rd->why,

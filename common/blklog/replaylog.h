@@ -179,15 +179,22 @@ struct blklog_reader {
   uint64_t nrecords;            /* whole records returned so far */
   struct blklog_header header;
   /* After blklog_next returned 0 or -1: */
-  int truncated;                /* the file ends inside a record */
+  int truncated;                /* the file ends inside a record, or
+                                 * in the preallocated tail (unclean) */
+  int unclean;                  /* the recorder did not stop cleanly:
+                                 * zeros (after at most one torn record)
+                                 * to the end of the file */
+  size_t prealloc;              /* unclean: the zero bytes at the end */
+  int torn;                     /* unclean: a torn record before them */
   char why[512];                /* what stopped the reader */
 };
 
 /* Opens and checks the header.  -1 with a message in WHY. */
 extern int blklog_open (struct blklog_reader *rd, const char *path,
                         char *why, size_t whylen);
-/* 1: a record; 0: clean end of file, or a truncated last record
- * (rd->truncated, rd->why); -1: a corrupt record (rd->why).
+/* 1: a record; 0: clean end of file, or a truncated last record, or
+ * the preallocated tail of a recorder that did not stop (rd->truncated,
+ * rd->unclean, rd->why); -1: a corrupt record (rd->why).
  */
 extern int blklog_next (struct blklog_reader *rd, struct blklog_record *r);
 extern void blklog_close (struct blklog_reader *rd);
