@@ -659,10 +659,9 @@ unclean_tail (struct blklog_reader *rd)
   rd->prealloc = left - 8 - body;
   blk_why (rd->why, sizeof rd->why,
            "the recorder did not stop cleanly: %zu bytes of preallocated "
-           "space after the last record, which is torn (%" PRIu64 " whole "
-           "records read, the last one ends at byte %zu; the torn one "
-           "there was never acknowledged)", rd->prealloc, rd->nrecords,
-           rd->pos);
+           "space after the last record and a torn record before them "
+           "(never acknowledged; %" PRIu64 " whole records read, the last "
+           "one ends at byte %zu)", rd->prealloc, rd->nrecords, rd->pos);
   return 1;
 }
 
