@@ -38,7 +38,8 @@
  * Shared state, all guarded by q_lock: win/win_off/win_len (the
  * mapping), tail (the end of the last record: the log's size),
  * file_size (allocated), ext_wanted/ext_failed (the writer's extension
- * request), durable/durable_records (what a completed fdatasync
+ * request), room_end/ext_at (the fast path's bounds, derived from the
+ * others by bounds_locked whenever they change), running, durable/durable_records (what a completed fdatasync
  * covered), syncing (a thread runs an fdatasync: sync_waiters wait on
  * q_done), sync_first_id/unsynced_first_id (sync=always: the first
  * request an fdatasync in flight, or the next one, covers), nrecords,
@@ -76,6 +77,12 @@ static pthread_cond_t q_done;       /* a sync finished, or failed */
 static unsigned char *win;          /* the mapping, or NULL */
 static uint64_t win_off, win_len;   /* what of the file it maps */
 static uint64_t tail, file_size;
+/* The fast path's two bounds (bounds_locked keeps them): a request
+ * record ending at or below room_end can be stored with no further
+ * check (0 before the header, after a failure, when closed); past
+ * ext_at the writer is asked to extend (UINT64_MAX while asked).
+ */
+static uint64_t room_end, ext_at = UINT64_MAX;
 static uint64_t durable, durable_records;
 static uint64_t nrecords, nrequests, nlost;
 static uint64_t sync_first_id, unsynced_first_id;
@@ -85,6 +92,23 @@ static int header_done, failed, stop, running, closed;
 static int finished;                /* recorder_stop's last sync is done */
 static struct recorder_loss loss;   /* valid when failed */
 static pthread_t writer;
+
+/* The largest request record without a data payload. */
+#define REC_REQ_MAX (8 + BLKLOG_REQ_FIXED + 8)
+
+/* Recomputes room_end and ext_at from what they summarise.  q_lock
+ * held.
+ */
+static void
+bounds_locked (void)
+{
+  uint64_t w = win_off + win_len;
+
+  room_end = failed || closed || !header_done ? 0 :
+    w < file_size ? w : file_size;
+  ext_at = ext_wanted || ext_failed || !running || stop ? UINT64_MAX :
+    file_size > chunk / 2 ? file_size - chunk / 2 : 0;
+}
 
 int
 recorder_open (const struct recorder_config *c)
@@ -140,6 +164,7 @@ fail_locked (int err, int sync_failed, uint64_t lost_id)
   loss.sync_failed = sync_failed;
   loss.first_lost_id = lost_id;
   __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+  bounds_locked ();
   pthread_cond_broadcast (&q_done);
 }
 
@@ -197,6 +222,7 @@ make_room_locked (uint64_t n)
     win_off = off;
     win_len = len;
   }
+  bounds_locked ();
   return 0;
 }
 
@@ -279,6 +305,7 @@ writer_thread (void *arg)
         ext_failed = err;
       else if (want > file_size)
         file_size = want;
+      bounds_locked ();
       continue;
     }
     if (cfg.sync == REC_SYNC_INTERVAL) {
@@ -312,7 +339,10 @@ recorder_start (void)
     errno = err;
     return -1;
   }
+  pthread_mutex_lock (&q_lock);
   running = 1;
+  bounds_locked ();
+  pthread_mutex_unlock (&q_lock);
   return 0;
 }
 
@@ -338,6 +368,7 @@ append_header_locked (uint64_t export_size)
     return err;
   tail += blklog_encode_header (win + (tail - win_off), &h);
   header_done = 1;
+  bounds_locked ();
   return 0;
 }
 
@@ -348,29 +379,38 @@ static int
 append (const struct blklog_record *r, uint64_t export_size, int mark,
         uint64_t *seq)
 {
-  uint64_t n = blklog_record_size (r);
-  uint64_t lost_id = r->type == BLKLOG_REQUEST ? r->id : 0;
+  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
+  uint64_t n;
   int err;
 
   pthread_mutex_lock (&q_lock);
-  if (failed | closed)
-    goto refused;
-  if (!header_done) {
-    if (mark) {
-      pthread_mutex_unlock (&q_lock);
-      errno = ENODATA;
-      return -1;
+  /* The fast path, a request without data that fits: room_end says
+   * the log is open, has its header and the space is mapped.
+   */
+  if (id && r->payload != BLKLOG_PAYLOAD_DATA &&
+      tail + REC_REQ_MAX <= room_end)
+    n = blklog_encode_record (win + (tail - win_off), r);
+  else {
+    if (failed | closed)
+      goto refused;
+    if (!header_done) {
+      if (mark) {
+        pthread_mutex_unlock (&q_lock);
+        errno = ENODATA;
+        return -1;
+      }
+      err = append_header_locked (export_size);
+      if (err)
+        goto stop_log;
     }
-    err = append_header_locked (export_size);
-    if (err)
-      goto stop_log;
+    n = blklog_record_size (r);
+    if (tail + n > room_end) {
+      err = make_room_locked (n);
+      if (err)
+        goto stop_log;
+    }
+    blklog_encode_record (win + (tail - win_off), r);
   }
-  if (tail + n > win_off + win_len || tail + n > file_size) {
-    err = make_room_locked (n);
-    if (err)
-      goto stop_log;
-  }
-  blklog_encode_record (win + (tail - win_off), r);
   tail += n;
   nrecords++;
   /* Under the same lock hold as the store: the position is exactly
@@ -378,30 +418,30 @@ append (const struct blklog_record *r, uint64_t export_size, int mark,
    */
   if (seq)
     *seq = nrequests;
-  if (lost_id) {
-    nrequests++;
-    if (unsynced_first_id == 0)
-      unsynced_first_id = lost_id;
-  }
+  nrequests += id != 0;
   /* Less than half a chunk left: the writer extends (once per half
    * chunk, not per request).
    */
-  if (file_size - tail < chunk / 2 && !ext_wanted && !ext_failed &&
-      running && !stop) {
+  if (tail > ext_at) {
     ext_wanted = 1;
+    ext_at = UINT64_MAX;
     pthread_cond_signal (&q_data);
   }
-  if (cfg.sync == REC_SYNC_ALWAYS && sync_upto_locked (tail) == -1) {
-    err = errno;
-    pthread_mutex_unlock (&q_lock);
-    errno = err;
-    return -1;
+  if (cfg.sync == REC_SYNC_ALWAYS) {
+    if (unsynced_first_id == 0)
+      unsynced_first_id = id;
+    if (sync_upto_locked (tail) == -1) {
+      err = errno;
+      pthread_mutex_unlock (&q_lock);
+      errno = err;
+      return -1;
+    }
   }
   pthread_mutex_unlock (&q_lock);
   return 0;
 
  stop_log:
-  fail_locked (err, 0, lost_id);
+  fail_locked (err, 0, id);
  refused:
   if (failed)
     nlost++;
@@ -472,6 +512,7 @@ recorder_stop (void)
     {
       LOCK_GUARD (&q_lock);
       stop = 1;
+      bounds_locked ();
       pthread_cond_signal (&q_data);
     }
     pthread_join (writer, NULL);
@@ -488,6 +529,7 @@ recorder_stop (void)
      * connection it did not close): it gets ESHUTDOWN.
      */
     closed = 1;
+    bounds_locked ();
     while (syncing) {
       sync_waiters++;
       pthread_cond_wait (&q_done, &q_lock);
