@@ -462,6 +462,44 @@ Test (log, times_bounded)
                 BLKLOG_OK, "%s", why);
 }
 
+/* The split encoding of a data request (head, the data itself, CRC:
+ * the recorder's gathered write) gives blklog_encode_record's bytes.
+ */
+Test (log, encode_request_head)
+{
+  static unsigned char data[70000], whole[70200], split[70200];
+  struct blklog_record r;
+  unsigned char crc[4];
+  size_t n, h, len;
+
+  for (len = 1; len <= sizeof data; len = len * 3 + 7) {
+    size_t i;
+    for (i = 0; i < len; i++)
+      data[i] = (unsigned char) (i * 7 + len);
+    memset (&r, 0, sizeof r);
+    r.type = BLKLOG_REQUEST;
+    r.id = 42;
+    r.conn = 3;
+    r.op = BLKLOG_WRITE;
+    r.flags = BLKLOG_F_FUA;
+    r.offset = 8192;
+    r.length = len;
+    r.submit_ns = 5;
+    r.complete_ns = 9;
+    r.payload = BLKLOG_PAYLOAD_DATA;
+    r.hash = blklog_payload_hash (BLKLOG_HASH_BLKHASH64, data, len);
+    r.data = data;
+    n = blklog_encode_record (whole, &r);
+    cr_assert_eq (n, blklog_record_size (&r));
+    h = blklog_encode_request_head (split, crc, &r);
+    cr_assert (h <= BLKLOG_REQ_HEAD_MAX);
+    memcpy (split + h, data, len);
+    memcpy (split + h + len, crc, 4);
+    cr_assert_eq (h + len + 4, n, "length %zu", len);
+    cr_assert (memcmp (whole, split, n) == 0, "length %zu", len);
+  }
+}
+
 /* Reads the LEN bytes of BUF as a log file: the whole records read,
  * and blklog_next's last result.
  */

@@ -317,6 +317,41 @@ blklog_record_size (const struct blklog_record *r)
   return 8 + body_size (r);
 }
 
+/* A request's fields after its type, up to its payload data. */
+static unsigned char *
+encode_request_fields (unsigned char *p, const struct blklog_record *r)
+{
+  p = blk_store_le64 (p, r->id);
+  p = blk_store_le64 (p, r->conn);
+  *p++ = r->op;
+  p = blk_store_le32 (p, r->flags);
+  p = blk_store_le64 (p, r->offset);
+  p = blk_store_le64 (p, r->length);
+  p = blk_store_le64 (p, r->submit_ns);
+  p = blk_store_le64 (p, r->complete_ns);
+  p = blk_store_le32 (p, r->error);
+  *p++ = r->payload;
+  if (r->payload != BLKLOG_PAYLOAD_NONE)
+    p = blk_store_le64 (p, r->hash);
+  return p;
+}
+
+size_t
+blklog_encode_request_head (unsigned char *head, unsigned char crc[4],
+                            const struct blklog_record *r)
+{
+  size_t body = body_size (r);
+  unsigned char *p = blk_store_le32 (head, (uint32_t) body);
+  uint32_t c;
+
+  *p++ = r->type;
+  p = encode_request_fields (p, r);
+  c = crc32c_update (~UINT32_C (0), head, (size_t) (p - head));
+  c = crc32c_update (c, r->data, r->length);
+  blk_store_le32 (crc, ~c);
+  return (size_t) (p - head);
+}
+
 size_t
 blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
 {
@@ -346,18 +381,7 @@ blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
     p += r->name_len;
     break;
   default:
-    p = blk_store_le64 (p, r->id);
-    p = blk_store_le64 (p, r->conn);
-    *p++ = r->op;
-    p = blk_store_le32 (p, r->flags);
-    p = blk_store_le64 (p, r->offset);
-    p = blk_store_le64 (p, r->length);
-    p = blk_store_le64 (p, r->submit_ns);
-    p = blk_store_le64 (p, r->complete_ns);
-    p = blk_store_le32 (p, r->error);
-    *p++ = r->payload;
-    if (r->payload != BLKLOG_PAYLOAD_NONE)
-      p = blk_store_le64 (p, r->hash);
+    p = encode_request_fields (p, r);
     if (r->payload == BLKLOG_PAYLOAD_DATA) {
       memcpy (p, r->data, r->length);
       p += r->length;

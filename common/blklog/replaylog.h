@@ -152,6 +152,17 @@ extern size_t blklog_encode_header (unsigned char *buf,
 extern size_t blklog_record_size (const struct blklog_record *r);
 extern size_t blklog_encode_record (unsigned char *buf,
                                     const struct blklog_record *r);
+/* A request record with a data payload (R->payload BLKLOG_PAYLOAD_DATA)
+ * encoded in place around its data, for a gathered write: HEAD gets
+ * the bytes before the data (at most BLKLOG_REQ_HEAD_MAX; the length
+ * is returned), CRC the 4 bytes after it.  HEAD, R->data and CRC
+ * written one after the other are blklog_encode_record's bytes,
+ * without copying the data.
+ */
+#define BLKLOG_REQ_HEAD_MAX (4 + BLKLOG_REQ_FIXED + 8)
+extern size_t blklog_encode_request_head (unsigned char *head,
+                                          unsigned char crc[4],
+                                          const struct blklog_record *r);
 
 /* ---- decoding ---- */
 
