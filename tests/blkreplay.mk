@@ -20,6 +20,7 @@ SCRIPT_TESTS += \
 	test-blkreplay-divergent.sh \
 	test-blkreplay-truncate.sh \
 	test-blkreplay-crash.sh \
+	test-blkreplay-kill.sh \
 	test-blkreplay-record.sh \
 	test-blkreplay-errors.sh \
 	test-blkreplay-order.sh \

@@ -32,6 +32,15 @@ expect_fail_nbdkit "blkreplay-queue: cannot parse 'lots'" --filter="$f" memory 1
   blkreplay-log="$tmpdir/x" blkreplay-queue=lots
 expect_fail_nbdkit "cannot create '$tmpdir/no/such/dir/log'" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/no/such/dir/log"
+# Record mode maps its log: a pipe, a device or a directory is refused,
+# naming the path and what it is (and a pipe is not opened: no hang).
+mkfifo "$tmpdir/fifo"
+expect_fail_nbdkit "blkreplay-log: '$tmpdir/fifo' is not a regular file \\(a pipe\\): record mode maps its log" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir/fifo"
+expect_fail_nbdkit "blkreplay-log: '/dev/null' is not a regular file \\(a character device\\)" \
+  --filter="$f" memory 1M blkreplay-log=/dev/null
+expect_fail_nbdkit "blkreplay-log: '$tmpdir' is not a regular file \\(a directory\\)" \
+  --filter="$f" memory 1M blkreplay-log="$tmpdir"
 expect_fail_nbdkit "$tmpdir/missing: No such file" --filter="$f" memory 1M \
   blkreplay-log="$tmpdir/missing" blkreplay-mode=replay
 echo "garbage garbage garbage garbage garbage garbage" > "$tmpdir/garbage"

@@ -468,6 +468,144 @@ Test (log, times_bounded)
                 BLKLOG_OK, "%s", why);
 }
 
+/* The split encoding of a data request (head, the data itself, CRC:
+ * the recorder's gathered write) gives blklog_encode_record's bytes.
+ */
+Test (log, encode_request_head)
+{
+  static unsigned char data[70000], whole[70200], split[70200];
+  struct blklog_record r;
+  unsigned char crc[4];
+  size_t n, h, len;
+
+  for (len = 1; len <= sizeof data; len = len * 3 + 7) {
+    size_t i;
+    for (i = 0; i < len; i++)
+      data[i] = (unsigned char) (i * 7 + len);
+    memset (&r, 0, sizeof r);
+    r.type = BLKLOG_REQUEST;
+    r.id = 42;
+    r.conn = 3;
+    r.op = BLKLOG_WRITE;
+    r.flags = BLKLOG_F_FUA;
+    r.offset = 8192;
+    r.length = len;
+    r.submit_ns = 5;
+    r.complete_ns = 9;
+    r.payload = BLKLOG_PAYLOAD_DATA;
+    r.hash = blklog_payload_hash (BLKLOG_HASH_BLKHASH64, data, len);
+    r.data = data;
+    n = blklog_encode_record (whole, &r);
+    cr_assert_eq (n, blklog_record_size (&r));
+    h = blklog_encode_request_head (split, crc, &r);
+    cr_assert (h <= BLKLOG_REQ_HEAD_MAX);
+    memcpy (split + h, data, len);
+    memcpy (split + h + len, crc, 4);
+    cr_assert_eq (h + len + 4, n, "length %zu", len);
+    cr_assert (memcmp (whole, split, n) == 0, "length %zu", len);
+  }
+}
+
+/* Reads the LEN bytes of BUF as a log file: the whole records read,
+ * and blklog_next's last result.
+ */
+static int
+read_buf (const unsigned char *buf, size_t len, struct blklog_reader *rd,
+          size_t *whole)
+{
+  char path[] = "/tmp/unit-blkreplay-XXXXXX", why[512];
+  int fd = mkstemp (path), ret;
+  struct blklog_record r;
+
+  cr_assert (fd >= 0);
+  cr_assert_eq (pwrite (fd, buf, len, 0), (ssize_t) len);
+  close (fd);
+  cr_assert_eq (blklog_open (rd, path, why, sizeof why), 0, "%s", why);
+  unlink (path);
+  *whole = 0;
+  while ((ret = blklog_next (rd, &r)) == 1)
+    (*whole)++;
+  return ret;
+}
+
+/* A recorder that did not stop (killed) leaves the zeros of its
+ * preallocated space after the last record, possibly after one torn
+ * record: the log reads up to there, like a truncated one, with the
+ * reason.  Zeros followed by anything else stay corruption.
+ */
+Test (log, preallocated_tail)
+{
+  static unsigned char buf[4096 + 8192];
+  size_t len = sample_log (buf, 4096), whole, last;
+  struct blklog_reader rd;
+  struct blklog_header h;
+  char why[256];
+
+  blklog_parse_header (buf, len, &h, why, sizeof why);
+  /* The last record (the connection's close) is 25 bytes. */
+  last = len - 25;
+
+  /* Whole records, then zeros. */
+  memset (buf + len, 0, 8192);
+  cr_assert_eq (read_buf (buf, len + 8192, &rd, &whole), 0, "%s", rd.why);
+  cr_assert_eq (whole, 4);
+  cr_assert_eq (rd.truncated, 1);
+  cr_assert_eq (rd.unclean, 1);
+  cr_assert_eq (rd.prealloc, 8192);
+  cr_assert (strstr (rd.why, "the recorder did not stop cleanly: 8192 bytes "
+                     "of preallocated space after the last record") != NULL,
+             "%s", rd.why);
+  blklog_close (&rd);
+
+  /* A zero tail shorter than a record's length field. */
+  cr_assert_eq (read_buf (buf, len + 3, &rd, &whole), 0, "%s", rd.why);
+  cr_assert_eq (whole, 4);
+  cr_assert_eq (rd.unclean, 1);
+  blklog_close (&rd);
+
+  /* A torn last record (its checksum not stored yet), then zeros. */
+  buf[len - 1] = buf[len - 2] = buf[len - 3] = buf[len - 4] = 0;
+  cr_assert_eq (read_buf (buf, len + 8192, &rd, &whole), 0, "%s", rd.why);
+  cr_assert_eq (whole, 3);
+  cr_assert_eq (rd.unclean, 1);
+  cr_assert_eq (rd.pos, last);
+  cr_assert (strstr (rd.why, "did not stop cleanly") != NULL, "%s", rd.why);
+  cr_assert (strstr (rd.why, "torn") != NULL, "%s", rd.why);
+  blklog_close (&rd);
+
+  /* The same torn record at the very end of the file: no preallocated
+   * space, a corrupt record as before.
+   */
+  cr_assert_eq (read_buf (buf, len, &rd, &whole), -1);
+  cr_assert_eq (whole, 3);
+  cr_assert (strstr (rd.why, "checksum") != NULL, "%s", rd.why);
+  blklog_close (&rd);
+  sample_log (buf, 4096);
+
+  /* Zeros, then a non-zero byte: corruption, not a tail. */
+  buf[len + 5000] = 1;
+  cr_assert_eq (read_buf (buf, len + 8192, &rd, &whole), -1);
+  cr_assert_eq (whole, 4);
+  cr_assert_eq (rd.unclean, 0);
+  cr_assert (strstr (rd.why, "corrupt record") != NULL, "%s", rd.why);
+  blklog_close (&rd);
+
+  /* A torn record followed by zeros and then data: corruption too. */
+  buf[len - 1] = 0;
+  cr_assert_eq (read_buf (buf, len + 8192, &rd, &whole), -1);
+  cr_assert_eq (whole, 3);
+  blklog_close (&rd);
+  buf[len + 5000] = 0;
+
+  /* A clean log (cut at its last record) is whole, not unclean. */
+  sample_log (buf, 4096);
+  cr_assert_eq (read_buf (buf, len, &rd, &whole), 0, "%s", rd.why);
+  cr_assert_eq (whole, 4);
+  cr_assert_eq (rd.truncated, 0);
+  cr_assert_eq (rd.unclean, 0);
+  blklog_close (&rd);
+}
+
 /* blklog_load: the whole log as arrays; a truncated file loads its
  * whole records, a corrupt one is refused with the path in the text.
  */

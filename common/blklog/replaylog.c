@@ -324,6 +324,41 @@ blklog_record_size (const struct blklog_record *r)
   return 8 + body_size (r);
 }
 
+/* A request's fields after its type, up to its payload data. */
+static unsigned char *
+encode_request_fields (unsigned char *p, const struct blklog_record *r)
+{
+  p = blk_store_le64 (p, r->id);
+  p = blk_store_le64 (p, r->conn);
+  *p++ = r->op;
+  p = blk_store_le32 (p, r->flags);
+  p = blk_store_le64 (p, r->offset);
+  p = blk_store_le64 (p, r->length);
+  p = blk_store_le64 (p, r->submit_ns);
+  p = blk_store_le64 (p, r->complete_ns);
+  p = blk_store_le32 (p, r->error);
+  *p++ = r->payload;
+  if (r->payload != BLKLOG_PAYLOAD_NONE)
+    p = blk_store_le64 (p, r->hash);
+  return p;
+}
+
+size_t
+blklog_encode_request_head (unsigned char *head, unsigned char crc[4],
+                            const struct blklog_record *r)
+{
+  size_t body = body_size (r);
+  unsigned char *p = blk_store_le32 (head, (uint32_t) body);
+  uint32_t c;
+
+  *p++ = r->type;
+  p = encode_request_fields (p, r);
+  c = crc32c_update (~UINT32_C (0), head, (size_t) (p - head));
+  c = crc32c_update (c, r->data, r->length);
+  blk_store_le32 (crc, ~c);
+  return (size_t) (p - head);
+}
+
 size_t
 blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
 {
@@ -353,18 +388,7 @@ blklog_encode_record (unsigned char *buf, const struct blklog_record *r)
     p += r->name_len;
     break;
   default:
-    p = blk_store_le64 (p, r->id);
-    p = blk_store_le64 (p, r->conn);
-    *p++ = r->op;
-    p = blk_store_le32 (p, r->flags);
-    p = blk_store_le64 (p, r->offset);
-    p = blk_store_le64 (p, r->length);
-    p = blk_store_le64 (p, r->submit_ns);
-    p = blk_store_le64 (p, r->complete_ns);
-    p = blk_store_le32 (p, r->error);
-    *p++ = r->payload;
-    if (r->payload != BLKLOG_PAYLOAD_NONE)
-      p = blk_store_le64 (p, r->hash);
+    p = encode_request_fields (p, r);
     if (r->payload == BLKLOG_PAYLOAD_DATA) {
       memcpy (p, r->data, r->length);
       p += r->length;
@@ -620,6 +644,58 @@ blklog_open (struct blklog_reader *rd, const char *path,
   return 0;
 }
 
+static int
+all_zero (const unsigned char *p, size_t len)
+{
+  size_t i;
+
+  for (i = 0; i < len; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+/* The record at rd->pos did not parse.  A recorder that did not stop
+ * (killed, crashed) leaves its preallocated tail: zeros from a record
+ * boundary to the end of the file, possibly after one torn record (the
+ * one being stored: its length is stored first, its checksum last, so
+ * the checksum does not match).  Both end the log like a truncated
+ * last record.  Zeros followed by anything else are not such a tail.
+ */
+static int
+unclean_tail (struct blklog_reader *rd)
+{
+  const unsigned char *p = rd->map + rd->pos;
+  size_t left = rd->size - rd->pos;
+  uint32_t body;
+
+  if (all_zero (p, left)) {
+    rd->truncated = rd->unclean = 1;
+    rd->prealloc = left;
+    blk_why (rd->why, sizeof rd->why,
+             "the recorder did not stop cleanly: %zu bytes of preallocated "
+             "space after the last record (%" PRIu64 " whole records read, "
+             "the last one ends at byte %zu)", left, rd->nrecords, rd->pos);
+    return 1;
+  }
+  if (left < 8)
+    return 0;
+  body = blk_load_le32 (p);
+  if (body < BLKLOG_BODY_MIN || body > BLKLOG_BODY_MAX ||
+      (size_t) body + 8 >= left ||
+      !all_zero (p + 8 + body, left - 8 - body) ||
+      crc32c (p, 4 + (size_t) body) == blk_load_le32 (p + 4 + body))
+    return 0;
+  rd->truncated = rd->unclean = rd->torn = 1;
+  rd->prealloc = left - 8 - body;
+  blk_why (rd->why, sizeof rd->why,
+           "the recorder did not stop cleanly: %zu bytes of preallocated "
+           "space after the last record and a torn record before them "
+           "(never acknowledged; %" PRIu64 " whole records read, the last "
+           "one ends at byte %zu)", rd->prealloc, rd->nrecords, rd->pos);
+  return 1;
+}
+
 int
 blklog_next (struct blklog_reader *rd, struct blklog_record *r)
 {
@@ -644,6 +720,8 @@ blklog_next (struct blklog_reader *rd, struct blklog_record *r)
     rd->nrecords++;
     return 1;
   }
+  if (unclean_tail (rd))
+    return 0;
   if (ret == BLKLOG_SHORT) {
     rd->truncated = 1;
     blk_why (rd->why, sizeof rd->why,

@@ -155,6 +155,17 @@ extern size_t blklog_encode_header (unsigned char *buf,
 extern size_t blklog_record_size (const struct blklog_record *r);
 extern size_t blklog_encode_record (unsigned char *buf,
                                     const struct blklog_record *r);
+/* A request record with a data payload (R->payload BLKLOG_PAYLOAD_DATA)
+ * encoded in place around its data, for a gathered write: HEAD gets
+ * the bytes before the data (at most BLKLOG_REQ_HEAD_MAX; the length
+ * is returned), CRC the 4 bytes after it.  HEAD, R->data and CRC
+ * written one after the other are blklog_encode_record's bytes,
+ * without copying the data.
+ */
+#define BLKLOG_REQ_HEAD_MAX (4 + BLKLOG_REQ_FIXED + 8)
+extern size_t blklog_encode_request_head (unsigned char *head,
+                                          unsigned char crc[4],
+                                          const struct blklog_record *r);
 
 /* ---- decoding ---- */
 
@@ -182,15 +193,22 @@ struct blklog_reader {
   uint64_t nrecords;            /* whole records returned so far */
   struct blklog_header header;
   /* After blklog_next returned 0 or -1: */
-  int truncated;                /* the file ends inside a record */
+  int truncated;                /* the file ends inside a record, or
+                                 * in the preallocated tail (unclean) */
+  int unclean;                  /* the recorder did not stop cleanly:
+                                 * zeros (after at most one torn record)
+                                 * to the end of the file */
+  size_t prealloc;              /* unclean: the zero bytes at the end */
+  int torn;                     /* unclean: a torn record before them */
   char why[512];                /* what stopped the reader */
 };
 
 /* Opens and checks the header.  -1 with a message in WHY. */
 extern int blklog_open (struct blklog_reader *rd, const char *path,
                         char *why, size_t whylen);
-/* 1: a record; 0: clean end of file, or a truncated last record
- * (rd->truncated, rd->why); -1: a corrupt record (rd->why).
+/* 1: a record; 0: clean end of file, or a truncated last record, or
+ * the preallocated tail of a recorder that did not stop (rd->truncated,
+ * rd->unclean, rd->why); -1: a corrupt record (rd->why).
  */
 extern int blklog_next (struct blklog_reader *rd, struct blklog_record *r);
 extern void blklog_close (struct blklog_reader *rd);

@@ -14,10 +14,11 @@
  * data file) is counted and not recorded: a log models one file.
  *
  * Callbacks run on the plugin's threads, possibly under its locks (the
- * qcow2 plugin's meta_lock, docs/hook.md): recorder_append waits for
- * the write(2) that carries the record, which stalls the plugin for
- * that long.  That is the price of "never acknowledge what the log may
- * have lost", the filter's rule in both layers.
+ * qcow2 plugin's meta_lock, docs/hook.md): recorder_append stores the
+ * record into the mapped log (and with sync=always waits for its
+ * fdatasync), which stalls the plugin for that long.  That is the
+ * price of "never acknowledge what the log may have lost", the
+ * filter's rule in both layers.
  *
  * State: cfg (written by backend_start before subscribing, read-only
  * afterwards), hook_handle (idem), the counters (atomics), cur_conn

@@ -10,7 +10,7 @@
  *   read-only afterwards;
  * - next_id, next_conn: atomic counters (request ids are taken at
  *   submission, before the request runs);
- * - the log writer's queue: recorder.c, under its q_lock;
+ * - the log's mapping and counters: recorder.c, under its q_lock;
  * - the replay matching and ordering state: replayer.c, under rp_lock;
  * - blkreplay-layer=backend: the hook observer, backend.c (its own
  *   state comment); requests only set its thread-local connection;
@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <nbdkit-filter.h>
@@ -286,7 +287,7 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
   "blkreplay-hash=auto|blkaes64|blkhash64|xxh3  The payload hash (auto).\n" \
   "blkreplay-sync=none|interval|always  Durability of the log (interval).\n" \
   "blkreplay-sync-interval=DURATION  For sync=interval (1s).\n" \
-  "blkreplay-queue=SIZE         Log queue bound before back-pressure (16M).\n" \
+  "blkreplay-queue=SIZE         The log file grows in steps of SIZE (16M).\n" \
   "blkreplay-control=SOCKET     Control socket: mark NAME, status, sync\n" \
   "                             (see blkctl(1)).\n" \
   "blkreplay-on-error=fail|passthrough  When the log fails: fail requests (fail).\n" \
@@ -303,7 +304,7 @@ static void
 report_loss (uint64_t id_hint)
 {
   struct recorder_loss l;
-  uint64_t first, n, bytes, waits, lost;
+  uint64_t first, n, bytes, lost;
 
   if (__atomic_exchange_n (&loss_reported, 1, __ATOMIC_ACQ_REL))
     return;
@@ -314,7 +315,7 @@ report_loss (uint64_t id_hint)
     return;
   }
   first = l.first_lost_id ? l.first_lost_id : id_hint;
-  recorder_counts (&n, &bytes, &waits, &lost);
+  recorder_counts (&n, &bytes, &lost);
   nbdkit_error ("blkreplay-log: %s '%s' failed: %s; the log keeps its "
                 "first %" PRIu64 " records (%" PRIu64 " bytes) and ends "
                 "there; request #%" PRIu64 " is the first without a record; "
@@ -357,6 +358,21 @@ blkreplay_get_ready (int thread_model)
                                       : BLKLOG_LAYER_NBDKIT,
       .creator = "nbdkit-blkreplay-filter " PACKAGE_VERSION,
     };
+    struct stat st;
+    /* The recorder maps the log: a pipe, a device or a directory
+     * cannot hold it.  (A path that does not exist yet is created.)
+     */
+    if (stat (log_path, &st) == 0 && !S_ISREG (st.st_mode)) {
+      nbdkit_error ("blkreplay-log: '%s' is not a regular file (%s): "
+                    "record mode maps its log, give the path of a file "
+                    "(it is created or truncated)", log_path,
+                    S_ISDIR (st.st_mode) ? "a directory" :
+                    S_ISFIFO (st.st_mode) ? "a pipe" :
+                    S_ISCHR (st.st_mode) ? "a character device" :
+                    S_ISBLK (st.st_mode) ? "a block device" :
+                    S_ISSOCK (st.st_mode) ? "a socket" : "not a file");
+      return -1;
+    }
     if (recorder_open (&c) == -1) {
       nbdkit_error ("blkreplay-log: cannot create '%s': %m", log_path);
       return -1;
@@ -415,16 +431,15 @@ close_log (void)
   if (ctl)
     blk_ctl_stop (ctl);
   if (mode == MODE_RECORD && log_opened) {
-    uint64_t n, bytes, waits, lost;
+    uint64_t n, bytes, lost;
     recorder_stop ();
-    recorder_counts (&n, &bytes, &waits, &lost);
+    recorder_counts (&n, &bytes, &lost);
     nbdkit_debug ("blkreplay: %" PRIu64 " records, %" PRIu64 " bytes "
-                  "written to %s; requests waited for the log %" PRIu64
-                  " times", n, bytes, log_path, waits);
+                  "written to %s", n, bytes, log_path);
     if (recorder_failed ()) {
       report_loss (__atomic_load_n (&next_id, __ATOMIC_RELAXED) + 1);
       nbdkit_error ("blkreplay-log: '%s' holds %" PRIu64 " records (%"
-                    PRIu64 " bytes); %" PRIu64 " records were not written",
+                    PRIu64 " bytes); %" PRIu64 " records were refused",
                     log_path, n, bytes, lost);
     }
     log_opened = 0;

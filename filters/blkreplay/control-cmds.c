@@ -4,8 +4,8 @@
  *   mark NAME   append a mark record; answers its position (the
  *               request records before it in the log)
  *   status      the log writer's counters, and its error if it failed
- *   sync        write out the queue and fdatasync the log; answers
- *               once it is durable
+ *   sync        fdatasync the log; answers once every record stored
+ *               before it is durable
  *
  * Handlers run on control connection threads, concurrently with
  * requests: all the state they touch is the recorder's (its q_lock)
@@ -126,20 +126,22 @@ cmd_status (void *opaque, int argc, char **argv, const char *rest,
       snprintf (err, sizeof err, "%s %s", s.sync_failed ? "syncing failed:"
                 : "writing failed:", blk_errstr (s.err));
     fprintf (tf, "mode record, %" PRIu64 " records (%" PRIu64 " requests), "
-             "%" PRIu64 " bytes written (%" PRIu64 " durable), queue %"
-             PRIu64 " of %" PRIu64 " bytes, %" PRIu64 " waits for queue "
-             "space, %" PRIu64 " lost records, data %s, log %s%s%s",
-             s.records, s.requests, s.bytes, s.durable, s.queue_used,
-             s.queue_bound, s.waits, s.err ? s.pending : 0,
-             blklog_data_name (in->data_mode), in->path,
+             "%" PRIu64 " bytes written (%" PRIu64 " durable), %" PRIu64
+             " bytes allocated, %" PRIu64 " lost records, data %s, log %s%s%s",
+             s.records, s.requests, s.bytes, s.durable, s.allocated,
+             s.lost, blklog_data_name (in->data_mode), in->path,
              s.err ? ", FAILED: " : "", err);
+    /* queue_bytes, queue_bound and waits stay for the clients that read
+     * them: always 0 since records go straight into the mapped file.
+     */
     fprintf (jf, ",\"data\":\"%s\",\"records\":%" PRIu64 ",\"requests\":%"
              PRIu64 ",\"bytes\":%" PRIu64 ",\"durable_bytes\":%" PRIu64
-             ",\"queue_bytes\":%" PRIu64 ",\"queue_bound\":%" PRIu64
-             ",\"waits\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"started\":%s",
+             ",\"allocated_bytes\":%" PRIu64 ",\"queue_bytes\":0,"
+             "\"queue_bound\":0,\"waits\":0,\"lost\":%" PRIu64
+             ",\"started\":%s",
              blklog_data_name (in->data_mode), s.records, s.requests,
-             s.bytes, s.durable, s.queue_used, s.queue_bound, s.waits,
-             s.err ? s.pending : 0, s.started ? "true" : "false");
+             s.bytes, s.durable, s.allocated, s.lost,
+             s.started ? "true" : "false");
     if (s.err) {
       json_str (jf, "error", err);
       if (s.first_lost_id)
@@ -166,7 +168,7 @@ static const struct blk_ctl_command blkreplay_cmds[] = {
     0, BLK_CTL_MAX_WORDS - 1, cmd_mark },
   { "status", "status", "the log writer's counters and error", 0, 0,
     cmd_status },
-  { "sync", "sync", "write out the queue and fdatasync the log now", 0, 0,
+  { "sync", "sync", "fdatasync the log now", 0, 0,
     cmd_sync },
   { .name = NULL }
 };

@@ -1,44 +1,61 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* nbdkit-blk blkreplay: the log writer of record mode.
  *
- * Request threads encode their record into an in-memory buffer under
- * q_lock; the buffer is written out in batches (double buffering: one
- * write(2) per batch, no allocation per request).
+ * A request thread stores its record straight into a MAP_SHARED
+ * mapping of the log file, under q_lock: reserve the bytes at the tail,
+ * encode the record there (blklog_encode_record), advance the tail.  No
+ * system call, no wake-up, no allocation per request.
  *
- * Never acknowledge a request whose record may be lost: a request
- * returns only once the write(2) that carries its record has returned
- * (sync=none, interval) or the fdatasync(2) after it (sync=always).
- * Group commit, no per-request hand-off: with sync=none and interval
- * the request thread that finds nobody writing takes the buffer (its
- * record and every record queued meanwhile) and writes it itself;
- * requests arriving during that write queue the next batch and wait
- * for the writer of the current one (byte counters accepted, durable;
- * one broadcast per batch).  The writer thread syncs every interval,
- * takes the batches with sync=always (concurrent requests share one
- * fdatasync), and writes what is left at shutdown.
+ * Never acknowledge a request whose record may be lost: a store into a
+ * shared file mapping is in the page cache the moment it is done, as
+ * after write(2), so a record survives a crash (a kill) of nbdkit once
+ * recorder_append returns; with sync=always it returns only once an
+ * fdatasync(2) issued after the store completed (concurrent requests
+ * share one: the first waiter syncs for everybody queued so far).
  *
- * Back-pressure, never drops: when the buffer holds queue_bytes, a
- * request thread waits on q_space until a batch writer has taken it.
+ * Records are stored under q_lock, payloads (blkreplay-data=full)
+ * included: the file never has a hole before a stored record, so after
+ * a kill it is whole records, at most one torn record (the one being
+ * stored, never acknowledged) and the zeros of the preallocated tail,
+ * which readers take as the end of the log (docs/blkreplay-format.md).
+ * Copying a payload with the lock dropped would let a later record be
+ * acknowledged before an earlier reservation is filled (a hole before
+ * it, where readers stop); keeping that out needs ordered completion
+ * (more state, a wait) for no gain measured here.  A record with 4 KiB
+ * or more of payload data is not copied into the mapping but written
+ * with one pwritev(2) at the tail, still under q_lock: first stores
+ * into fresh pages of a shared file mapping fault once per page, and
+ * with the faults under the lock 4 KiB full-data writes ran at 22 MiB/s
+ * against write(2)'s 28 (64 KiB and 1 MiB: 15% slower); with pwritev
+ * they run as fast as before (docs/blkreplay-cost.md).  The page cache
+ * is the same for both, so the mapping sees what pwritev wrote.
  *
- * When a write fails (disk full, I/O error) the writer stops: it cuts
- * the file back to the last whole record it wrote (so the log reads
- * cleanly up to the failure), remembers the first record that did not
- * reach the file, and every request still waiting gets the error.
+ * Space: the file grows by posix_fallocate(3) in chunks (blkreplay-
+ * queue=SIZE, 16M by default), ahead of the tail: the writer thread
+ * extends it by a chunk when less than half a chunk is left (one
+ * signal per half chunk of records), an appending thread inline only
+ * if the record does not fit.  The mapping is a sliding window of one
+ * chunk (or of the record's size if bigger), moved under q_lock when a
+ * record would cross its end.  A failed posix_fallocate or mmap (disk
+ * full, I/O error) stops the log as a failed write(2) did: it keeps its
+ * whole records, the refused record's request id is the first lost,
+ * and every later append fails with the same errno.  recorder_stop
+ * cuts the file to the end of the last record and syncs per the mode.
  *
- * Shared state, all guarded by q_lock: cur/cur_len/cur_cap (the buffer
- * being filled), spare (the writer's), appended/accepted/durable (byte
- * counters: queued, written, synced), file_end/synced, writing (one
- * batch writer at a time: it owns the taken buffer and file_end),
- * writer_timed, nrecords/nwritten, loss (what a failure lost),
- * done_waiters, header_done, failed, stop, closed, finished,
- * writer_idle, nrequests (request records queued: a mark's position),
- * space_waiters, cur_copiers/copy_waiters (big records are copied into
- * space reserved in cur with the lock dropped; nobody takes, moves or
- * frees cur while cur_copiers > 0).  failed is also read without the
- * lock (atomically) by recorder_failed, a hint for the request path.
- * The file descriptor is written by the thread that holds writing (and
- * by recorder_stop after the join); the writer thread's fdatasync may
- * run alongside.
+ * Shared state, all guarded by q_lock: win/win_off/win_len (the
+ * mapping), tail (the end of the last record: the log's size),
+ * file_size (allocated), ext_wanted/ext_failed (the writer's extension
+ * request), room_end/ext_at (the fast path's bounds, derived from the
+ * others by bounds_locked whenever they change), running, durable/durable_records (what a completed fdatasync
+ * covered), syncing (a thread runs an fdatasync: sync_waiters wait on
+ * q_done), sync_first_id/unsynced_first_id (sync=always: the first
+ * request an fdatasync in flight, or the next one, covers), nrecords,
+ * nrequests (a mark's position), nlost, header_done, failed, loss,
+ * stop, closed, finished.  failed is also read without the lock (atomically) by
+ * recorder_failed, a hint for the request path.  fd is used without
+ * the lock for fdatasync and the writer's posix_fallocate; it is
+ * closed by recorder_stop once no thread can use it (writer joined,
+ * no sync running, closed set).
  */
 #include <config.h>
 
@@ -47,6 +64,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,224 +76,243 @@
 
 static struct recorder_config cfg;
 static int fd = -1;
-
-/* Records at least this big (write payloads with blkreplay-data=full)
- * are copied into the queue with q_lock dropped, so that concurrent big
- * writes do not serialise on the copy.  Smaller ones are encoded under
- * the lock: a second lock round trip would cost more than the copy.
- */
-#define REC_COPY_OUTSIDE 16384
+static uint64_t chunk;              /* preallocation step, page multiple */
+static uint64_t page_size;
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t q_data;       /* writer waits: data or stop */
-static pthread_cond_t q_space;      /* producers wait: buffer taken */
-static pthread_cond_t q_done;       /* accepted/durable advanced, failed */
-static unsigned char *cur, *spare;
-static size_t cur_len, cur_cap, spare_cap;
-static uint64_t appended, accepted, durable;
-static uint64_t file_end, synced;   /* the file's end, what was synced */
-static uint64_t nrecords, nwritten, nwaits;
-static uint64_t nrequests;          /* request records queued */
-static unsigned done_waiters;       /* threads waiting on q_done */
-static int header_done, failed, stop, writer_idle, running, closed;
-static int finished;                /* recorder_stop wrote the rest */
-static int writing;                 /* a thread is writing a batch */
-static int writer_timed;            /* the writer sleeps with a deadline */
-static unsigned cur_copiers;        /* records being copied into cur */
-static int copy_waiters;            /* threads waiting for cur_copiers 0 */
-static unsigned space_waiters;      /* producers waiting for a taken buffer */
-static uint64_t header_size_val;
+static pthread_cond_t q_data;       /* writer waits: extend, stop */
+static pthread_cond_t q_done;       /* a sync finished, or failed */
+static unsigned char *win;          /* the mapping, or NULL */
+static uint64_t win_off, win_len;   /* what of the file it maps */
+static uint64_t tail, file_size;
+/* The fast path's two bounds (bounds_locked keeps them): a request
+ * record ending at or below room_end can be stored with no further
+ * check (0 before the header, after a failure, when closed); past
+ * ext_at the writer is asked to extend (UINT64_MAX while asked).
+ */
+static uint64_t room_end, ext_at = UINT64_MAX;
+static uint64_t durable, durable_records;
+static uint64_t nrecords, nrequests, nlost;
+static uint64_t sync_first_id, unsynced_first_id;
+static unsigned sync_waiters;
+static int syncing, ext_wanted, ext_failed;
+static int header_done, failed, stop, running, closed;
+static int finished;                /* recorder_stop's last sync is done */
 static struct recorder_loss loss;   /* valid when failed */
 static pthread_t writer;
+
+/* The largest request record without a data payload. */
+#define REC_REQ_MAX (8 + BLKLOG_REQ_FIXED + 8)
+
+/* Records with at least this much payload data are written with one
+ * pwritev(2) into the allocated space rather than copied into the
+ * mapping: the kernel copies a big payload into the page cache faster
+ * than first stores into fresh pages of a shared mapping take (each
+ * page a fault), measured in docs/blkreplay-cost.md.  Still under
+ * q_lock, at the tail: the file keeps no hole before a record.
+ */
+#define REC_PWRITE_MIN 4096
+
+/* Recomputes room_end and ext_at from what they summarise.  q_lock
+ * held.
+ */
+static void
+bounds_locked (void)
+{
+  uint64_t w = win_off + win_len;
+
+  room_end = failed || closed || !header_done ? 0 :
+    w < file_size ? w : file_size;
+  ext_at = ext_wanted || ext_failed || !running || stop ? UINT64_MAX :
+    file_size > chunk / 2 ? file_size - chunk / 2 : 0;
+}
 
 int
 recorder_open (const struct recorder_config *c)
 {
   pthread_condattr_t attr;
+  struct stat st;
+  long ps = sysconf (_SC_PAGESIZE);
 
   cfg = *c;
-  fd = open (cfg.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-             0644);
+  page_size = ps > 0 ? (uint64_t) ps : 4096;
+  chunk = (cfg.queue_bytes + page_size - 1) / page_size * page_size;
+  fd = open (cfg.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd == -1)
     return -1;
-  cur_cap = spare_cap = cfg.queue_bytes;
-  cur = malloc (cur_cap);
-  spare = malloc (spare_cap);
-  if (cur == NULL || spare == NULL) {
-    free (cur);
-    free (spare);
-    cur = spare = NULL;
+  /* Mapped, hence a regular file; checked before O_TRUNC touches it. */
+  if (fstat (fd, &st) == -1) {
+    int e = errno;
     close (fd);
     fd = -1;
-    errno = ENOMEM;
+    errno = e;
+    return -1;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    close (fd);
+    fd = -1;
+    errno = ENOTSUP;
+    return -1;
+  }
+  if (ftruncate (fd, 0) == -1) {
+    int e = errno;
+    close (fd);
+    fd = -1;
+    errno = e;
     return -1;
   }
   pthread_condattr_init (&attr);
   pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
   pthread_cond_init (&q_data, &attr);
   pthread_condattr_destroy (&attr);
-  pthread_cond_init (&q_space, NULL);
   pthread_cond_init (&q_done, NULL);
   return 0;
 }
 
-/* Writes all of P, or stops at the first error: *DONE is what reached
- * the file either way.  -1 with errno on error.
+/* Stops the log with ERR: LOST_ID is the first request without a
+ * record (0: none known).  q_lock held.
+ */
+static void
+fail_locked (int err, int sync_failed, uint64_t lost_id)
+{
+  if (failed)
+    return;
+  loss.err = err;
+  loss.sync_failed = sync_failed;
+  loss.first_lost_id = lost_id;
+  __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+  bounds_locked ();
+  pthread_cond_broadcast (&q_done);
+}
+
+/* Allocates the file up to SIZE (the caller holds q_lock, or is the
+ * writer thread, which publishes file_size itself).  posix_fallocate
+ * returns the error rather than setting errno.
  */
 static int
-write_all (const unsigned char *p, size_t len, size_t *done)
+extend_to (uint64_t size)
 {
-  *done = 0;
-  while (len > 0) {
-    ssize_t n = write (fd, p, len);
-    if (n == -1) {
-      if (errno == EINTR)
-        continue;
-      return -1;
+  int err;
+
+  do
+    err = posix_fallocate (fd, 0, (off_t) size);
+  while (err == EINTR);
+  return err;
+}
+
+/* Allocates the file up to END at least.  q_lock held.  0, or the
+ * errno that stops the log.
+ */
+static int
+allocate_locked (uint64_t end)
+{
+  if (end > file_size) {
+    /* The writer thread did not keep ahead: extend here, a chunk if
+     * the disk has it, else just what the record needs.
+     */
+    uint64_t want = (end + chunk - 1) / chunk * chunk;
+    int err = extend_to (want);
+    if (err) {
+      want = (end + page_size - 1) / page_size * page_size;
+      err = extend_to (want);
+      if (err)
+        return err;
     }
-    p += n;
-    len -= (size_t) n;
-    *done += (size_t) n;
+    file_size = want;
+    ext_failed = 0;
+    bounds_locked ();
   }
   return 0;
 }
 
-/* A write of batch B (LEN bytes, starting at file offset START) stopped
- * after DONE bytes with errno ERR.  Keep the whole records of the
- * batch, cut the file there, and describe the first lost record.
- * Returns the file offset where the log now ends.  Called by the
- * writer (or recorder_stop) without q_lock: B is private to it.
- */
-static uint64_t
-batch_failed (const unsigned char *b, size_t len, uint64_t start,
-              size_t done, int err, uint64_t *whole_records)
-{
-  size_t pos = 0, used;
-  struct blklog_record r;
-  char why[128];
-  uint64_t end;
-
-  *whole_records = 0;
-  loss.err = err;
-  loss.first_lost_id = 0;
-  if (start == 0) {
-    /* The batch begins with the header. */
-    if (done < header_size_val)
-      done = 0;
-    pos = header_size_val;
-  }
-  while (pos < len &&
-         blklog_parse_record (b + pos, len - pos, &r, &used,
-                              why, sizeof why) == BLKLOG_OK) {
-    if (pos + used > done) {
-      /* Later records are lost too: find the first lost request. */
-      if (r.type == BLKLOG_REQUEST && loss.first_lost_id == 0)
-        loss.first_lost_id = r.id;
-    }
-    else
-      (*whole_records)++;
-    pos += used;
-  }
-  /* The end of the last whole record written. */
-  pos = start == 0 ? (done ? header_size_val : 0) : 0;
-  while (done > 0 && pos < done &&
-         blklog_parse_record (b + pos, len - pos, &r, &used,
-                              why, sizeof why) == BLKLOG_OK &&
-         pos + used <= done)
-    pos += used;
-  end = start + pos;
-  /* Best effort: a failed ftruncate leaves a truncated last record,
-   * which readers report as such.
-   */
-  if (ftruncate (fd, (off_t) end) == -1)
-    end = start + done;
-  return end;
-}
-
-/* Takes the buffer being filled and writes it out (q_lock held on entry
- * and return, dropped meanwhile); with SYNC, fdatasyncs it too.  Only
- * one thread at a time writes (writing): the caller checked !writing
- * and cur_len > 0.  Publishes the new end of the file (accepted, and
- * durable after a sync) and wakes the waiters.  Returns the errno of a
- * failure (then failed is set), or 0.
+/* Makes [tail, tail + N) storable: allocated in the file and inside
+ * the window.  q_lock held.  0, or the errno that stops the log.
  */
 static int
-write_batch_locked (int sync)
+make_room_locked (uint64_t n)
 {
-  unsigned char *b;
-  size_t len, cap, done = 0;
-  uint64_t batch_records, whole, bstart, end;
-  int err = 0, sync_failed = 0;
+  uint64_t end = tail + n;
+  int err = allocate_locked (end);
 
-  /* Records still being copied into cur: the buffer is not whole. */
-  writing = 1;
-  while (cur_copiers > 0) {
-    copy_waiters++;
-    pthread_cond_wait (&q_space, &q_lock);
-    copy_waiters--;
+  if (err)
+    return err;
+  if (win == NULL || end > win_off + win_len) {
+    uint64_t off = tail / page_size * page_size;
+    uint64_t len = chunk;
+    void *m;
+    if (end - off > len)
+      len = (end - off + page_size - 1) / page_size * page_size;
+    m = mmap (NULL, (size_t) len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+              (off_t) off);
+    if (m == MAP_FAILED)
+      return errno;
+    if (win)
+      munmap (win, (size_t) win_len);
+    win = m;
+    win_off = off;
+    win_len = len;
   }
-  b = cur;
-  len = cur_len;
-  cap = cur_cap;
-  cur = spare;
-  cur_cap = spare_cap;
-  cur_len = 0;
-  spare = NULL;
-  batch_records = nrecords - nwritten;
-  bstart = file_end;
-  if (space_waiters)
-    pthread_cond_broadcast (&q_space);
-  pthread_mutex_unlock (&q_lock);
-
-  end = bstart + len;
-  if (write_all (b, len, &done) == -1) {
-    err = errno;
-    end = batch_failed (b, len, bstart, done, err, &whole);
-    batch_records = whole;
-  }
-  /* sync=always syncs what reached the file even after a failed
-   * write: those requests are then acknowledged.
-   */
-  if (sync && end > bstart && fdatasync (fd) == -1) {
-    sync_failed = 1;
-    if (!err) {
-      /* Nothing of this batch is known durable: cut it off. */
-      err = errno;
-      end = batch_failed (b, len, bstart, 0, err, &whole);
-      batch_records = whole;
-      loss.sync_failed = 1;
-    }
-  }
-
-  pthread_mutex_lock (&q_lock);
-  spare = b;
-  spare_cap = cap;
-  writing = 0;
-  file_end = end;
-  nwritten += batch_records;
-  accepted = end;
-  if (sync && !sync_failed)
-    durable = synced = end;
-  if (err) {
-    __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
-    pthread_cond_broadcast (&q_space);
-  }
-  if (done_waiters)
-    pthread_cond_broadcast (&q_done);
-  /* The writer thread syncs (interval) and drains (stop): tell it the
-   * file changed if it sleeps without a deadline, or we stop.
-   */
-  if (writer_idle &&
-      (stop || err || (cfg.sync == REC_SYNC_INTERVAL && !writer_timed)))
-    pthread_cond_signal (&q_data);
-  return err;
+  bounds_locked ();
+  return 0;
 }
 
-/* The writer thread: takes the batches with sync=always (a request
- * waits for the sync anyway, and concurrent requests share it); syncs
- * the log every interval with sync=interval; writes what is left when
- * recording stops.  With sync=none and interval, request threads write
- * their batches themselves (recorder_append): no thread hand-off.
+/* Runs (or joins) an fdatasync that covers the log up to TARGET.
+ * q_lock held on entry and return, dropped while syncing.  One sync at
+ * a time: the others wait for it, and the next covers all of them.
+ * 0, or -1 with errno if the log failed (or was closed) first.
+ */
+static int
+sync_upto_locked (uint64_t target)
+{
+  while (!failed && durable < target) {
+    if (closed) {
+      /* recorder_stop syncs what was stored (unless sync=none). */
+      if (finished)
+        break;
+      sync_waiters++;
+      pthread_cond_wait (&q_done, &q_lock);
+      sync_waiters--;
+      continue;
+    }
+    if (!syncing) {
+      uint64_t end = tail, records = nrecords;
+      int r, err;
+      syncing = 1;
+      sync_first_id = unsynced_first_id;
+      unsynced_first_id = 0;
+      pthread_mutex_unlock (&q_lock);
+      r = fdatasync (fd);
+      err = errno;
+      pthread_mutex_lock (&q_lock);
+      syncing = 0;
+      if (r == -1) {
+        /* Nothing after durable is known durable. */
+        fail_locked (err, 1, sync_first_id ? sync_first_id
+                                            : unsynced_first_id);
+        break;
+      }
+      if (durable < end) {
+        durable = end;
+        durable_records = records;
+      }
+      if (sync_waiters)
+        pthread_cond_broadcast (&q_done);
+      continue;
+    }
+    sync_waiters++;
+    pthread_cond_wait (&q_done, &q_lock);
+    sync_waiters--;
+  }
+  if (durable < target) {
+    errno = failed ? failed : ESHUTDOWN;
+    return -1;
+  }
+  return 0;
+}
+
+/* The writer thread: extends the file ahead of the tail when asked;
+ * syncs the log every interval with sync=interval.  With sync=none it
+ * sleeps until asked.
  */
 static void *
 writer_thread (void *arg)
@@ -281,68 +320,41 @@ writer_thread (void *arg)
   uint64_t last_sync = blk_mono_ns ();
 
   pthread_mutex_lock (&q_lock);
-  for (;;) {
-    int sync_due = 0;
-
-    for (;;) {
-      uint64_t dl;
-      int dirty = file_end > synced;
-      if (failed)
-        break;
-      if (cur_len > 0 && !writing && (cfg.sync == REC_SYNC_ALWAYS || stop))
-        break;
-      if (stop && !writing && cur_len == 0)
-        break;
-      if (dirty && cfg.sync == REC_SYNC_INTERVAL && !writing &&
-          blk_mono_ns () >= last_sync + cfg.interval_ns) {
-        sync_due = 1;
-        break;
-      }
-      writer_idle = 1;
-      if (!(dirty && cfg.sync == REC_SYNC_INTERVAL))
-        pthread_cond_wait (&q_data, &q_lock);
-      else {
-        struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
-        dl = last_sync + cfg.interval_ns;
-        blk_timespec_add_ns (&ts, dl);
-        writer_timed = 1;
-        pthread_cond_timedwait (&q_data, &q_lock, &ts);
-        writer_timed = 0;
-      }
-      writer_idle = 0;
-    }
-    if (failed)
-      break;
-    if (cur_len > 0 && !writing && (cfg.sync == REC_SYNC_ALWAYS || stop)) {
-      if (write_batch_locked (cfg.sync == REC_SYNC_ALWAYS))
-        break;
-      continue;
-    }
-    if (sync_due ||
-        (stop && !writing && cfg.sync != REC_SYNC_NONE && file_end > synced)) {
-      /* fdatasync alongside request threads' writes: it covers at least
-       * what was written before it started.
-       */
-      uint64_t end = file_end;
-      int r;
+  while (!stop && !failed) {
+    if (ext_wanted) {
+      uint64_t want = file_size + chunk;
+      int err;
       pthread_mutex_unlock (&q_lock);
-      r = fdatasync (fd);
-      last_sync = blk_mono_ns ();
+      err = extend_to (want);
       pthread_mutex_lock (&q_lock);
-      if (r == -1) {
-        loss.err = errno;
-        loss.first_lost_id = 0;
-        loss.sync_failed = 1;
-        __atomic_store_n (&failed, loss.err, __ATOMIC_RELEASE);
-        pthread_cond_broadcast (&q_space);
-        pthread_cond_broadcast (&q_done);
-        break;
-      }
-      synced = durable = end;
+      ext_wanted = 0;
+      if (err)
+        /* The appending thread tries again inline when it must, and
+         * fails the log if that fails too.
+         */
+        ext_failed = err;
+      else if (want > file_size)
+        file_size = want;
+      bounds_locked ();
       continue;
     }
-    if (stop && !writing && cur_len == 0)
-      break;
+    if (cfg.sync == REC_SYNC_INTERVAL) {
+      uint64_t now = blk_mono_ns ();
+      if (now >= last_sync + cfg.interval_ns) {
+        last_sync = now;
+        if (tail > durable && !closed)
+          sync_upto_locked (tail);
+        continue;
+      }
+      else {
+        /* Wakes every interval even when idle: no signal per request. */
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
+        blk_timespec_add_ns (&ts, last_sync + cfg.interval_ns);
+        pthread_cond_timedwait (&q_data, &q_lock, &ts);
+      }
+    }
+    else
+      pthread_cond_wait (&q_data, &q_lock);
   }
   pthread_mutex_unlock (&q_lock);
   return NULL;
@@ -357,15 +369,20 @@ recorder_start (void)
     errno = err;
     return -1;
   }
+  pthread_mutex_lock (&q_lock);
   running = 1;
+  bounds_locked ();
+  pthread_mutex_unlock (&q_lock);
   return 0;
 }
 
+/* Stores the header at offset 0.  q_lock held.  0 or an errno. */
 static int
 append_header_locked (uint64_t export_size)
 {
   struct blklog_header h;
   size_t n;
+  int err;
 
   memset (&h, 0, sizeof h);
   h.export_size = export_size;
@@ -376,11 +393,51 @@ append_header_locked (uint64_t export_size)
   h.layer = cfg.layer;
   strncpy (h.creator, cfg.creator, BLKLOG_CREATOR_MAX);
   n = blklog_header_size (&h);
-  /* The buffer is empty before the header: it always fits. */
-  cur_len += blklog_encode_header (cur + cur_len, &h);
-  appended += n;
-  header_size_val = n;
+  err = make_room_locked (n);
+  if (err)
+    return err;
+  tail += blklog_encode_header (win + (tail - win_off), &h);
   header_done = 1;
+  bounds_locked ();
+  return 0;
+}
+
+/* Writes the data request record R (N bytes) at the tail with one
+ * gathered write.  q_lock held; the space is allocated.  0 or errno.
+ */
+static int
+pwrite_record_locked (const struct blklog_record *r, uint64_t n)
+{
+  unsigned char head[BLKLOG_REQ_HEAD_MAX], crc[4];
+  size_t hlen = blklog_encode_request_head (head, crc, r);
+  struct iovec iov[3] = {
+    { head, hlen }, { (void *) r->data, r->length }, { crc, 4 },
+  };
+  struct iovec *v = iov;
+  int nv = 3;
+  uint64_t off = tail, left = n;
+
+  while (left > 0) {
+    ssize_t w = pwritev (fd, v, nv, (off_t) off);
+    if (w == -1) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    if (w == 0)
+      return EIO;
+    off += (uint64_t) w;
+    left -= (uint64_t) w;
+    while (nv > 0 && (size_t) w >= v->iov_len) {
+      w -= (ssize_t) v->iov_len;
+      v++;
+      nv--;
+    }
+    if (nv > 0) {
+      v->iov_base = (char *) v->iov_base + w;
+      v->iov_len -= (size_t) w;
+    }
+  }
   return 0;
 }
 
@@ -391,118 +448,85 @@ static int
 append (const struct blklog_record *r, uint64_t export_size, int mark,
         uint64_t *seq)
 {
-  size_t n = blklog_record_size (r);
-  uint64_t my_end;
-  int was_empty;
-  LOCK_GUARD (&q_lock);
+  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
+  uint64_t n;
+  int err;
 
-  if (mark && !header_done) {
-    errno = ENODATA;
-    return -1;
-  }
-  if (!header_done) {
-    n += BLKLOG_HEADER_FIXED + BLKLOG_CREATOR_MAX;
-  }
-  /* nbdkit may still run a request of a connection it did not close
-   * while it shuts down: the log is already closed for it.
+  pthread_mutex_lock (&q_lock);
+  /* The fast path, a request without data that fits: room_end says
+   * the log is open, has its header and the space is mapped.
    */
-  if (closed) {
-    errno = ESHUTDOWN;
-    return -1;
-  }
-  /* Back-pressure: wait until a batch writer took the buffer (or take
-   * it: group commit, below).
-   */
-  while (!failed && !closed && cur_len > 0 && cur_len + n > cur_cap) {
-    nwaits++;
-    if (cfg.sync != REC_SYNC_ALWAYS && !writing && running && !stop) {
-      write_batch_locked (0);
-      continue;
+  if (id && r->payload != BLKLOG_PAYLOAD_DATA &&
+      tail + REC_REQ_MAX <= room_end)
+    n = blklog_encode_record (win + (tail - win_off), r);
+  else {
+    if (failed | closed)
+      goto refused;
+    if (!header_done) {
+      if (mark) {
+        pthread_mutex_unlock (&q_lock);
+        errno = ENODATA;
+        return -1;
+      }
+      err = append_header_locked (export_size);
+      if (err)
+        goto stop_log;
     }
-    pthread_cond_signal (&q_data);
-    space_waiters++;
-    pthread_cond_wait (&q_space, &q_lock);
-    space_waiters--;
-  }
-  if (failed || closed) {
-    errno = failed ? failed : ESHUTDOWN;
-    return -1;
-  }
-  if (n > cur_cap) {
-    /* One record larger than the whole queue (a huge write with
-     * blkreplay-data=full): grow rather than refuse it.
-     */
-    unsigned char *b = realloc (cur, n);
-    if (b == NULL) {
-      errno = ENOMEM;
-      return -1;
+    n = blklog_record_size (r);
+    if (r->payload == BLKLOG_PAYLOAD_DATA && r->length >= REC_PWRITE_MIN) {
+      err = allocate_locked (tail + n);
+      if (!err)
+        err = pwrite_record_locked (r, n);
+      if (err)
+        goto stop_log;
     }
-    cur = b;
-    cur_cap = n;
+    else {
+      if (tail + n > room_end) {
+        err = make_room_locked (n);
+        if (err)
+          goto stop_log;
+      }
+      blklog_encode_record (win + (tail - win_off), r);
+    }
   }
-  was_empty = cur_len == 0;
-  if (!header_done)
-    append_header_locked (export_size);
-  n = blklog_record_size (r);
-  if (n >= REC_COPY_OUTSIDE) {
-    /* Reserve the space, copy without the lock.  cur cannot move or be
-     * taken meanwhile: the writer and recorder_stop wait for
-     * cur_copiers, and cur is only reallocated when empty.
-     */
-    unsigned char *dst = cur + cur_len;
-    cur_len += n;
-    cur_copiers++;
-    pthread_mutex_unlock (&q_lock);
-    blklog_encode_record (dst, r);
-    pthread_mutex_lock (&q_lock);
-    if (--cur_copiers == 0 && copy_waiters)
-      pthread_cond_broadcast (&q_space);
-  }
-  else
-    cur_len += blklog_encode_record (cur + cur_len, r);
-  appended += n;
+  tail += n;
   nrecords++;
-  /* Under the same lock hold as the encoding: the position is exactly
-   * where the record sits in the queue, hence in the file.
+  /* Under the same lock hold as the store: the position is exactly
+   * where the record sits in the file.
    */
   if (seq)
     *seq = nrequests;
-  if (r->type == BLKLOG_REQUEST)
-    nrequests++;
-  my_end = appended;
-  if (cfg.sync == REC_SYNC_ALWAYS) {
-    /* Wake the writer for the first record of a batch; later ones join
-     * the batch it takes when it comes round.  Wait for the sync.
-     */
-    if (writer_idle && was_empty)
-      pthread_cond_signal (&q_data);
-    done_waiters++;
-    while (!failed && !finished && durable < my_end)
-      pthread_cond_wait (&q_done, &q_lock);
-    done_waiters--;
+  nrequests += id != 0;
+  /* Less than half a chunk left: the writer extends (once per half
+   * chunk, not per request).
+   */
+  if (tail > ext_at) {
+    ext_wanted = 1;
+    ext_at = UINT64_MAX;
+    pthread_cond_signal (&q_data);
   }
-  else {
-    /* Group commit: if nobody is writing, this thread writes the
-     * buffer (its record and whatever joined it) itself; else it waits
-     * for the batch in progress, then writes the next one if its
-     * record is still queued.  One write(2) per batch, no hand-off.
-     */
-    while (!failed && !finished && accepted < my_end) {
-      if (!writing && running && !stop && cur_len > 0) {
-        write_batch_locked (0);
-        continue;
-      }
-      done_waiters++;
-      pthread_cond_wait (&q_done, &q_lock);
-      done_waiters--;
+  if (cfg.sync == REC_SYNC_ALWAYS) {
+    if (unsynced_first_id == 0)
+      unsynced_first_id = id;
+    if (sync_upto_locked (tail) == -1) {
+      err = errno;
+      pthread_mutex_unlock (&q_lock);
+      errno = err;
+      return -1;
     }
   }
-  /* Acknowledge only what reached the file (or the disk). */
-  if ((cfg.sync == REC_SYNC_ALWAYS ? durable : accepted) < my_end) {
-    errno = failed ? failed : ESHUTDOWN;
-    return -1;
-  }
+  pthread_mutex_unlock (&q_lock);
   return 0;
+
+ stop_log:
+  fail_locked (err, 0, id);
+ refused:
+  if (failed)
+    nlost++;
+  err = failed ? failed : ESHUTDOWN;
+  pthread_mutex_unlock (&q_lock);
+  errno = err;
+  return -1;
 }
 
 int
@@ -520,78 +544,35 @@ recorder_mark (const struct blklog_record *r, uint64_t *seq)
 int
 recorder_sync (void)
 {
-  uint64_t target, end;
   int r, err;
 
-  pthread_mutex_lock (&q_lock);
-  target = appended;
-  /* Drain: write what is queued (or wait for the batch being written),
-   * as a request of sync=none would.
+  /* fd stays open: the filter stops the control socket before
+   * recorder_stop.
    */
-  while (!failed && !closed && accepted < target) {
-    if (!writing && running && !stop && cur_len > 0) {
-      write_batch_locked (0);
-      continue;
-    }
-    done_waiters++;
-    pthread_cond_wait (&q_done, &q_lock);
-    done_waiters--;
-  }
-  if (failed || closed || accepted < target) {
+  pthread_mutex_lock (&q_lock);
+  if (failed || closed) {
     err = failed ? failed : ESHUTDOWN;
     pthread_mutex_unlock (&q_lock);
     errno = err;
     return -1;
   }
-  end = file_end;
-  pthread_mutex_unlock (&q_lock);
-
-  /* fd stays open: the filter stops the control socket before
-   * recorder_stop.  A concurrent fdatasync of the writer is harmless.
-   */
-  r = fdatasync (fd);
+  r = sync_upto_locked (tail);
   err = errno;
-
-  pthread_mutex_lock (&q_lock);
-  if (r == -1) {
-    /* As when the writer's own sync fails: nothing is known durable,
-     * the log has failed.
-     */
-    if (!failed) {
-      loss.err = err;
-      loss.first_lost_id = 0;
-      loss.sync_failed = 1;
-      __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
-      pthread_cond_broadcast (&q_space);
-      pthread_cond_broadcast (&q_done);
-    }
-    pthread_mutex_unlock (&q_lock);
-    errno = err;
-    return -1;
-  }
-  if (synced < end)
-    synced = end;
-  if (durable < end) {
-    durable = end;
-    if (done_waiters)
-      pthread_cond_broadcast (&q_done);
-  }
   pthread_mutex_unlock (&q_lock);
-  return 0;
+  errno = err;
+  return r;
 }
 
 void
 recorder_status (struct recorder_status *s)
 {
   LOCK_GUARD (&q_lock);
-  s->records = nwritten;
+  s->records = nrecords;
   s->requests = nrequests;
-  s->bytes = accepted;
+  s->bytes = tail;
   s->durable = durable;
-  s->queue_used = cur_len;
-  s->queue_bound = cfg.queue_bytes;
-  s->waits = nwaits;
-  s->pending = nrecords - nwritten;
+  s->allocated = file_size;
+  s->lost = nlost;
   s->err = failed;
   s->sync_failed = failed ? loss.sync_failed : 0;
   s->first_lost_id = failed ? loss.first_lost_id : 0;
@@ -601,66 +582,67 @@ recorder_status (struct recorder_status *s)
 void
 recorder_stop (void)
 {
-  uint64_t start;
-  size_t done;
+  uint64_t end;
 
   if (fd == -1)
     return;
   if (running) {
     {
       LOCK_GUARD (&q_lock);
-      /* A log without any connection still gets its header. */
-      if (!header_done && !failed)
-        append_header_locked (0);
       stop = 1;
+      bounds_locked ();
       pthread_cond_signal (&q_data);
     }
     pthread_join (writer, NULL);
   }
   {
-    /* Requests of connections nbdkit did not finalize may have queued
-     * records after the writer left (or, never started: the header
-     * alone): write them too, nothing is dropped.
-     */
     LOCK_GUARD (&q_lock);
-    if (!header_done && !failed)
-      append_header_locked (0);
-    while (cur_copiers > 0) {
-      copy_waiters++;
-      pthread_cond_wait (&q_space, &q_lock);
-      copy_waiters--;
+    /* A log without any connection still gets its header. */
+    if (!header_done && !failed) {
+      int err = append_header_locked (0);
+      if (err)
+        fail_locked (err, 0, 0);
     }
+    /* No request stores from here on (nbdkit may still run one of a
+     * connection it did not close): it gets ESHUTDOWN.
+     */
     closed = 1;
-    start = file_end;
-    if (cur_len > 0 && !failed) {
-      uint64_t records = nrecords - nwritten, whole;
-      if (write_all (cur, cur_len, &done) == -1) {
-        int err = errno;
-        accepted = batch_failed (cur, cur_len, start, done, err, &whole);
-        records = whole;
-        __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
-      }
-      else
-        accepted = start + cur_len;
-      file_end = accepted;
-      nwritten += records;
+    bounds_locked ();
+    while (syncing) {
+      sync_waiters++;
+      pthread_cond_wait (&q_done, &q_lock);
+      sync_waiters--;
     }
-    cur_len = 0;
+    if (win)
+      munmap (win, (size_t) win_len);
+    win = NULL;
+    win_off = win_len = 0;
+    end = tail;
+    if (failed && loss.sync_failed && cfg.sync == REC_SYNC_ALWAYS) {
+      /* As when the write of a batch could not be synced: the log
+       * keeps what is known durable.
+       */
+      end = tail = durable;
+      nrecords = durable_records;
+    }
+    /* The preallocated space goes; a failed ftruncate leaves it, which
+     * readers take as an unclean stop (the log reads the same).
+     */
+    if (ftruncate (fd, (off_t) end) == 0)
+      file_size = end;
   }
-  if (cfg.sync != REC_SYNC_NONE)
-    fdatasync (fd);
+  if (cfg.sync != REC_SYNC_NONE && fdatasync (fd) == 0) {
+    LOCK_GUARD (&q_lock);
+    durable = tail;
+    durable_records = nrecords;
+  }
   close (fd);
   fd = -1;
   {
     LOCK_GUARD (&q_lock);
     running = 0;
     finished = 1;
-    durable = accepted;
-    pthread_cond_broadcast (&q_space);
     pthread_cond_broadcast (&q_done);
-    free (cur);
-    free (spare);
-    cur = spare = NULL;
   }
 }
 
@@ -681,12 +663,10 @@ recorder_loss (struct recorder_loss *l)
 }
 
 void
-recorder_counts (uint64_t *records, uint64_t *bytes, uint64_t *waits,
-                 uint64_t *lost)
+recorder_counts (uint64_t *records, uint64_t *bytes, uint64_t *lost)
 {
   LOCK_GUARD (&q_lock);
-  *records = nwritten;
-  *bytes = accepted;
-  *waits = nwaits;
-  *lost = nrecords - nwritten;
+  *records = nrecords;
+  *bytes = tail;
+  *lost = nlost;
 }

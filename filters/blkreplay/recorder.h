@@ -14,7 +14,8 @@ struct recorder_config {
   const char *path;
   enum rec_sync sync;
   uint64_t interval_ns;         /* REC_SYNC_INTERVAL */
-  size_t queue_bytes;           /* bound of the in-memory queue */
+  size_t queue_bytes;           /* blkreplay-queue: the preallocation
+                                 * chunk and mapping window */
   uint32_t data_mode;           /* enum blklog_data, for the header */
   uint8_t hash_alg;             /* enum blklog_hash, for the header */
   uint8_t layer;                /* enum blklog_layer, for the header */
@@ -52,20 +53,21 @@ rec_set_payload (struct blklog_record *r, uint32_t data_mode,
   }
 }
 
-/* Creates/truncates the log file.  -1 with errno set. */
+/* Creates/truncates the log file, which must be a regular file (it is
+ * mapped): ENOTSUP if it is not.  -1 with errno set.
+ */
 extern int recorder_open (const struct recorder_config *cfg);
 /* Starts the writer thread (after nbdkit forked).  -1 with errno. */
 extern int recorder_start (void);
-/* Queues R for the log and returns once its write(2) returned (with
- * sync=always: once it is durable); blocks while the queue is full.
- * Sets the export size of the header if no record was queued yet.  -1
+/* Stores R into the log's mapping and returns (with sync=always: once
+ * an fdatasync after the store completed).  Sets the export size of the header if no record was queued yet.  -1
  * with errno if R did not reach the log (recorder_loss says what was
  * lost): recording never drops a record silently.
  */
 extern int recorder_append (const struct blklog_record *r,
                             uint64_t export_size);
-/* Appends the mark record R as recorder_append does (same queue, so
- * every request record queued before it precedes it in the file) and
+/* Appends the mark record R as recorder_append does (so every request
+ * record stored before it precedes it in the file) and
  * sets *SEQ to the number of request records before it.  -1 with
  * errno ENODATA if nothing was recorded yet (the header, which needs
  * the first connection's export size, is not written), or as
@@ -73,7 +75,7 @@ extern int recorder_append (const struct blklog_record *r,
  */
 extern int recorder_mark (const struct blklog_record *r, uint64_t *seq);
 
-/* Writes out everything queued and fdatasyncs the log; returns once it
+/* fdatasyncs the log; returns once every record stored before the call
  * is durable.  -1 with errno if the log has failed (or fails now: a
  * failed fdatasync fails the log as the writer's own would).  Not
  * after recorder_stop.
@@ -85,18 +87,18 @@ struct recorder_status {
   uint64_t requests;            /* request records queued in all */
   uint64_t bytes;               /* bytes in the file */
   uint64_t durable;             /* bytes known synced */
-  uint64_t queue_used, queue_bound;
-  uint64_t waits;               /* request waits for queue space */
-  uint64_t pending;             /* records queued, not in the file:
-                                 * lost if err is set */
+  uint64_t allocated;           /* bytes of the file (preallocated) */
+  uint64_t lost;                /* records refused after a failure */
   int err;                      /* errno that stopped the log, or 0 */
   int sync_failed;
   uint64_t first_lost_id;
-  int started;                  /* the header is queued */
+  int started;                  /* the header is stored */
 };
 extern void recorder_status (struct recorder_status *s);
 
-/* Drains the queue, syncs (unless sync=none), joins and closes. */
+/* Cuts the preallocated space off, syncs (unless sync=none), joins the
+ * writer thread and closes.
+ */
 extern void recorder_stop (void);
 
 /* The errno that stopped the log writer, or 0.  Lock-free. */
@@ -104,17 +106,18 @@ extern int recorder_failed (void);
 
 /* What the failure of the log lost. */
 struct recorder_loss {
-  int err;                      /* errno of the failed write/fdatasync */
-  int sync_failed;              /* fdatasync failed (else write) */
+  int err;                      /* errno of the failed extension/mapping
+                                 * or fdatasync */
+  int sync_failed;              /* fdatasync failed (else extension) */
   uint64_t first_lost_id;       /* first request record lost, 0: none */
 };
 /* 1 and *L if the log failed, else 0. */
 extern int recorder_loss (struct recorder_loss *l);
 
-/* Counters for the summary: records and bytes in the file, request
- * waits for queue space, records queued but not written (lost).
+/* Counters for the summary: records and bytes in the file, records
+ * refused after the log failed (lost).
  */
 extern void recorder_counts (uint64_t *records, uint64_t *bytes,
-                             uint64_t *waits, uint64_t *lost);
+                             uint64_t *lost);
 
 #endif /* BLKREPLAY_RECORDER_H */

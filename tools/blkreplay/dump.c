@@ -236,8 +236,8 @@ print_record (const struct blklog_record *r, size_t pos, int json)
 }
 
 /* Reads every record, printing them unless QUIET.  Returns 0 for a
- * whole log, 1 for a truncated or corrupt one (noted on stderr), 2 if
- * it cannot be opened.
+ * whole log, 1 for a corrupt one (noted on stderr), 2 if it cannot be
+ * opened; *TRUNCATED if it ends inside a record (noted on stderr).
  */
 static int
 walk (const char *path, int json, int quiet, int *truncated)
@@ -277,14 +277,17 @@ walk (const char *path, int json, int quiet, int *truncated)
     forget_names ();
     return EXIT_MISMATCH;
   }
-  *truncated = rd.truncated;
+  /* The zeros a killed recorder preallocated end a whole log: noted,
+   * not a truncation (a torn record before them is one).
+   */
+  *truncated = rd.truncated && !(rd.unclean && !rd.torn);
   if (rd.truncated)
     fprintf (stderr, "blkreplay: note: %s: %s\n", path, rd.why);
-  else if (quiet) {
+  if (!*truncated && quiet) {
     char d[80];
     printf ("%s: OK, version %" PRIu32 ", %" PRIu64 " records, %zu bytes, "
             "data %s, created by \"%s\"\n", path, rd.header.version,
-            rd.nrecords, rd.size, data_desc (&rd.header, d, sizeof d),
+            rd.nrecords, rd.pos, data_desc (&rd.header, d, sizeof d),
             rd.header.creator);
   }
   blklog_close (&rd);
