@@ -72,6 +72,7 @@
 
 #include "cleanup.h"
 #include "clock-ns.h"
+#include "crc32c.h"
 #include "recorder.h"
 
 static struct recorder_config cfg;
@@ -96,10 +97,16 @@ static uint64_t nrecords, nrequests, nlost;
 static uint64_t sync_first_id, unsynced_first_id;
 static unsigned sync_waiters;
 static int syncing, ext_wanted, ext_failed;
-static int header_done, failed, stop, running, closed;
+static int header_done, stop, running, closed;
 static int finished;                /* recorder_stop's last sync is done */
-static struct recorder_loss loss;   /* valid when failed */
+static struct recorder_loss loss;   /* valid when rec_failed != 0 */
 static pthread_t writer;
+static int crc_hw;                  /* crc32c_hw (), for the fast path */
+
+/* The errno that stopped the log, or 0 (recorder.h): written under
+ * q_lock (atomically, once), read without it by recorder_failed.
+ */
+int rec_failed;
 
 /* The largest request record without a data payload. */
 #define REC_REQ_MAX (8 + BLKLOG_REQ_FIXED + 8)
@@ -121,7 +128,7 @@ bounds_locked (void)
 {
   uint64_t w = win_off + win_len;
 
-  room_end = failed || closed || !header_done ? 0 :
+  room_end = rec_failed || closed || !header_done ? 0 :
     w < file_size ? w : file_size;
   ext_at = ext_wanted || ext_failed || !running || stop ? UINT64_MAX :
     file_size > chunk / 2 ? file_size - chunk / 2 : 0;
@@ -135,6 +142,7 @@ recorder_open (const struct recorder_config *c)
   long ps = sysconf (_SC_PAGESIZE);
 
   cfg = *c;
+  crc_hw = crc32c_hw ();
   page_size = ps > 0 ? (uint64_t) ps : 4096;
   chunk = (cfg.queue_bytes + page_size - 1) / page_size * page_size;
   fd = open (cfg.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -175,12 +183,12 @@ recorder_open (const struct recorder_config *c)
 static void
 fail_locked (int err, int sync_failed, uint64_t lost_id)
 {
-  if (failed)
+  if (rec_failed)
     return;
   loss.err = err;
   loss.sync_failed = sync_failed;
   loss.first_lost_id = lost_id;
-  __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+  __atomic_store_n (&rec_failed, err, __ATOMIC_RELEASE);
   bounds_locked ();
   pthread_cond_broadcast (&q_done);
 }
@@ -264,7 +272,7 @@ make_room_locked (uint64_t n)
 static int
 sync_upto_locked (uint64_t target)
 {
-  while (!failed && durable < target) {
+  while (!rec_failed && durable < target) {
     if (closed) {
       /* recorder_stop syncs what was stored (unless sync=none). */
       if (finished)
@@ -304,7 +312,7 @@ sync_upto_locked (uint64_t target)
     sync_waiters--;
   }
   if (durable < target) {
-    errno = failed ? failed : ESHUTDOWN;
+    errno = rec_failed ? rec_failed : ESHUTDOWN;
     return -1;
   }
   return 0;
@@ -320,7 +328,7 @@ writer_thread (void *arg)
   uint64_t last_sync = blk_mono_ns ();
 
   pthread_mutex_lock (&q_lock);
-  while (!stop && !failed) {
+  while (!stop && !rec_failed) {
     if (ext_wanted) {
       uint64_t want = file_size + chunk;
       int err;
@@ -441,54 +449,15 @@ pwrite_record_locked (const struct blklog_record *r, uint64_t n)
   return 0;
 }
 
-/* recorder_append and recorder_mark.  MARK: refuse (ENODATA) rather
- * than write the header, and give the position in *SEQ.
+/* After N bytes of a record were stored at the tail: publish them
+ * (tail, counters, a mark's position in *SEQ), ask the writer for
+ * space when due, and with sync=always wait for the fdatasync that
+ * covers them.  Shared by the general path and the request fast path.
+ * q_lock held on entry, released on return.  0, or -1 with errno.
  */
-static int
-append (const struct blklog_record *r, uint64_t export_size, int mark,
-        uint64_t *seq)
+static inline int
+stored_unlock (uint64_t n, uint64_t id, uint64_t *seq)
 {
-  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
-  uint64_t n;
-  int err;
-
-  pthread_mutex_lock (&q_lock);
-  /* The fast path, a request without data that fits: room_end says
-   * the log is open, has its header and the space is mapped.
-   */
-  if (id && r->payload != BLKLOG_PAYLOAD_DATA &&
-      tail + REC_REQ_MAX <= room_end)
-    n = blklog_encode_record (win + (tail - win_off), r);
-  else {
-    if (failed | closed)
-      goto refused;
-    if (!header_done) {
-      if (mark) {
-        pthread_mutex_unlock (&q_lock);
-        errno = ENODATA;
-        return -1;
-      }
-      err = append_header_locked (export_size);
-      if (err)
-        goto stop_log;
-    }
-    n = blklog_record_size (r);
-    if (r->payload == BLKLOG_PAYLOAD_DATA && r->length >= REC_PWRITE_MIN) {
-      err = allocate_locked (tail + n);
-      if (!err)
-        err = pwrite_record_locked (r, n);
-      if (err)
-        goto stop_log;
-    }
-    else {
-      if (tail + n > room_end) {
-        err = make_room_locked (n);
-        if (err)
-          goto stop_log;
-      }
-      blklog_encode_record (win + (tail - win_off), r);
-    }
-  }
   tail += n;
   nrecords++;
   /* Under the same lock hold as the store: the position is exactly
@@ -509,7 +478,7 @@ append (const struct blklog_record *r, uint64_t export_size, int mark,
     if (unsynced_first_id == 0)
       unsynced_first_id = id;
     if (sync_upto_locked (tail) == -1) {
-      err = errno;
+      int err = errno;
       pthread_mutex_unlock (&q_lock);
       errno = err;
       return -1;
@@ -517,16 +486,138 @@ append (const struct blklog_record *r, uint64_t export_size, int mark,
   }
   pthread_mutex_unlock (&q_lock);
   return 0;
+}
+
+/* recorder_append and recorder_mark after the fast path's check, and
+ * recorder_append_request's slow path: the log has failed or is
+ * closed, needs its header, more space, a window move, or R carries
+ * data.  q_lock held on entry, released on return.  MARK: refuse
+ * (ENODATA) rather than write the header, and give the position in
+ * *SEQ.
+ */
+static int
+append_locked (const struct blklog_record *r, uint64_t export_size, int mark,
+               uint64_t *seq)
+{
+  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
+  uint64_t n;
+  int err;
+
+  if (rec_failed | closed)
+    goto refused;
+  if (!header_done) {
+    if (mark) {
+      pthread_mutex_unlock (&q_lock);
+      errno = ENODATA;
+      return -1;
+    }
+    err = append_header_locked (export_size);
+    if (err)
+      goto stop_log;
+  }
+  n = blklog_record_size (r);
+  if (r->payload == BLKLOG_PAYLOAD_DATA && r->length >= REC_PWRITE_MIN) {
+    err = allocate_locked (tail + n);
+    if (!err)
+      err = pwrite_record_locked (r, n);
+    if (err)
+      goto stop_log;
+  }
+  else {
+    if (tail + n > room_end) {
+      err = make_room_locked (n);
+      if (err)
+        goto stop_log;
+    }
+    blklog_encode_record (win + (tail - win_off), r);
+  }
+  return stored_unlock (n, id, seq);
 
  stop_log:
   fail_locked (err, 0, id);
  refused:
-  if (failed)
+  if (rec_failed)
     nlost++;
-  err = failed ? failed : ESHUTDOWN;
+  err = rec_failed ? rec_failed : ESHUTDOWN;
   pthread_mutex_unlock (&q_lock);
   errno = err;
   return -1;
+}
+
+/* recorder_append and recorder_mark. */
+static int
+append (const struct blklog_record *r, uint64_t export_size, int mark,
+        uint64_t *seq)
+{
+  pthread_mutex_lock (&q_lock);
+  /* The fast path, a request without data that fits: room_end says
+   * the log is open, has its header and the space is mapped.
+   */
+  if (r->type == BLKLOG_REQUEST && r->id &&
+      r->payload != BLKLOG_PAYLOAD_DATA && tail + REC_REQ_MAX <= room_end)
+    return stored_unlock (blklog_encode_record (win + (tail - win_off), r),
+                          r->id, seq);
+  return append_locked (r, export_size, mark, seq);
+}
+
+/* recorder_append_request's body; HW: the CPU has SSE4.2 and the
+ * caller is compiled for it.  Inlined into each of the two callers
+ * below, so the CRC's crc32 instructions are inline too: the bytes are
+ * blklog_encode_record's (both encode with
+ * blklog_store_request_fields; unit-blkreplay-log compares them).
+ */
+__attribute__ ((always_inline))
+static inline int
+append_request (const struct blklog_record *r, uint64_t export_size, int hw)
+{
+  pthread_mutex_lock (&q_lock);
+  if (tail + REC_REQ_MAX <= room_end) {
+    unsigned char *p = win + (tail - win_off);
+    size_t n = blklog_store_request_nodata (p, r->id, r->conn, r->op,
+                                            r->flags, r->offset, r->length,
+                                            r->submit_ns, r->complete_ns,
+                                            r->error, r->payload, r->hash);
+    uint32_t c;
+
+#if defined (__x86_64__)
+    if (hw)
+      c = crc32c_request_hw (p, r->payload != BLKLOG_PAYLOAD_NONE);
+    else
+#endif
+      c = crc32c (p, n);
+    blk_store_le32 (p + n, c);
+    return stored_unlock (n + 4, r->id, NULL);
+  }
+  return append_locked (r, export_size, 0, NULL);
+}
+
+#if defined (__x86_64__)
+__attribute__ ((target ("sse4.2")))
+static int
+append_request_hw (const struct blklog_record *r, uint64_t export_size)
+{
+  return append_request (r, export_size, 1);
+}
+#endif
+
+/* Not inlined into recorder_append_request: its register saves would
+ * then run before the test that picks the SSE4.2 version.
+ */
+__attribute__ ((noinline))
+static int
+append_request_sw (const struct blklog_record *r, uint64_t export_size)
+{
+  return append_request (r, export_size, 0);
+}
+
+int
+recorder_append_request (const struct blklog_record *r, uint64_t export_size)
+{
+#if defined (__x86_64__)
+  if (crc_hw)
+    return append_request_hw (r, export_size);
+#endif
+  return append_request_sw (r, export_size);
 }
 
 int
@@ -550,8 +641,8 @@ recorder_sync (void)
    * recorder_stop.
    */
   pthread_mutex_lock (&q_lock);
-  if (failed || closed) {
-    err = failed ? failed : ESHUTDOWN;
+  if (rec_failed || closed) {
+    err = rec_failed ? rec_failed : ESHUTDOWN;
     pthread_mutex_unlock (&q_lock);
     errno = err;
     return -1;
@@ -573,9 +664,9 @@ recorder_status (struct recorder_status *s)
   s->durable = durable;
   s->allocated = file_size;
   s->lost = nlost;
-  s->err = failed;
-  s->sync_failed = failed ? loss.sync_failed : 0;
-  s->first_lost_id = failed ? loss.first_lost_id : 0;
+  s->err = rec_failed;
+  s->sync_failed = rec_failed ? loss.sync_failed : 0;
+  s->first_lost_id = rec_failed ? loss.first_lost_id : 0;
   s->started = header_done;
 }
 
@@ -598,7 +689,7 @@ recorder_stop (void)
   {
     LOCK_GUARD (&q_lock);
     /* A log without any connection still gets its header. */
-    if (!header_done && !failed) {
+    if (!header_done && !rec_failed) {
       int err = append_header_locked (0);
       if (err)
         fail_locked (err, 0, 0);
@@ -618,7 +709,7 @@ recorder_stop (void)
     win = NULL;
     win_off = win_len = 0;
     end = tail;
-    if (failed && loss.sync_failed && cfg.sync == REC_SYNC_ALWAYS) {
+    if (rec_failed && loss.sync_failed && cfg.sync == REC_SYNC_ALWAYS) {
       /* As when the write of a batch could not be synced: the log
        * keeps what is known durable.
        */
@@ -647,16 +738,10 @@ recorder_stop (void)
 }
 
 int
-recorder_failed (void)
-{
-  return __atomic_load_n (&failed, __ATOMIC_ACQUIRE);
-}
-
-int
 recorder_loss (struct recorder_loss *l)
 {
   LOCK_GUARD (&q_lock);
-  if (!failed)
+  if (!rec_failed)
     return 0;
   *l = loss;
   return 1;
