@@ -70,9 +70,10 @@ extern int recorder_append (const struct blklog_record *r,
 /* recorder_append for a request record without payload data
  * (R->payload BLKLOG_PAYLOAD_NONE or BLKLOG_PAYLOAD_HASH): the same
  * bytes, result and errors, but where the record fits in the mapped
- * space it is encoded straight into the mapping under the lock, its
- * CRC32C a fixed sequence of crc32 instructions where the CPU has
- * SSE4.2 (everything else goes the general way, recorder_append's).
+ * space it is encoded straight into the mapping under the store lock
+ * alone (recorder.c, Locks), its CRC32C a fixed sequence of crc32
+ * instructions where the CPU has SSE4.2 (everything else goes the
+ * general way, recorder_append's).  R->id must not be 0.
  */
 extern int recorder_append_request (const struct blklog_record *r,
                                     uint64_t export_size);
