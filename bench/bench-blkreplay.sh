@@ -9,8 +9,8 @@
 #    (I(2N) - I(N)) / N is the cost of one request without start-up and
 #    shutdown.  Configurations: bare, blkreplay-data=none, =hash (issue
 #    15's target: at most +750 over bare), =full, and nbdkit's own log
-#    filter for comparison.  Where the cost goes and why +750 is out of
-#    reach while every read is hashed: docs/blkreplay-cost.md.
+#    filter for comparison.  Where the cost goes and how +750 is met
+#    with every read hashed: docs/blkreplay-cost.md.
 # 2. Replay speed (issue 15): fio's nbd engine runs a 4k random
 #    read/write load (randrw, QD 8, 30000 requests over 64 MiB) through
 #    the filter; blkreplay run --timing=fast replays that log against a

@@ -506,6 +506,138 @@ Test (log, encode_request_head)
   }
 }
 
+/* A tiny xorshift generator: the same sequence on every run. */
+static uint64_t
+next_rand (uint64_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* A random 64-bit value, often a small one (the fields' usual range)
+ * or an extreme one.
+ */
+static uint64_t
+rand_field (uint64_t *s)
+{
+  uint64_t v = next_rand (s);
+
+  switch (v & 3) {
+  case 0: return v >> 2;
+  case 1: return (v >> 2) & 0xffff;
+  case 2: return v & 4 ? UINT64_MAX : 0;
+  default: return (v >> 2) & 0xffffffff;
+  }
+}
+
+#if defined (__x86_64__)
+__attribute__ ((target ("sse4.2")))
+static uint32_t
+crc_request_hw (const unsigned char *p, int with_hash)
+{
+  return crc32c_request_hw (p, with_hash);
+}
+#endif
+
+/* The recorder's fast path (blklog_store_request_nodata and the
+ * fixed-length CRC32C, crc32c_request_hw where the CPU has SSE4.2)
+ * stores the bytes blklog_encode_record stores, for every request
+ * record without payload data, and the reader parses them back.
+ */
+Test (log, request_fast_path_same_bytes)
+{
+  unsigned char whole[128], fast[128];
+  uint64_t seed = UINT64_C (0x9e3779b97f4a7c15);
+  unsigned i;
+
+  for (i = 0; i < 20000; i++) {
+    struct blklog_record r, back;
+    size_t n, m, used;
+    uint32_t c;
+    char why[256];
+
+    memset (&r, 0, sizeof r);
+    r.type = BLKLOG_REQUEST;
+    r.id = rand_field (&seed) | 1;
+    r.conn = rand_field (&seed);
+    r.op = (uint8_t) (next_rand (&seed) % BLKLOG_OP__MAX);
+    r.flags = (uint32_t) (next_rand (&seed) & BLKLOG_F__ALL);
+    r.length = rand_field (&seed) & (BLKLOG_IO_MAX - 1);
+    r.offset = rand_field (&seed);
+    if (r.offset > UINT64_MAX - r.length)     /* the reader refuses it */
+      r.offset = UINT64_MAX - r.length;
+    r.submit_ns = rand_field (&seed) & (BLKLOG_TIME_MAX - 1);
+    r.complete_ns = r.submit_ns +
+      (rand_field (&seed) & (BLKLOG_TIME_MAX / 2 - 1));
+    if (r.complete_ns >= BLKLOG_TIME_MAX)
+      r.complete_ns = BLKLOG_TIME_MAX - 1;
+    r.error = next_rand (&seed) & 1 ? 0 : (uint32_t) next_rand (&seed) % 200;
+    /* Only reads and writes carry a payload (the reader says so). */
+    r.payload = r.op <= BLKLOG_WRITE && next_rand (&seed) & 1 ?
+      BLKLOG_PAYLOAD_HASH : BLKLOG_PAYLOAD_NONE;
+    r.hash = r.payload == BLKLOG_PAYLOAD_HASH ? next_rand (&seed) : 0;
+
+    memset (whole, 0xaa, sizeof whole);
+    memset (fast, 0x55, sizeof fast);
+    n = blklog_encode_record (whole, &r);
+    cr_assert_eq (n, blklog_record_size (&r));
+    m = blklog_store_request_nodata (fast, r.id, r.conn, r.op, r.flags,
+                                     r.offset, r.length, r.submit_ns,
+                                     r.complete_ns, r.error, r.payload,
+                                     r.hash);
+    cr_assert_eq (m + 4, n, "record %u", i);
+    cr_assert_eq (m, r.payload == BLKLOG_PAYLOAD_NONE ? 63u : 71u);
+    /* The portable CRC, as on a CPU without SSE4.2. */
+    blk_store_le32 (fast + m, crc32c (fast, m));
+    cr_assert (memcmp (whole, fast, n) == 0, "record %u", i);
+#if defined (__x86_64__)
+    if (crc32c_hw ()) {
+      c = crc_request_hw (fast, r.payload != BLKLOG_PAYLOAD_NONE);
+      cr_assert_eq (c, blk_load_le32 (whole + m), "record %u", i);
+    }
+#endif
+    (void) c;
+    cr_assert_eq (blklog_parse_record (fast, n, &back, &used, why,
+                                       sizeof why), BLKLOG_OK, "%s", why);
+    cr_assert_eq (used, n);
+    cr_assert_eq (back.type, BLKLOG_REQUEST);
+    cr_assert_eq (back.id, r.id);
+    cr_assert_eq (back.conn, r.conn);
+    cr_assert_eq (back.op, r.op);
+    cr_assert_eq (back.flags, r.flags);
+    cr_assert_eq (back.offset, r.offset);
+    cr_assert_eq (back.length, r.length);
+    cr_assert_eq (back.submit_ns, r.submit_ns);
+    cr_assert_eq (back.complete_ns, r.complete_ns);
+    cr_assert_eq (back.error, r.error);
+    cr_assert_eq (back.payload, r.payload);
+    if (r.payload == BLKLOG_PAYLOAD_HASH)
+      cr_assert_eq (back.hash, r.hash);
+  }
+}
+
+/* blklog_payload_hash_fn resolves to a function giving
+ * blklog_payload_hash's values, for each algorithm.
+ */
+Test (payload_hash, resolved_once)
+{
+  static unsigned char buf[5000];
+  static const unsigned algs[] = { BLKLOG_HASH_BLKHASH64, BLKLOG_HASH_XXH3,
+                                   BLKLOG_HASH_BLKAES64 };
+  size_t i, a, len;
+
+  for (i = 0; i < sizeof buf; i++)
+    buf[i] = (unsigned char) (i * 131 + 7);
+  for (a = 0; a < sizeof algs / sizeof algs[0]; a++) {
+    blklog_hash_fn *f = blklog_payload_hash_fn (algs[a]);
+    for (len = 0; len <= sizeof buf; len = len * 2 + 13)
+      cr_assert_eq (f (buf, len), blklog_payload_hash (algs[a], buf, len),
+                    "hash_alg %u length %zu", algs[a], len);
+  }
+}
+
 /* Reads the LEN bytes of BUF as a log file: the whole records read,
  * and blklog_next's last result.
  */

@@ -188,8 +188,9 @@ blkaes64_round_sw (unsigned char state[16], const unsigned char key[16])
  */
 __attribute__ ((noinline))
 static uint64_t
-sw_hash (const unsigned char *p, size_t len)
+sw_hash (const void *buf, size_t len)
 {
+  const unsigned char *p = buf;
   uint32_t lane[4][4], b[4];
   size_t n = len;
   unsigned i = 0;
@@ -242,8 +243,9 @@ sw_hash (const unsigned char *p, size_t len)
 
 __attribute__ ((target ("aes,avx")))
 static uint64_t
-ni_hash (const unsigned char *p, size_t len)
+ni_hash (const void *buf, size_t len)
 {
+  const unsigned char *p = buf;
   __m128i s0 = _mm_loadu_si128 ((const __m128i *) consts[0]);
   __m128i s1 = _mm_loadu_si128 ((const __m128i *) consts[1]);
   __m128i s2 = _mm_loadu_si128 ((const __m128i *) consts[2]);
@@ -313,4 +315,14 @@ blkaes64 (const void *buf, size_t len)
     return ni_hash (buf, len);
 #endif
   return sw_hash (buf, len);
+}
+
+uint64_t
+(*blkaes64_impl (void)) (const void *buf, size_t len)
+{
+#if defined (__x86_64__)
+  if (use_ni)
+    return ni_hash;
+#endif
+  return sw_hash;
 }

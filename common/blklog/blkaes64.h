@@ -22,6 +22,12 @@
 /* The 64-bit blkaes64 hash of LEN bytes of BUF. */
 extern uint64_t blkaes64 (const void *buf, size_t len);
 
+/* The function blkaes64 runs on this CPU now (the AES-NI path or the
+ * portable one): same values, without blkaes64's dispatch on every
+ * call.  Resolved once by a writer that hashes every request.
+ */
+extern uint64_t (*blkaes64_impl (void)) (const void *buf, size_t len);
+
 /* 1 if this CPU runs the AES-NI path (AES-NI and AVX), so that
  * blkaes64 is the cheap payload hash here.
  */

@@ -112,8 +112,9 @@ hw_update (uint32_t c, const unsigned char *p, size_t len)
 
 __attribute__ ((target ("sse4.2")))
 static uint64_t
-hw_hash (const unsigned char *p, size_t len)
+hw_hash (const void *buf, size_t len)
 {
+  const unsigned char *p = buf;
   uint64_t s0 = UINT32_C (0xffffffff), s1 = UINT32_C (0xfffffffe);
   size_t n = len;
 
@@ -183,4 +184,14 @@ blkhash64 (const void *buf, size_t len)
   s0 = sw_bytes (s0, p, n);
   s1 = sw_u64 (s1, (uint64_t) len);
   return ((uint64_t) ~s0 << 32) | (uint32_t) ~s1;
+}
+
+uint64_t
+(*blkhash64_impl (void)) (const void *buf, size_t len)
+{
+#if defined (__x86_64__)
+  if (use_hw)
+    return hw_hash;
+#endif
+  return blkhash64;
 }

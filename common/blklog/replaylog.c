@@ -85,6 +85,22 @@ blklog_payload_hash (unsigned hash_alg, const void *buf, size_t len)
   }
 }
 
+static uint64_t
+xxh3_hash (const void *buf, size_t len)
+{
+  return XXH3_64bits (buf, len);                            /* seed 0 */
+}
+
+blklog_hash_fn *
+blklog_payload_hash_fn (unsigned hash_alg)
+{
+  switch (hash_alg) {
+  case BLKLOG_HASH_BLKAES64: return blkaes64_impl ();
+  case BLKLOG_HASH_XXH3: return xxh3_hash;
+  default: return blkhash64_impl ();
+  }
+}
+
 unsigned
 blklog_hash_default (void)
 {
@@ -328,19 +344,10 @@ blklog_record_size (const struct blklog_record *r)
 static unsigned char *
 encode_request_fields (unsigned char *p, const struct blklog_record *r)
 {
-  p = blk_store_le64 (p, r->id);
-  p = blk_store_le64 (p, r->conn);
-  *p++ = r->op;
-  p = blk_store_le32 (p, r->flags);
-  p = blk_store_le64 (p, r->offset);
-  p = blk_store_le64 (p, r->length);
-  p = blk_store_le64 (p, r->submit_ns);
-  p = blk_store_le64 (p, r->complete_ns);
-  p = blk_store_le32 (p, r->error);
-  *p++ = r->payload;
-  if (r->payload != BLKLOG_PAYLOAD_NONE)
-    p = blk_store_le64 (p, r->hash);
-  return p;
+  return blklog_store_request_fields (p, r->id, r->conn, r->op, r->flags,
+                                      r->offset, r->length, r->submit_ns,
+                                      r->complete_ns, r->error, r->payload,
+                                      r->hash);
 }
 
 size_t

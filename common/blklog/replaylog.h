@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "byte-order.h"
+
 #define BLKLOG_MAGIC "BLKRPLAY"
 /* The version writers write.  Readers also read version 1 (no hash_alg
  * or layer in the header: blkhash64 and "nbdkit" are implied).
@@ -124,6 +126,15 @@ extern const char *blklog_layer_name (unsigned layer);
  */
 extern uint64_t blklog_payload_hash (unsigned hash_alg,
                                      const void *buf, size_t len);
+/* blklog_payload_hash with its algorithm chosen once: the function
+ * that hashes with HASH_ALG on this CPU (the AES-NI or CRC32C
+ * instruction path where the CPU has it), for a writer that hashes
+ * every request (one indirect call instead of two dispatches).  Same
+ * values as blklog_payload_hash (HASH_ALG, ...).  Resolve it after
+ * any blkaes64_force_software/crc32c_force_software call, not before.
+ */
+typedef uint64_t blklog_hash_fn (const void *buf, size_t len);
+extern blklog_hash_fn *blklog_payload_hash_fn (unsigned hash_alg);
 /* The hash a writer should use on this CPU: blkaes64 where AES-NI and
  * AVX are there (one vaesenc per 16 bytes), else blkhash64 where
  * CRC32C is an instruction (598 instructions per 4 KiB against XXH3's
@@ -166,6 +177,58 @@ extern size_t blklog_encode_record (unsigned char *buf,
 extern size_t blklog_encode_request_head (unsigned char *head,
                                           unsigned char crc[4],
                                           const struct blklog_record *r);
+
+/* The one layout of a request record's fields after its type, up to
+ * its payload data: the hash is stored unless PAYLOAD is
+ * BLKLOG_PAYLOAD_NONE.  Returns the byte after the last one stored.
+ * Inline so that the recorder's fast path (a request record without
+ * data, encoded straight into the mapped log) and blklog_encode_record
+ * share it at no call's cost.
+ */
+static inline unsigned char *
+blklog_store_request_fields (unsigned char *p, uint64_t id, uint64_t conn,
+                             uint8_t op, uint32_t flags, uint64_t offset,
+                             uint64_t length, uint64_t submit_ns,
+                             uint64_t complete_ns, uint32_t error,
+                             uint8_t payload, uint64_t hash)
+{
+  p = blk_store_le64 (p, id);
+  p = blk_store_le64 (p, conn);
+  *p++ = op;
+  p = blk_store_le32 (p, flags);
+  p = blk_store_le64 (p, offset);
+  p = blk_store_le64 (p, length);
+  p = blk_store_le64 (p, submit_ns);
+  p = blk_store_le64 (p, complete_ns);
+  p = blk_store_le32 (p, error);
+  *p++ = payload;
+  if (payload != BLKLOG_PAYLOAD_NONE)
+    p = blk_store_le64 (p, hash);
+  return p;
+}
+
+/* A whole request record without payload data (R->payload NONE or
+ * HASH) up to its CRC: the length, the type and the fields.  Returns
+ * the record's bytes before the CRC (63 or 71); the caller stores the
+ * CRC32C of those bytes after them (blklog_encode_record does the
+ * same).
+ */
+static inline size_t
+blklog_store_request_nodata (unsigned char *buf, uint64_t id, uint64_t conn,
+                             uint8_t op, uint32_t flags, uint64_t offset,
+                             uint64_t length, uint64_t submit_ns,
+                             uint64_t complete_ns, uint32_t error,
+                             uint8_t payload, uint64_t hash)
+{
+  uint32_t body = payload == BLKLOG_PAYLOAD_NONE ? BLKLOG_REQ_FIXED
+                                                 : BLKLOG_REQ_FIXED + 8;
+  unsigned char *p = blk_store_le32 (buf, body);
+
+  *p++ = BLKLOG_REQUEST;
+  blklog_store_request_fields (p, id, conn, op, flags, offset, length,
+                               submit_ns, complete_ns, error, payload, hash);
+  return 4 + (size_t) body;
+}
 
 /* ---- decoding ---- */
 

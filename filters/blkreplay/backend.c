@@ -20,8 +20,8 @@
  * price of "never acknowledge what the log may have lost", the
  * filter's rule in both layers.
  *
- * State: cfg (written by backend_start before subscribing, read-only
- * afterwards), hook_handle (idem), the counters (atomics), cur_conn
+ * State: cfg and hash_fn (written by backend_start before subscribing,
+ * read-only afterwards), hook_handle (idem), the counters (atomics), cur_conn
  * (thread-local: the request the thread serves).
  */
 #include <config.h>
@@ -42,6 +42,7 @@
 extern int blkreplay_debug_verbose;
 
 static struct backend_config cfg;
+static blklog_hash_fn *hash_fn;         /* cfg.hash_alg, resolved */
 static int hook_handle = -1;
 static uint64_t export_size;            /* for the header */
 static uint64_t nrecorded, nother;      /* atomic */
@@ -146,7 +147,7 @@ backend_io_end (void *opaque, struct blk_hook_io *io)
     rec.id = b->id + k;
     rec.offset = io->offset + done;
     rec.length = len;
-    rec_set_payload (&rec, cfg.data_mode, cfg.hash_alg,
+    rec_set_payload (&rec, cfg.data_mode, hash_fn,
                      io->op == BLK_IO_WRITE ? p : NULL,
                      io->op == BLK_IO_READ && io->result == 0 ? p : NULL, len);
     if (blkreplay_debug_verbose)
@@ -154,7 +155,9 @@ backend_io_end (void *opaque, struct blk_hook_io *io)
                     PRIu64 "+%" PRIu64 " -> %d", rec.id, rec.conn,
                     blklog_op_name (rec.op), rec.offset, rec.length,
                     (int) rec.error);
-    if (recorder_append (&rec, export_size) == -1) {
+    if ((rec.payload == BLKLOG_PAYLOAD_DATA ?
+         recorder_append (&rec, export_size) :
+         recorder_append_request (&rec, export_size)) == -1) {
       /* Said once; the client requests after this one fail
        * (blkreplay-on-error=fail: blkreplay.c checks after next->OP).
        */
@@ -179,6 +182,7 @@ backend_start (const struct backend_config *c)
   int h;
 
   cfg = *c;
+  hash_fn = blklog_payload_hash_fn (cfg.hash_alg);
   /* The header's export_size: the image file's size when the plugin
    * opened it (what a copy taken before nbdkit started holds).  0 if
    * the plugin does not publish it.

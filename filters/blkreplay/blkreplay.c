@@ -64,6 +64,7 @@ static char *log_path;
 static uint32_t data_mode = BLKLOG_DATA_HASH;
 static int hash_choice = -1;            /* blkreplay-hash=; -1: auto */
 static unsigned hash_alg;               /* what payloads are hashed with */
+static blklog_hash_fn *hash_fn;         /* hash_alg's function on this CPU */
 static enum rec_sync sync_mode = REC_SYNC_INTERVAL;
 static uint64_t sync_interval_ns = UINT64_C (1000000000);
 static int64_t queue_bytes = 16 << 20;
@@ -251,6 +252,8 @@ blkreplay_config_complete (nbdkit_next_config_complete *next,
     return -1;
   }
   hash_alg = hash_choice == -1 ? blklog_hash_default () : (unsigned) hash_choice;
+  /* Resolved once: the request path calls it without a dispatch. */
+  hash_fn = blklog_payload_hash_fn (hash_alg);
   if (hash_alg == BLKLOG_HASH_BLKAES64 && !blkaes64_hw ())
     /* It still works, with the portable AES round: the user asked. */
     nbdkit_debug ("blkreplay-hash=blkaes64: this CPU has no AES-NI+AVX, "
@@ -606,7 +609,8 @@ log_flags (unsigned op, uint32_t flags)
 /* Record mode: the record of one finished request.  -1 with *ERR set
  * if it did not reach the log.
  */
-static int
+__attribute__ ((always_inline))
+static inline int
 record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
                 uint64_t offset, uint64_t length, uint64_t t0, int r,
                 int *err, const void *rbuf, const void *wbuf)
@@ -623,13 +627,15 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
   rec.submit_ns = t0;
   rec.complete_ns = blk_mono_ns () - base_ns;
   rec.error = r == -1 ? (uint32_t) (*err ? *err : EIO) : 0;
-  rec_set_payload (&rec, data_mode, hash_alg, wbuf, r == 0 ? rbuf : NULL,
+  rec_set_payload (&rec, data_mode, hash_fn, wbuf, r == 0 ? rbuf : NULL,
                    length);
   if (blkreplay_debug_verbose)
     nbdkit_debug ("blkreplay: #%" PRIu64 " conn %" PRIu64 " %s %" PRIu64
                   "+%" PRIu64 " -> %d", id, h->conn, blklog_op_name (op),
                   offset, length, (int) rec.error);
-  if (recorder_append (&rec, h->size) == -1) {
+  if ((rec.payload == BLKLOG_PAYLOAD_DATA ?
+       recorder_append (&rec, h->size) :
+       recorder_append_request (&rec, h->size)) == -1) {
     int e = errno;
     report_loss (id);
     if (on_error_fail)

@@ -2,9 +2,9 @@
 /* nbdkit-blk blkreplay: the log writer of record mode.
  *
  * A request thread stores its record straight into a MAP_SHARED
- * mapping of the log file, under q_lock: reserve the bytes at the tail,
- * encode the record there (blklog_encode_record), advance the tail.  No
- * system call, no wake-up, no allocation per request.
+ * mapping of the log file, under the store lock (see Locks below):
+ * reserve the bytes at the tail, encode the record there, advance the
+ * tail.  No system call, no wake-up, no allocation per request.
  *
  * Never acknowledge a request whose record may be lost: a store into a
  * shared file mapping is in the page cache the moment it is done, as
@@ -13,7 +13,7 @@
  * fdatasync(2) issued after the store completed (concurrent requests
  * share one: the first waiter syncs for everybody queued so far).
  *
- * Records are stored under q_lock, payloads (blkreplay-data=full)
+ * Records are stored under s_lock, payloads (blkreplay-data=full)
  * included: the file never has a hole before a stored record, so after
  * a kill it is whole records, at most one torn record (the one being
  * stored, never acknowledged) and the zeros of the preallocated tail,
@@ -42,20 +42,61 @@
  * and every later append fails with the same errno.  recorder_stop
  * cuts the file to the end of the last record and syncs per the mode.
  *
- * Shared state, all guarded by q_lock: win/win_off/win_len (the
- * mapping), tail (the end of the last record: the log's size),
- * file_size (allocated), ext_wanted/ext_failed (the writer's extension
- * request), room_end/ext_at (the fast path's bounds, derived from the
- * others by bounds_locked whenever they change), running, durable/durable_records (what a completed fdatasync
- * covered), syncing (a thread runs an fdatasync: sync_waiters wait on
- * q_done), sync_first_id/unsynced_first_id (sync=always: the first
- * request an fdatasync in flight, or the next one, covers), nrecords,
- * nrequests (a mark's position), nlost, header_done, failed, loss,
- * stop, closed, finished.  failed is also read without the lock (atomically) by
- * recorder_failed, a hint for the request path.  fd is used without
- * the lock for fdatasync and the writer's posix_fallocate; it is
- * closed by recorder_stop once no thread can use it (writer joined,
- * no sync running, closed set).
+ * Locks.  Two, always taken in this order: q_lock (a pthread mutex:
+ * the condition variables q_data and q_done wait on it) and s_lock (a
+ * three-state futex lock, below: one compare-and-exchange to take it,
+ * one exchange to drop it uncontended, where glibc's mutex costs about
+ * 55 instructions a pair on every request, docs/blkreplay-cost.md).
+ * "q_lock held" in this file means both are held (lock_all/unlock_all):
+ * every path but one takes both, so everything below is guarded by the
+ * pair.  The one exception is the request fast path
+ * (recorder_append_request, a request record without payload data
+ * that fits below fast_end): it takes s_lock alone, stores its record
+ * at the tail, advances tail, nrecords and nrequests, and drops it.
+ * Invariants that keep that safe:
+ *  - Whatever the fast path reads (tail, fast_end, win, win_off) or
+ *    writes (tail, nrecords, nrequests, the bytes at the tail) is
+ *    written elsewhere only with both locks held, and read elsewhere
+ *    only with both held (or s_lock alone): a thread holding q_lock
+ *    but not s_lock (waiting in cond_wait_all, or between the two
+ *    lock calls) touches none of it.
+ *  - A record is stored whole and tail advanced under one hold of
+ *    s_lock, so records are in the file whole, in order, with no hole
+ *    before a stored one, as with one lock; a request is acknowledged
+ *    only after its store, so never before it is in the file.
+ *  - The fast path needs nothing that takes q_lock: fast_end (kept by
+ *    bounds_locked with room_end and ext_at) is at most ext_at, so a
+ *    fast store never crosses the point where the writer must be
+ *    signalled (the record that would goes the general way and signals
+ *    under q_lock), and it is 0 with sync=always (every append waits
+ *    for an fdatasync on q_done) and whenever room_end is 0 (no header,
+ *    failed, closed).
+ *  - s_lock is never held while waiting: cond_wait_all drops it before
+ *    pthread_cond_wait releases q_lock and takes it again after; the
+ *    fdatasync and posix_fallocate calls run with both dropped.  So a
+ *    thread blocked on s_lock waits only for a short store, and a
+ *    thread that finds it taken sleeps in FUTEX_WAIT: no spinning,
+ *    whatever the number of threads per core.
+ *  - Lock order: the fast path that does not fit drops s_lock, then
+ *    takes q_lock and s_lock (lock_all) and runs the general path; no
+ *    thread takes q_lock while holding s_lock.
+ *
+ * Shared state, all guarded by the pair (see above for the fast
+ * path): win/win_off/win_len (the mapping), tail (the end of the last
+ * record: the log's size), file_size (allocated), ext_wanted/
+ * ext_failed (the writer's extension request), room_end/ext_at/
+ * fast_end (the fast paths' bounds, derived from the others by
+ * bounds_locked whenever they change), running, durable/
+ * durable_records (what a completed fdatasync covered), syncing (a
+ * thread runs an fdatasync: sync_waiters wait on q_done),
+ * sync_first_id/unsynced_first_id (sync=always: the first request an
+ * fdatasync in flight, or the next one, covers), nrecords, nrequests
+ * (a mark's position), nlost, header_done, rec_failed, loss, stop,
+ * closed, finished.  rec_failed is also read without the locks
+ * (atomically) by recorder_failed, a hint for the request path.  fd
+ * is used without the locks for fdatasync and the writer's
+ * posix_fallocate; it is closed by recorder_stop once no thread can
+ * use it (writer joined, no sync running, closed set).
  */
 #include <config.h>
 
@@ -64,14 +105,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "clock-ns.h"
+#include "crc32c.h"
 #include "recorder.h"
 
 static struct recorder_config cfg;
@@ -80,6 +124,8 @@ static uint64_t chunk;              /* preallocation step, page multiple */
 static uint64_t page_size;
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+/* s_lock: 0 free, 1 held, 2 held and a thread may sleep on it. */
+static int s_lock;
 static pthread_cond_t q_data;       /* writer waits: extend, stop */
 static pthread_cond_t q_done;       /* a sync finished, or failed */
 static unsigned char *win;          /* the mapping, or NULL */
@@ -91,15 +137,26 @@ static uint64_t tail, file_size;
  * ext_at the writer is asked to extend (UINT64_MAX while asked).
  */
 static uint64_t room_end, ext_at = UINT64_MAX;
+/* The request fast path's bound (s_lock alone): room_end, but never
+ * past ext_at (crossing it signals the writer, which needs q_lock),
+ * and 0 with sync=always (the append waits for an fdatasync).
+ */
+static uint64_t fast_end;
 static uint64_t durable, durable_records;
 static uint64_t nrecords, nrequests, nlost;
 static uint64_t sync_first_id, unsynced_first_id;
 static unsigned sync_waiters;
 static int syncing, ext_wanted, ext_failed;
-static int header_done, failed, stop, running, closed;
+static int header_done, stop, running, closed;
 static int finished;                /* recorder_stop's last sync is done */
-static struct recorder_loss loss;   /* valid when failed */
+static struct recorder_loss loss;   /* valid when rec_failed != 0 */
 static pthread_t writer;
+static int crc_hw;                  /* crc32c_hw (), for the fast path */
+
+/* The errno that stopped the log, or 0 (recorder.h): written under
+ * q_lock (atomically, once), read without it by recorder_failed.
+ */
+int rec_failed;
 
 /* The largest request record without a data payload. */
 #define REC_REQ_MAX (8 + BLKLOG_REQ_FIXED + 8)
@@ -113,6 +170,91 @@ static pthread_t writer;
  */
 #define REC_PWRITE_MIN 4096
 
+/* s_lock, a futex lock of three states ("Futexes Are Tricky", Ulrich
+ * Drepper, 2011, the third mutex): taking it free is one compare and
+ * exchange, releasing it uncontended one exchange, where glibc's
+ * mutex costs about 55 instructions per pair.  A thread that finds it
+ * held sleeps in the kernel (FUTEX_WAIT): it never spins, so more
+ * threads than cores cannot starve its holder.
+ */
+static void
+s_lock_wait (int c)
+{
+  if (c != 2)
+    c = __atomic_exchange_n (&s_lock, 2, __ATOMIC_ACQUIRE);
+  while (c != 0) {
+    /* Returns at once (EAGAIN) if it changed since, or on EINTR. */
+    syscall (SYS_futex, &s_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+    c = __atomic_exchange_n (&s_lock, 2, __ATOMIC_ACQUIRE);
+  }
+}
+
+static inline void
+s_lock_take (void)
+{
+  int c = 0;
+
+  if (!__atomic_compare_exchange_n (&s_lock, &c, 1, 0, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+    s_lock_wait (c);
+}
+
+static inline void
+s_lock_drop (void)
+{
+  if (__atomic_exchange_n (&s_lock, 0, __ATOMIC_RELEASE) == 2)
+    syscall (SYS_futex, &s_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Both locks, always in this order: what "q_lock held" means in the
+ * rest of this file.  A thread holding q_lock holds s_lock too except
+ * while it waits on a condition variable (cond_wait_all) or has
+ * dropped both (unlock_all) for a system call.
+ */
+static inline void
+lock_all (void)
+{
+  pthread_mutex_lock (&q_lock);
+  s_lock_take ();
+}
+
+static inline void
+unlock_all (void)
+{
+  s_lock_drop ();
+  pthread_mutex_unlock (&q_lock);
+}
+
+static void
+unlock_all_cleanup (int *unused)
+{
+  (void) unused;
+  unlock_all ();
+}
+#define ALL_GUARD()                                                     \
+  __attribute__ ((cleanup (unlock_all_cleanup))) int all_guard_ =       \
+    (lock_all (), 0);                                                   \
+  (void) all_guard_
+
+/* pthread_cond_wait on q_lock: s_lock is not held while waiting, so
+ * request fast paths go on storing records meanwhile.
+ */
+static void
+cond_wait_all (pthread_cond_t *c)
+{
+  s_lock_drop ();
+  pthread_cond_wait (c, &q_lock);
+  s_lock_take ();
+}
+
+static void
+cond_timedwait_all (pthread_cond_t *c, const struct timespec *ts)
+{
+  s_lock_drop ();
+  pthread_cond_timedwait (c, &q_lock, ts);
+  s_lock_take ();
+}
+
 /* Recomputes room_end and ext_at from what they summarise.  q_lock
  * held.
  */
@@ -121,10 +263,12 @@ bounds_locked (void)
 {
   uint64_t w = win_off + win_len;
 
-  room_end = failed || closed || !header_done ? 0 :
+  room_end = rec_failed || closed || !header_done ? 0 :
     w < file_size ? w : file_size;
   ext_at = ext_wanted || ext_failed || !running || stop ? UINT64_MAX :
     file_size > chunk / 2 ? file_size - chunk / 2 : 0;
+  fast_end = cfg.sync == REC_SYNC_ALWAYS ? 0 :
+    room_end < ext_at ? room_end : ext_at;
 }
 
 int
@@ -135,6 +279,7 @@ recorder_open (const struct recorder_config *c)
   long ps = sysconf (_SC_PAGESIZE);
 
   cfg = *c;
+  crc_hw = crc32c_hw ();
   page_size = ps > 0 ? (uint64_t) ps : 4096;
   chunk = (cfg.queue_bytes + page_size - 1) / page_size * page_size;
   fd = open (cfg.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -175,12 +320,12 @@ recorder_open (const struct recorder_config *c)
 static void
 fail_locked (int err, int sync_failed, uint64_t lost_id)
 {
-  if (failed)
+  if (rec_failed)
     return;
   loss.err = err;
   loss.sync_failed = sync_failed;
   loss.first_lost_id = lost_id;
-  __atomic_store_n (&failed, err, __ATOMIC_RELEASE);
+  __atomic_store_n (&rec_failed, err, __ATOMIC_RELEASE);
   bounds_locked ();
   pthread_cond_broadcast (&q_done);
 }
@@ -264,13 +409,13 @@ make_room_locked (uint64_t n)
 static int
 sync_upto_locked (uint64_t target)
 {
-  while (!failed && durable < target) {
+  while (!rec_failed && durable < target) {
     if (closed) {
       /* recorder_stop syncs what was stored (unless sync=none). */
       if (finished)
         break;
       sync_waiters++;
-      pthread_cond_wait (&q_done, &q_lock);
+      cond_wait_all (&q_done);
       sync_waiters--;
       continue;
     }
@@ -280,10 +425,10 @@ sync_upto_locked (uint64_t target)
       syncing = 1;
       sync_first_id = unsynced_first_id;
       unsynced_first_id = 0;
-      pthread_mutex_unlock (&q_lock);
+      unlock_all ();
       r = fdatasync (fd);
       err = errno;
-      pthread_mutex_lock (&q_lock);
+      lock_all ();
       syncing = 0;
       if (r == -1) {
         /* Nothing after durable is known durable. */
@@ -300,11 +445,11 @@ sync_upto_locked (uint64_t target)
       continue;
     }
     sync_waiters++;
-    pthread_cond_wait (&q_done, &q_lock);
+    cond_wait_all (&q_done);
     sync_waiters--;
   }
   if (durable < target) {
-    errno = failed ? failed : ESHUTDOWN;
+    errno = rec_failed ? rec_failed : ESHUTDOWN;
     return -1;
   }
   return 0;
@@ -319,14 +464,14 @@ writer_thread (void *arg)
 {
   uint64_t last_sync = blk_mono_ns ();
 
-  pthread_mutex_lock (&q_lock);
-  while (!stop && !failed) {
+  lock_all ();
+  while (!stop && !rec_failed) {
     if (ext_wanted) {
       uint64_t want = file_size + chunk;
       int err;
-      pthread_mutex_unlock (&q_lock);
+      unlock_all ();
       err = extend_to (want);
-      pthread_mutex_lock (&q_lock);
+      lock_all ();
       ext_wanted = 0;
       if (err)
         /* The appending thread tries again inline when it must, and
@@ -350,13 +495,13 @@ writer_thread (void *arg)
         /* Wakes every interval even when idle: no signal per request. */
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
         blk_timespec_add_ns (&ts, last_sync + cfg.interval_ns);
-        pthread_cond_timedwait (&q_data, &q_lock, &ts);
+        cond_timedwait_all (&q_data, &ts);
       }
     }
     else
-      pthread_cond_wait (&q_data, &q_lock);
+      cond_wait_all (&q_data);
   }
-  pthread_mutex_unlock (&q_lock);
+  unlock_all ();
   return NULL;
 }
 
@@ -369,10 +514,10 @@ recorder_start (void)
     errno = err;
     return -1;
   }
-  pthread_mutex_lock (&q_lock);
+  lock_all ();
   running = 1;
   bounds_locked ();
-  pthread_mutex_unlock (&q_lock);
+  unlock_all ();
   return 0;
 }
 
@@ -441,54 +586,15 @@ pwrite_record_locked (const struct blklog_record *r, uint64_t n)
   return 0;
 }
 
-/* recorder_append and recorder_mark.  MARK: refuse (ENODATA) rather
- * than write the header, and give the position in *SEQ.
+/* After N bytes of a record were stored at the tail: publish them
+ * (tail, counters, a mark's position in *SEQ), ask the writer for
+ * space when due, and with sync=always wait for the fdatasync that
+ * covers them.  Shared by the general path and the request fast path.
+ * q_lock held on entry, released on return.  0, or -1 with errno.
  */
-static int
-append (const struct blklog_record *r, uint64_t export_size, int mark,
-        uint64_t *seq)
+static inline int
+stored_unlock (uint64_t n, uint64_t id, uint64_t *seq)
 {
-  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
-  uint64_t n;
-  int err;
-
-  pthread_mutex_lock (&q_lock);
-  /* The fast path, a request without data that fits: room_end says
-   * the log is open, has its header and the space is mapped.
-   */
-  if (id && r->payload != BLKLOG_PAYLOAD_DATA &&
-      tail + REC_REQ_MAX <= room_end)
-    n = blklog_encode_record (win + (tail - win_off), r);
-  else {
-    if (failed | closed)
-      goto refused;
-    if (!header_done) {
-      if (mark) {
-        pthread_mutex_unlock (&q_lock);
-        errno = ENODATA;
-        return -1;
-      }
-      err = append_header_locked (export_size);
-      if (err)
-        goto stop_log;
-    }
-    n = blklog_record_size (r);
-    if (r->payload == BLKLOG_PAYLOAD_DATA && r->length >= REC_PWRITE_MIN) {
-      err = allocate_locked (tail + n);
-      if (!err)
-        err = pwrite_record_locked (r, n);
-      if (err)
-        goto stop_log;
-    }
-    else {
-      if (tail + n > room_end) {
-        err = make_room_locked (n);
-        if (err)
-          goto stop_log;
-      }
-      blklog_encode_record (win + (tail - win_off), r);
-    }
-  }
   tail += n;
   nrecords++;
   /* Under the same lock hold as the store: the position is exactly
@@ -502,31 +608,163 @@ append (const struct blklog_record *r, uint64_t export_size, int mark,
    */
   if (tail > ext_at) {
     ext_wanted = 1;
-    ext_at = UINT64_MAX;
+    bounds_locked ();           /* ext_at and fast_end move up */
     pthread_cond_signal (&q_data);
   }
   if (cfg.sync == REC_SYNC_ALWAYS) {
     if (unsynced_first_id == 0)
       unsynced_first_id = id;
     if (sync_upto_locked (tail) == -1) {
-      err = errno;
-      pthread_mutex_unlock (&q_lock);
+      int err = errno;
+      unlock_all ();
       errno = err;
       return -1;
     }
   }
-  pthread_mutex_unlock (&q_lock);
+  unlock_all ();
   return 0;
+}
+
+/* recorder_append and recorder_mark after the fast path's check, and
+ * recorder_append_request's slow path: the log has failed or is
+ * closed, needs its header, more space, a window move, or R carries
+ * data.  q_lock held on entry, released on return.  MARK: refuse
+ * (ENODATA) rather than write the header, and give the position in
+ * *SEQ.
+ */
+static int
+append_locked (const struct blklog_record *r, uint64_t export_size, int mark,
+               uint64_t *seq)
+{
+  uint64_t id = r->type == BLKLOG_REQUEST ? r->id : 0;
+  uint64_t n;
+  int err;
+
+  if (rec_failed | closed)
+    goto refused;
+  if (!header_done) {
+    if (mark) {
+      unlock_all ();
+      errno = ENODATA;
+      return -1;
+    }
+    err = append_header_locked (export_size);
+    if (err)
+      goto stop_log;
+  }
+  n = blklog_record_size (r);
+  if (r->payload == BLKLOG_PAYLOAD_DATA && r->length >= REC_PWRITE_MIN) {
+    err = allocate_locked (tail + n);
+    if (!err)
+      err = pwrite_record_locked (r, n);
+    if (err)
+      goto stop_log;
+  }
+  else {
+    if (tail + n > room_end) {
+      err = make_room_locked (n);
+      if (err)
+        goto stop_log;
+    }
+    blklog_encode_record (win + (tail - win_off), r);
+  }
+  return stored_unlock (n, id, seq);
 
  stop_log:
   fail_locked (err, 0, id);
  refused:
-  if (failed)
+  if (rec_failed)
     nlost++;
-  err = failed ? failed : ESHUTDOWN;
-  pthread_mutex_unlock (&q_lock);
+  err = rec_failed ? rec_failed : ESHUTDOWN;
+  unlock_all ();
   errno = err;
   return -1;
+}
+
+/* recorder_append and recorder_mark. */
+static int
+append (const struct blklog_record *r, uint64_t export_size, int mark,
+        uint64_t *seq)
+{
+  lock_all ();
+  /* The fast path, a request without data that fits: room_end says
+   * the log is open, has its header and the space is mapped.
+   */
+  if (r->type == BLKLOG_REQUEST && r->id &&
+      r->payload != BLKLOG_PAYLOAD_DATA && tail + REC_REQ_MAX <= room_end)
+    return stored_unlock (blklog_encode_record (win + (tail - win_off), r),
+                          r->id, seq);
+  return append_locked (r, export_size, mark, seq);
+}
+
+/* recorder_append_request's body; HW: the CPU has SSE4.2 and the
+ * caller is compiled for it.  Inlined into each of the two callers
+ * below, so the CRC's crc32 instructions are inline too: the bytes are
+ * blklog_encode_record's (both encode with
+ * blklog_store_request_fields; unit-blkreplay-log compares them).
+ */
+__attribute__ ((always_inline))
+static inline int
+append_request (const struct blklog_record *r, uint64_t export_size, int hw)
+{
+  s_lock_take ();
+  if (tail + REC_REQ_MAX <= fast_end) {
+    unsigned char *p = win + (tail - win_off);
+    size_t n = blklog_store_request_nodata (p, r->id, r->conn, r->op,
+                                            r->flags, r->offset, r->length,
+                                            r->submit_ns, r->complete_ns,
+                                            r->error, r->payload, r->hash);
+    uint32_t c;
+
+#if defined (__x86_64__)
+    if (hw)
+      c = crc32c_request_hw (p, r->payload != BLKLOG_PAYLOAD_NONE);
+    else
+#endif
+      c = crc32c (p, n);
+    blk_store_le32 (p + n, c);
+    /* Nothing else to do: fast_end keeps the tail at or below ext_at
+     * (no signal for the writer) and is 0 with sync=always.
+     */
+    tail += n + 4;
+    nrecords++;
+    nrequests++;
+    s_lock_drop ();
+    return 0;
+  }
+  /* The general way, with both locks (in their order). */
+  s_lock_drop ();
+  lock_all ();
+  return append_locked (r, export_size, 0, NULL);
+}
+
+#if defined (__x86_64__)
+__attribute__ ((target ("sse4.2")))
+static int
+append_request_hw (const struct blklog_record *r, uint64_t export_size)
+{
+  return append_request (r, export_size, 1);
+}
+#endif
+
+/* Not inlined into recorder_append_request: its register saves would
+ * then run before the test that picks the SSE4.2 version.
+ */
+__attribute__ ((noinline))
+static int
+append_request_sw (const struct blklog_record *r, uint64_t export_size)
+{
+  return append_request (r, export_size, 0);
+}
+
+int
+recorder_append_request (const struct blklog_record *r, uint64_t export_size)
+{
+#if defined (__x86_64__)
+  if (crc_hw)
+    return append_request_hw (r, export_size);
+#endif
+  return append_request_sw (r, export_size);
 }
 
 int
@@ -549,16 +787,16 @@ recorder_sync (void)
   /* fd stays open: the filter stops the control socket before
    * recorder_stop.
    */
-  pthread_mutex_lock (&q_lock);
-  if (failed || closed) {
-    err = failed ? failed : ESHUTDOWN;
-    pthread_mutex_unlock (&q_lock);
+  lock_all ();
+  if (rec_failed || closed) {
+    err = rec_failed ? rec_failed : ESHUTDOWN;
+    unlock_all ();
     errno = err;
     return -1;
   }
   r = sync_upto_locked (tail);
   err = errno;
-  pthread_mutex_unlock (&q_lock);
+  unlock_all ();
   errno = err;
   return r;
 }
@@ -566,16 +804,16 @@ recorder_sync (void)
 void
 recorder_status (struct recorder_status *s)
 {
-  LOCK_GUARD (&q_lock);
+  ALL_GUARD ();
   s->records = nrecords;
   s->requests = nrequests;
   s->bytes = tail;
   s->durable = durable;
   s->allocated = file_size;
   s->lost = nlost;
-  s->err = failed;
-  s->sync_failed = failed ? loss.sync_failed : 0;
-  s->first_lost_id = failed ? loss.first_lost_id : 0;
+  s->err = rec_failed;
+  s->sync_failed = rec_failed ? loss.sync_failed : 0;
+  s->first_lost_id = rec_failed ? loss.first_lost_id : 0;
   s->started = header_done;
 }
 
@@ -588,7 +826,7 @@ recorder_stop (void)
     return;
   if (running) {
     {
-      LOCK_GUARD (&q_lock);
+      ALL_GUARD ();
       stop = 1;
       bounds_locked ();
       pthread_cond_signal (&q_data);
@@ -596,9 +834,9 @@ recorder_stop (void)
     pthread_join (writer, NULL);
   }
   {
-    LOCK_GUARD (&q_lock);
+    ALL_GUARD ();
     /* A log without any connection still gets its header. */
-    if (!header_done && !failed) {
+    if (!header_done && !rec_failed) {
       int err = append_header_locked (0);
       if (err)
         fail_locked (err, 0, 0);
@@ -610,7 +848,7 @@ recorder_stop (void)
     bounds_locked ();
     while (syncing) {
       sync_waiters++;
-      pthread_cond_wait (&q_done, &q_lock);
+      cond_wait_all (&q_done);
       sync_waiters--;
     }
     if (win)
@@ -618,7 +856,7 @@ recorder_stop (void)
     win = NULL;
     win_off = win_len = 0;
     end = tail;
-    if (failed && loss.sync_failed && cfg.sync == REC_SYNC_ALWAYS) {
+    if (rec_failed && loss.sync_failed && cfg.sync == REC_SYNC_ALWAYS) {
       /* As when the write of a batch could not be synced: the log
        * keeps what is known durable.
        */
@@ -632,14 +870,14 @@ recorder_stop (void)
       file_size = end;
   }
   if (cfg.sync != REC_SYNC_NONE && fdatasync (fd) == 0) {
-    LOCK_GUARD (&q_lock);
+    ALL_GUARD ();
     durable = tail;
     durable_records = nrecords;
   }
   close (fd);
   fd = -1;
   {
-    LOCK_GUARD (&q_lock);
+    ALL_GUARD ();
     running = 0;
     finished = 1;
     pthread_cond_broadcast (&q_done);
@@ -647,16 +885,10 @@ recorder_stop (void)
 }
 
 int
-recorder_failed (void)
-{
-  return __atomic_load_n (&failed, __ATOMIC_ACQUIRE);
-}
-
-int
 recorder_loss (struct recorder_loss *l)
 {
-  LOCK_GUARD (&q_lock);
-  if (!failed)
+  ALL_GUARD ();
+  if (!rec_failed)
     return 0;
   *l = loss;
   return 1;
@@ -665,7 +897,7 @@ recorder_loss (struct recorder_loss *l)
 void
 recorder_counts (uint64_t *records, uint64_t *bytes, uint64_t *lost)
 {
-  LOCK_GUARD (&q_lock);
+  ALL_GUARD ();
   *records = nrecords;
   *bytes = tail;
   *lost = nlost;

@@ -26,11 +26,12 @@ struct recorder_config {
  * blklog_data): a write (WBUF) keeps its hash, and its data with
  * "full"; a successful read (RBUF, NULL if it failed) keeps its hash.
  * The one place that decides it, for client requests (blkreplay.c) and
- * the plugin's file I/O (backend.c) alike.
+ * the plugin's file I/O (backend.c) alike.  HASH is the log's hash_alg
+ * resolved once (blklog_payload_hash_fn).
  */
 static inline void
 rec_set_payload (struct blklog_record *r, uint32_t data_mode,
-                 unsigned hash_alg, const void *wbuf, const void *rbuf,
+                 blklog_hash_fn *hash, const void *wbuf, const void *rbuf,
                  uint64_t len)
 {
   r->payload = BLKLOG_PAYLOAD_NONE;
@@ -39,7 +40,7 @@ rec_set_payload (struct blklog_record *r, uint32_t data_mode,
   if (data_mode == BLKLOG_DATA_NONE)
     return;
   if (wbuf) {
-    r->hash = blklog_payload_hash (hash_alg, wbuf, len);
+    r->hash = hash (wbuf, len);
     if (data_mode == BLKLOG_DATA_FULL) {
       r->payload = BLKLOG_PAYLOAD_DATA;
       r->data = wbuf;
@@ -48,7 +49,7 @@ rec_set_payload (struct blklog_record *r, uint32_t data_mode,
       r->payload = BLKLOG_PAYLOAD_HASH;
   }
   else if (rbuf) {
-    r->hash = blklog_payload_hash (hash_alg, rbuf, len);
+    r->hash = hash (rbuf, len);
     r->payload = BLKLOG_PAYLOAD_HASH;
   }
 }
@@ -66,6 +67,16 @@ extern int recorder_start (void);
  */
 extern int recorder_append (const struct blklog_record *r,
                             uint64_t export_size);
+/* recorder_append for a request record without payload data
+ * (R->payload BLKLOG_PAYLOAD_NONE or BLKLOG_PAYLOAD_HASH): the same
+ * bytes, result and errors, but where the record fits in the mapped
+ * space it is encoded straight into the mapping under the store lock
+ * alone (recorder.c, Locks), its CRC32C a fixed sequence of crc32
+ * instructions where the CPU has SSE4.2 (everything else goes the
+ * general way, recorder_append's).  R->id must not be 0.
+ */
+extern int recorder_append_request (const struct blklog_record *r,
+                                    uint64_t export_size);
 /* Appends the mark record R as recorder_append does (so every request
  * record stored before it precedes it in the file) and
  * sets *SEQ to the number of request records before it.  -1 with
@@ -101,8 +112,15 @@ extern void recorder_status (struct recorder_status *s);
  */
 extern void recorder_stop (void);
 
-/* The errno that stopped the log writer, or 0.  Lock-free. */
-extern int recorder_failed (void);
+/* The errno that stopped the log writer, or 0.  Lock-free: an inline
+ * atomic load, not a call (the request path asks on every request).
+ */
+extern int rec_failed;
+static inline int
+recorder_failed (void)
+{
+  return __atomic_load_n (&rec_failed, __ATOMIC_ACQUIRE);
+}
 
 /* What the failure of the log lost. */
 struct recorder_loss {
