@@ -37,7 +37,13 @@ except nbd.Error:
 " > "$tmpdir/client.$c.out" 2>&1 &
     pids="$pids $!"
   done
-  sleep 1
+  # Kill once the clients have had enough replies, not after a fixed
+  # time: under load (sync=always, a busy CI machine) one second gave
+  # as few as 0-22.  The kill then lands in the middle of the writes.
+  for _ in $(seq 1 600); do
+    [ "$(cat "$tmpdir"/acked.* 2>/dev/null | wc -l)" -ge 400 ] && break
+    sleep 0.1
+  done
   kill -KILL "$(server_pid "rec-$sync-$data")"
   for p in $pids; do wait "$p" || :; done
   cat "$tmpdir"/acked.* | sort > "$tmpdir/acked"
