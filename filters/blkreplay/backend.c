@@ -155,9 +155,7 @@ backend_io_end (void *opaque, struct blk_hook_io *io)
                     PRIu64 "+%" PRIu64 " -> %d", rec.id, rec.conn,
                     blklog_op_name (rec.op), rec.offset, rec.length,
                     (int) rec.error);
-    if ((rec.payload == BLKLOG_PAYLOAD_DATA ?
-         recorder_append (&rec, export_size) :
-         recorder_append_request (&rec, export_size)) == -1) {
+    if (recorder_append (&rec, export_size) == -1) {
       /* Said once; the client requests after this one fail
        * (blkreplay-on-error=fail: blkreplay.c checks after next->OP).
        */

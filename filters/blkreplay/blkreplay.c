@@ -633,9 +633,7 @@ record_request (struct handle *h, uint64_t id, unsigned op, uint32_t flags,
     nbdkit_debug ("blkreplay: #%" PRIu64 " conn %" PRIu64 " %s %" PRIu64
                   "+%" PRIu64 " -> %d", id, h->conn, blklog_op_name (op),
                   offset, length, (int) rec.error);
-  if ((rec.payload == BLKLOG_PAYLOAD_DATA ?
-       recorder_append (&rec, h->size) :
-       recorder_append_request (&rec, h->size)) == -1) {
+  if (recorder_append (&rec, h->size) == -1) {
     int e = errno;
     report_loss (id);
     if (on_error_fail)

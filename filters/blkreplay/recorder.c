@@ -50,7 +50,7 @@
  * "q_lock held" in this file means both are held (lock_all/unlock_all):
  * every path but one takes both, so everything below is guarded by the
  * pair.  The one exception is the request fast path
- * (recorder_append_request, a request record without payload data
+ * (recorder_append with a request record without payload data
  * that fits below fast_end): it takes s_lock alone, stores its record
  * at the tail, advances tail, nrecords and nrequests, and drops it.
  * Invariants that keep that safe:
@@ -626,7 +626,7 @@ stored_unlock (uint64_t n, uint64_t id, uint64_t *seq)
 }
 
 /* recorder_append and recorder_mark after the fast path's check, and
- * recorder_append_request's slow path: the log has failed or is
+ * recorder_append's general path: the log has failed or is
  * closed, needs its header, more space, a window move, or R carries
  * data.  q_lock held on entry, released on return.  MARK: refuse
  * (ENODATA) rather than write the header, and give the position in
@@ -681,23 +681,8 @@ append_locked (const struct blklog_record *r, uint64_t export_size, int mark,
   return -1;
 }
 
-/* recorder_append and recorder_mark. */
-static int
-append (const struct blklog_record *r, uint64_t export_size, int mark,
-        uint64_t *seq)
-{
-  lock_all ();
-  /* The fast path, a request without data that fits: room_end says
-   * the log is open, has its header and the space is mapped.
-   */
-  if (r->type == BLKLOG_REQUEST && r->id &&
-      r->payload != BLKLOG_PAYLOAD_DATA && tail + REC_REQ_MAX <= room_end)
-    return stored_unlock (blklog_encode_record (win + (tail - win_off), r),
-                          r->id, seq);
-  return append_locked (r, export_size, mark, seq);
-}
-
-/* recorder_append_request's body; HW: the CPU has SSE4.2 and the
+/* recorder_append's fast path for a request record without payload
+ * data; HW: the CPU has SSE4.2 and the
  * caller is compiled for it.  Inlined into each of the two callers
  * below, so the CRC's crc32 instructions are inline too: the bytes are
  * blklog_encode_record's (both encode with
@@ -747,7 +732,7 @@ append_request_hw (const struct blklog_record *r, uint64_t export_size)
 }
 #endif
 
-/* Not inlined into recorder_append_request: its register saves would
+/* Not inlined into recorder_append: its register saves would
  * then run before the test that picks the SSE4.2 version.
  */
 __attribute__ ((noinline))
@@ -758,25 +743,24 @@ append_request_sw (const struct blklog_record *r, uint64_t export_size)
 }
 
 int
-recorder_append_request (const struct blklog_record *r, uint64_t export_size)
-{
-#if defined (__x86_64__)
-  if (crc_hw)
-    return append_request_hw (r, export_size);
-#endif
-  return append_request_sw (r, export_size);
-}
-
-int
 recorder_append (const struct blklog_record *r, uint64_t export_size)
 {
-  return append (r, export_size, 0, NULL);
+  if (r->type == BLKLOG_REQUEST && r->payload != BLKLOG_PAYLOAD_DATA) {
+#if defined (__x86_64__)
+    if (crc_hw)
+      return append_request_hw (r, export_size);
+#endif
+    return append_request_sw (r, export_size);
+  }
+  lock_all ();
+  return append_locked (r, export_size, 0, NULL);
 }
 
 int
 recorder_mark (const struct blklog_record *r, uint64_t *seq)
 {
-  return append (r, 0, 1, seq);
+  lock_all ();
+  return append_locked (r, 0, 1, seq);
 }
 
 int

@@ -61,22 +61,18 @@ extern int recorder_open (const struct recorder_config *cfg);
 /* Starts the writer thread (after nbdkit forked).  -1 with errno. */
 extern int recorder_start (void);
 /* Stores R into the log's mapping and returns (with sync=always: once
- * an fdatasync after the store completed).  Sets the export size of the header if no record was queued yet.  -1
- * with errno if R did not reach the log (recorder_loss says what was
- * lost): recording never drops a record silently.
+ * an fdatasync after the store completed).  Sets the export size of
+ * the header if no record was queued yet.  -1 with errno if R did not
+ * reach the log (recorder_loss says what was lost): recording never
+ * drops a record silently.  A request record without payload data
+ * (R->payload BLKLOG_PAYLOAD_NONE or BLKLOG_PAYLOAD_HASH, R->id not 0)
+ * that fits in the mapped space is encoded straight into the mapping
+ * under the store lock alone (recorder.c, Locks), its CRC32C a fixed
+ * sequence of crc32 instructions where the CPU has SSE4.2: the same
+ * bytes as the general way.
  */
 extern int recorder_append (const struct blklog_record *r,
                             uint64_t export_size);
-/* recorder_append for a request record without payload data
- * (R->payload BLKLOG_PAYLOAD_NONE or BLKLOG_PAYLOAD_HASH): the same
- * bytes, result and errors, but where the record fits in the mapped
- * space it is encoded straight into the mapping under the store lock
- * alone (recorder.c, Locks), its CRC32C a fixed sequence of crc32
- * instructions where the CPU has SSE4.2 (everything else goes the
- * general way, recorder_append's).  R->id must not be 0.
- */
-extern int recorder_append_request (const struct blklog_record *r,
-                                    uint64_t export_size);
 /* Appends the mark record R as recorder_append does (so every request
  * record stored before it precedes it in the file) and
  * sets *SEQ to the number of request records before it.  -1 with
